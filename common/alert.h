@@ -1,0 +1,46 @@
+/*
+ * alert.h - the alert message body.
+ *
+ * The JSON object published on alerts_endpoint and printed by
+ * `newsalert match` (see README "Alert format"):
+ *   {"v":1,"seq":N,"ts":"RFC 3339",
+ *    "rule":{"id","name"},
+ *    "item":{"id","title","link","feed","feed_title","published","summary"}}
+ * `item.summary` is plain text cut at a UTF-8 boundary to at most
+ * ALERT_SUMMARY_MAX bytes (an ellipsis marks a cut); `item.published` is
+ * left out when unknown.
+ */
+#ifndef NEWSALERT_ALERT_H
+#define NEWSALERT_ALERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "item.h"
+
+#define ALERT_SUMMARY_MAX 1024
+
+/* Build the body.  ts is the publication time (epoch seconds).  NULL
+ * strings are left out; text is repaired to valid UTF-8; the summary is the
+ * item's summary (or its content when it has none) with whitespace folded.
+ * Returns a compact JSON string the caller frees, or NULL when out of
+ * memory. */
+char *alert_build(const char *rule_id, const char *rule_name, const struct item *it,
+                  int64_t seq, int64_t ts);
+
+/* A readable rendering of an alert body for a terminal, without a final
+ * newline:
+ *   [rule-id] Title
+ *       feed title · 2026-11-25 17:40 UTC · https://link
+ *       the summary's first 160 characters…
+ * (lines 2 and 3 only when there is something to show).  The body is
+ * untrusted: control characters (C0, DEL, C1, bidi overrides) are removed
+ * from every field and whitespace is folded.  Returns a string the caller
+ * frees, or NULL when the body is not a JSON object. */
+char *alert_render_text(const char *body, size_t len);
+
+/* Read the `seq` of an alert body.  Returns 0 and sets *seq, or -1 when the
+ * body is not a JSON object with an integer `seq`. */
+int alert_seq(const char *body, size_t len, int64_t *seq);
+
+#endif

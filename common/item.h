@@ -1,0 +1,59 @@
+/*
+ * item.h - the news item model.
+ *
+ * An item is one story as the matcher sees it: every text field is plain
+ * UTF-8 text (HTML already removed, entities decoded), NULL when absent.
+ * The fetcher builds items from parsed feeds, sends them to the matcher as
+ * JSON (item_to_json / item_from_json, the wire payload), and the matcher
+ * and `newsalert match` evaluate rules against them.
+ *
+ * Ownership: an item owns all its strings; item_free() releases them.
+ */
+#ifndef NEWSALERT_ITEM_H
+#define NEWSALERT_ITEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define ITEM_TIME_UNKNOWN INT64_MIN
+
+struct item {
+    char *id;          /* stable identity within its feed (guid, atom id, link...) */
+    char *title;       /* plain text */
+    char *summary;     /* plain text */
+    char *content;     /* plain text */
+    char *link;        /* URL of the story */
+    char *feed;        /* URL of the feed it came from */
+    char *feed_title;  /* the feed's title, plain text */
+    char *author;      /* plain text */
+    char **categories; /* plain text terms */
+    size_t ncategories;
+    int64_t published; /* seconds since the epoch (UTC), or ITEM_TIME_UNKNOWN */
+};
+
+/* A new, empty item (all NULL, published unknown), or NULL when out of memory. */
+struct item *item_new(void);
+
+/* Free *pitem and everything it owns, then set *pitem to NULL.  NULL-safe. */
+void item_free(struct item **pitem);
+
+/* Replace *field with a copy of value (NULL allowed).  Returns 0 or -1 (ENOMEM). */
+int item_set(char **field, const char *value);
+
+/* Append a copy of a category.  Returns 0 or -1. */
+int item_add_category(struct item *it, const char *category);
+
+/* Serialise to a compact JSON object (the wire payload, see README "Wire
+ * protocol").  Returns a string the caller frees, or NULL when out of memory. */
+char *item_to_json(const struct item *it);
+
+/* Parse the JSON object produced by item_to_json(), or one line of an
+ * ITEMS.jsonl file.  Untrusted input: wrong types, missing `id`, and unknown
+ * keys are errors reported in *err with line/column.  `published` may be an
+ * RFC 3339 string or an integer of epoch seconds.  Returns 0 and sets *out,
+ * or -1. */
+int item_from_json(const char *buf, size_t len, struct item **out, na_error *err);
+
+#endif

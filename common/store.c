@@ -1,0 +1,440 @@
+/*
+ * store.c - persistent daemon state in SQLite (see store.h).
+ *
+ * The statements used on every poll are prepared once at open and reset
+ * after each use.  Any failure leaves a message in st->errmsg naming the
+ * database file, so the daemons can log it as is.
+ */
+#include "store.h"
+
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STORE_BUSY_TIMEOUT_MS 5000
+
+enum store_stmt {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_FEED_GET,
+    ST_FEED_PUT,
+    ST_SEEN_HAS,
+    ST_SEEN_ADD,
+    ST_SEEN_PRUNE_ONE,
+    ST_SEEN_PRUNE_ALL,
+    ST_COUNTER_NEXT,
+    ST_COUNTER_GET,
+    ST_COUNT
+};
+
+static const char *const store_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_FEED_GET] = "SELECT etag, last_modified, last_ok, last_error, failures,"
+                    " next_poll, items_seen FROM feeds WHERE url = ?1",
+    [ST_FEED_PUT] = "INSERT OR REPLACE INTO feeds(url, etag, last_modified, last_ok,"
+                    " last_error, failures, next_poll, items_seen)"
+                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_SEEN_HAS] = "SELECT 1 FROM seen WHERE feed = ?1 AND id = ?2",
+    [ST_SEEN_ADD] = "INSERT OR IGNORE INTO seen(feed, id, first_seen) VALUES(?1, ?2, ?3)",
+    [ST_SEEN_PRUNE_ONE] = "DELETE FROM seen WHERE feed = ?1 AND first_seen < ?2",
+    [ST_SEEN_PRUNE_ALL] = "DELETE FROM seen WHERE first_seen < ?1",
+    [ST_COUNTER_NEXT] = "INSERT INTO counters(name, value) VALUES(?1, 1)"
+                        " ON CONFLICT(name) DO UPDATE SET value = value + 1"
+                        " RETURNING value",
+    [ST_COUNTER_GET] = "SELECT value FROM counters WHERE name = ?1",
+};
+
+static const char store_schema[] =
+    "CREATE TABLE IF NOT EXISTS meta("
+    "  key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS feeds("
+    "  url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT,"
+    "  last_ok INTEGER NOT NULL DEFAULT 0, last_error TEXT,"
+    "  failures INTEGER NOT NULL DEFAULT 0, next_poll INTEGER NOT NULL DEFAULT 0,"
+    "  items_seen INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS seen("
+    "  feed TEXT NOT NULL, id TEXT NOT NULL, first_seen INTEGER NOT NULL,"
+    "  PRIMARY KEY(feed, id)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS seen_first ON seen(first_seen);"
+    "CREATE TABLE IF NOT EXISTS counters("
+    "  name TEXT PRIMARY KEY, value INTEGER NOT NULL);";
+
+struct store {
+    sqlite3 *db;
+    char *path;
+    sqlite3_stmt *stmt[ST_COUNT];
+    char errmsg[1024];
+};
+
+/* Record "<path>: <what>: <sqlite message>" as the last error; returns -1. */
+static int store_fail(struct store *st, const char *what)
+{
+    snprintf(st->errmsg, sizeof(st->errmsg), "%s: %s: %s", st->path, what,
+             st->db != NULL ? sqlite3_errmsg(st->db) : "out of memory");
+    return -1;
+}
+
+/* The prepared statement `which`, reset and with its bindings cleared. */
+static sqlite3_stmt *store_stmt(struct store *st, enum store_stmt which)
+{
+    sqlite3_stmt *s = st->stmt[which];
+
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return s;
+}
+
+/* Bind a text (NULL binds SQL NULL); returns the sqlite result code. */
+static int store_bind_text(sqlite3_stmt *s, int idx, const char *v)
+{
+    if (v == NULL)
+        return sqlite3_bind_null(s, idx);
+    return sqlite3_bind_text(s, idx, v, -1, SQLITE_TRANSIENT);
+}
+
+/* Run a statement that returns no row the caller needs. */
+static int store_exec_stmt(struct store *st, enum store_stmt which, const char *what)
+{
+    sqlite3_stmt *s = store_stmt(st, which);
+    int rc = sqlite3_step(s);
+
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return store_fail(st, what);
+    return 0;
+}
+
+/* Check the schema version row, inserting it in a new database. */
+static int store_check_version(struct store *st, na_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    long long version = -1;
+    int rc;
+
+    rc = sqlite3_prepare_v2(st->db,
+                            "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', ?1)",
+                            -1, &s, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(s, 1, STORE_SCHEMA_VERSION);
+    if (rc == SQLITE_OK && sqlite3_step(s) != SQLITE_DONE)
+        rc = SQLITE_ERROR;
+    sqlite3_finalize(s);
+    s = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = 'schema_version'",
+                                -1, &s, NULL);
+    if (rc == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(s, 0);
+        char *end = NULL;
+
+        if (v != NULL)
+            version = strtoll(v, &end, 10);
+        if (v == NULL || end == v || *end != '\0')
+            version = -1;
+    } else {
+        rc = SQLITE_ERROR;
+    }
+    if (rc != SQLITE_OK) {
+        na_error_set(err, 0, 0, "%s: cannot read the schema version: %s", st->path,
+                     sqlite3_errmsg(st->db));
+        sqlite3_finalize(s);
+        return -1;
+    }
+    sqlite3_finalize(s);
+    if (version < 1)
+        return na_error_set(err, 0, 0, "%s: invalid schema version in table meta", st->path);
+    if (version > STORE_SCHEMA_VERSION)
+        return na_error_set(err, 0, 0,
+                            "%s: schema version %lld is newer than this program's (%d)",
+                            st->path, version, STORE_SCHEMA_VERSION);
+    return 0;
+}
+
+int store_open(const char *path, struct store **out, na_error *err)
+{
+    struct store *st;
+    char *emsg = NULL;
+    int rc, i;
+
+    *out = NULL;
+    st = calloc(1, sizeof(*st));
+    if (st == NULL || (st->path = strdup(path)) == NULL) {
+        free(st);
+        return na_error_set(err, 0, 0, "%s: out of memory", path);
+    }
+    rc = sqlite3_open_v2(path, &st->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                         NULL);
+    if (rc != SQLITE_OK) {
+        na_error_set(err, 0, 0, "%s: cannot open state database: %s", path,
+                     st->db != NULL ? sqlite3_errmsg(st->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_extended_result_codes(st->db, 1);
+    sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
+    /* The first statement reads the header: a file that is not a database
+     * fails here with SQLITE_NOTADB. */
+    rc = sqlite3_exec(st->db,
+                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                      " PRAGMA foreign_keys=ON;",
+                      NULL, NULL, &emsg);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(st->db, store_schema, NULL, NULL, &emsg);
+    if (rc != SQLITE_OK) {
+        na_error_set(err, 0, 0, "%s: cannot open state database: %s", path,
+                     emsg != NULL ? emsg : sqlite3_errstr(rc));
+        sqlite3_free(emsg);
+        goto fail;
+    }
+    if (store_check_version(st, err) < 0)
+        goto fail;
+    for (i = 0; i < ST_COUNT; i++) {
+        rc = sqlite3_prepare_v3(st->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                &st->stmt[i], NULL);
+        if (rc != SQLITE_OK) {
+            na_error_set(err, 0, 0, "%s: unexpected database layout: %s", path,
+                         sqlite3_errmsg(st->db));
+            goto fail;
+        }
+    }
+    *out = st;
+    return 0;
+
+fail:
+    store_close(&st);
+    return -1;
+}
+
+void store_close(struct store **pst)
+{
+    struct store *st;
+    int i;
+
+    if (pst == NULL || *pst == NULL)
+        return;
+    st = *pst;
+    *pst = NULL;
+    if (st->db != NULL && !sqlite3_get_autocommit(st->db))
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    for (i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(st->stmt[i]);
+    sqlite3_close(st->db);
+    free(st->path);
+    free(st);
+}
+
+const char *store_errmsg(const struct store *st)
+{
+    return st->errmsg;
+}
+
+int store_begin(struct store *st)
+{
+    return store_exec_stmt(st, ST_BEGIN, "cannot begin a transaction");
+}
+
+int store_commit(struct store *st)
+{
+    return store_exec_stmt(st, ST_COMMIT, "cannot commit");
+}
+
+int store_rollback(struct store *st)
+{
+    if (sqlite3_get_autocommit(st->db))
+        return 0; /* already rolled back by sqlite after an error */
+    return store_exec_stmt(st, ST_ROLLBACK, "cannot roll back");
+}
+
+void store_feed_state_clear(struct store_feed_state *fs)
+{
+    if (fs == NULL)
+        return;
+    free(fs->url);
+    free(fs->etag);
+    free(fs->last_modified);
+    free(fs->last_error);
+    memset(fs, 0, sizeof(*fs));
+}
+
+/* strdup of a column, NULL for SQL NULL; sets *oom when the copy fails. */
+static char *store_column_dup(sqlite3_stmt *s, int col, int *oom)
+{
+    const unsigned char *v = sqlite3_column_text(s, col);
+    char *copy;
+
+    if (v == NULL)
+        return NULL;
+    copy = strdup((const char *)v);
+    if (copy == NULL)
+        *oom = 1;
+    return copy;
+}
+
+int store_feed_get(struct store *st, const char *url, struct store_feed_state *out)
+{
+    sqlite3_stmt *s = store_stmt(st, ST_FEED_GET);
+    int rc, oom = 0, found = 0;
+
+    memset(out, 0, sizeof(*out));
+    out->url = strdup(url);
+    if (out->url == NULL) {
+        snprintf(st->errmsg, sizeof(st->errmsg), "%s: out of memory", st->path);
+        return -1;
+    }
+    if (store_bind_text(s, 1, url) != SQLITE_OK) {
+        store_feed_state_clear(out);
+        return store_fail(st, "cannot read feed state");
+    }
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        found = 1;
+        out->etag = store_column_dup(s, 0, &oom);
+        out->last_modified = store_column_dup(s, 1, &oom);
+        out->last_ok = sqlite3_column_int64(s, 2);
+        out->last_error = store_column_dup(s, 3, &oom);
+        out->failures = sqlite3_column_int(s, 4);
+        out->next_poll = sqlite3_column_int64(s, 5);
+        out->items_seen = sqlite3_column_int64(s, 6);
+    } else if (rc != SQLITE_DONE) {
+        store_fail(st, "cannot read feed state");
+        sqlite3_reset(s);
+        store_feed_state_clear(out);
+        return -1;
+    }
+    sqlite3_reset(s);
+    if (oom) {
+        store_feed_state_clear(out);
+        snprintf(st->errmsg, sizeof(st->errmsg), "%s: out of memory", st->path);
+        return -1;
+    }
+    return found;
+}
+
+int store_feed_put(struct store *st, const struct store_feed_state *fs)
+{
+    sqlite3_stmt *s = store_stmt(st, ST_FEED_PUT);
+    int rc;
+
+    rc = store_bind_text(s, 1, fs->url);
+    if (rc == SQLITE_OK)
+        rc = store_bind_text(s, 2, fs->etag);
+    if (rc == SQLITE_OK)
+        rc = store_bind_text(s, 3, fs->last_modified);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 4, fs->last_ok);
+    if (rc == SQLITE_OK)
+        rc = store_bind_text(s, 5, fs->last_error);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(s, 6, fs->failures);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 7, fs->next_poll);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 8, fs->items_seen);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return store_fail(st, "cannot write feed state");
+    return 0;
+}
+
+int store_seen_has(struct store *st, const char *feed_url, const char *item_id)
+{
+    sqlite3_stmt *s = store_stmt(st, ST_SEEN_HAS);
+    int rc;
+
+    rc = store_bind_text(s, 1, feed_url);
+    if (rc == SQLITE_OK)
+        rc = store_bind_text(s, 2, item_id);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    return store_fail(st, "cannot look up a seen item");
+}
+
+int store_seen_add(struct store *st, const char *feed_url, const char *item_id, int64_t now)
+{
+    sqlite3_stmt *s = store_stmt(st, ST_SEEN_ADD);
+    int rc;
+
+    rc = store_bind_text(s, 1, feed_url);
+    if (rc == SQLITE_OK)
+        rc = store_bind_text(s, 2, item_id);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 3, now);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return store_fail(st, "cannot record a seen item");
+    return sqlite3_changes(st->db) > 0 ? 1 : 0;
+}
+
+int64_t store_seen_prune(struct store *st, const char *feed_url, int64_t before)
+{
+    sqlite3_stmt *s;
+    int rc;
+
+    if (feed_url != NULL) {
+        s = store_stmt(st, ST_SEEN_PRUNE_ONE);
+        rc = store_bind_text(s, 1, feed_url);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(s, 2, before);
+    } else {
+        s = store_stmt(st, ST_SEEN_PRUNE_ALL);
+        rc = sqlite3_bind_int64(s, 1, before);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return store_fail(st, "cannot prune seen items");
+    return sqlite3_changes64(st->db);
+}
+
+int store_counter_next(struct store *st, const char *name, int64_t *out)
+{
+    sqlite3_stmt *s = store_stmt(st, ST_COUNTER_NEXT);
+    int rc;
+
+    rc = store_bind_text(s, 1, name);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(s, 0);
+        rc = sqlite3_step(s); /* finish the statement so the write commits */
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return store_fail(st, "cannot advance a counter");
+    return 0;
+}
+
+int store_counter_get(struct store *st, const char *name, int64_t *out)
+{
+    sqlite3_stmt *s = store_stmt(st, ST_COUNTER_GET);
+    int rc;
+
+    rc = store_bind_text(s, 1, name);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(s, 0);
+        rc = SQLITE_DONE;
+    } else if (rc == SQLITE_DONE) {
+        *out = 0;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return store_fail(st, "cannot read a counter");
+    return 0;
+}

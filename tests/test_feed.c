@@ -1,0 +1,568 @@
+/*
+ * test_feed.c - the feed parser: formats (RSS, Atom, JSON Feed) on the
+ * seed-story fixtures, encodings, dates, hostile documents (billion laughs,
+ * XXE, HTML, garbage, wrong JSON types, truncation, size), the contract
+ * JSON and the plain-text items for the matcher.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "feed.h"
+#include "item.h"
+
+#define FEEDS NA_TEST_DATA "/feeds/"
+#define SEED_LINK "https://news.example.org/2025/02/12/hegseth-ukraine-concessions"
+#define SEED_TITLE "US Defense Secretary Urges Ukraine to Consider Territorial Concessions"
+#define SEED_TIME INT64_C(1739374200) /* 2025-02-12T15:30:00Z */
+
+static struct feed_doc *parse_file_ok(const char *name)
+{
+    struct feed_doc *doc = NULL;
+    na_error err;
+    char path[512];
+
+    snprintf(path, sizeof(path), FEEDS "%s", name);
+    if (feed_parse_file(path, &doc, &err) != 0)
+        fail_msg("%s: %s", name, err.msg);
+    assert_non_null(doc);
+    return doc;
+}
+
+static struct feed_doc *parse_ok(const char *text, const char *content_type)
+{
+    struct feed_doc *doc = NULL;
+    na_error err;
+
+    if (feed_parse(text, strlen(text), NULL, content_type, &doc, &err) != 0)
+        fail_msg("feed_parse: %s", err.msg);
+    assert_non_null(doc);
+    return doc;
+}
+
+static void parse_fails(const char *buf, size_t len, const char *want_prefix)
+{
+    struct feed_doc *doc = (struct feed_doc *)1;
+    na_error err;
+
+    assert_int_equal(feed_parse(buf, len, NULL, NULL, &doc, &err), -1);
+    assert_null(doc);
+    if (strncmp(err.msg, want_prefix, strlen(want_prefix)) != 0)
+        fail_msg("error \"%s\" does not start with \"%s\"", err.msg, want_prefix);
+}
+
+/* The seed story, whatever the format. */
+static void check_seed(struct feed_doc *doc, const char *version)
+{
+    const struct feed_entry *e;
+
+    assert_string_equal(doc->version, version);
+    assert_int_equal(doc->bozo, 0);
+    assert_string_equal(doc->title, "Example News & Analysis");
+    assert_int_equal(doc->nentries, 4);
+    e = &doc->entries[0];
+    assert_string_equal(e->title, SEED_TITLE);
+    assert_string_equal(e->link, SEED_LINK);
+    assert_int_equal(e->published, SEED_TIME);
+    assert_non_null(e->content != NULL ? e->content : e->summary);
+    assert_non_null(strstr(e->content != NULL ? e->content : e->summary, "<p>"));
+    assert_int_equal(e->ncategories, 2);
+    assert_string_equal(e->categories[1], "Ukraine");
+    /* decoys have links of their own */
+    for (size_t i = 1; i < doc->nentries; i++) {
+        assert_non_null(doc->entries[i].link);
+        assert_string_not_equal(doc->entries[i].link, SEED_LINK);
+    }
+}
+
+static void test_seed_rss(void **state)
+{
+    struct feed_doc *doc = parse_file_ok("seed-story.rss");
+
+    (void)state;
+    check_seed(doc, "rss20");
+    assert_string_equal(doc->title, "Example News & Analysis");
+    assert_string_equal(doc->language, "en");
+    assert_string_equal(doc->entries[0].id, SEED_LINK);
+    assert_string_equal(doc->encoding, "utf-8");
+    feed_doc_free(&doc);
+    assert_null(doc);
+    feed_doc_free(&doc); /* NULL-safe */
+}
+
+static void test_seed_atom(void **state)
+{
+    struct feed_doc *doc = parse_file_ok("seed-story.atom");
+
+    (void)state;
+    check_seed(doc, "atom10");
+    assert_string_equal(doc->title, "Example News & Analysis");
+    assert_string_equal(doc->link, "https://news.example.org/");
+    assert_string_equal(doc->entries[0].author, "Example Newsroom (news@example.org)");
+    assert_int_equal(doc->entries[0].updated, SEED_TIME + 1800);
+    assert_string_equal(doc->entries[0].summary, doc->entries[0].content);
+    assert_string_equal(doc->entries[1].id, "tag:news.example.org,2025:nato-summit-atom");
+    feed_doc_free(&doc);
+}
+
+static void test_seed_json(void **state)
+{
+    struct feed_doc *doc = parse_file_ok("seed-story.json");
+
+    (void)state;
+    check_seed(doc, "json11");
+    assert_string_equal(doc->title, "Example News & Analysis");
+    assert_string_equal(doc->entries[0].author, "Example Newsroom");
+    assert_string_equal(doc->entries[1].id, "nato-summit-json");
+    feed_doc_free(&doc);
+}
+
+static void test_items_plain_text(void **state)
+{
+    const char *files[] = {"seed-story.rss", "seed-story.atom", "seed-story.json"};
+
+    (void)state;
+    for (size_t f = 0; f < 3; f++) {
+        struct feed_doc *doc = parse_file_ok(files[f]);
+        struct item **items = NULL;
+        size_t n = 0;
+
+        assert_int_equal(feed_doc_to_items(doc, "https://news.example.org/feed", &items, &n), 0);
+        assert_int_equal(n, 4);
+        assert_string_equal(items[0]->id, SEED_LINK);
+        assert_string_equal(items[0]->link, SEED_LINK);
+        assert_string_equal(items[0]->title, SEED_TITLE);
+        assert_string_equal(items[0]->feed, "https://news.example.org/feed");
+        assert_string_equal(items[0]->feed_title, "Example News & Analysis");
+        assert_int_equal(items[0]->published, SEED_TIME);
+        assert_non_null(items[0]->summary);
+        assert_null(strchr(items[0]->summary, '<'));
+        assert_null(strstr(items[0]->summary, "&amp;"));
+        assert_non_null(strstr(items[0]->summary, "Pete Hegseth remarked"));
+        assert_null(strstr(items[0]->summary, "  "));
+        assert_int_equal(items[0]->ncategories, 2);
+        /* a decoy's entity-encoded ampersand becomes a plain '&' */
+        assert_non_null(strstr(items[1]->summary, "supporters & families"));
+        for (size_t i = 0; i < n; i++)
+            item_free(&items[i]);
+        free(items);
+        feed_doc_free(&doc);
+    }
+}
+
+static void test_items_hash_id(void **state)
+{
+    const char *a = "<rss version=\"2.0\"><channel><title>T</title>"
+                    "<item><title>No id &amp; no link</title><pubDate>Wed, 12 Feb 2025 15:30:00 "
+                    "GMT</pubDate><description>Body</description></item>"
+                    "<item><title>Other</title></item>"
+                    "<item><title>Updated only</title><dc:date "
+                    "xmlns:dc=\"http://purl.org/dc/elements/1.1/\">2025-02-12T15:30:00Z</dc:date></item>"
+                    "</channel></rss>";
+    struct feed_doc *d1 = parse_ok(a, NULL), *d2 = parse_ok(a, NULL);
+    struct item **i1, **i2;
+    size_t n1, n2;
+
+    (void)state;
+    assert_int_equal(feed_doc_to_items(d1, NULL, &i1, &n1), 0);
+    assert_int_equal(feed_doc_to_items(d2, NULL, &i2, &n2), 0);
+    assert_int_equal(n1, 3);
+    assert_int_equal(strncmp(i1[0]->id, "fnv1a64:", 8), 0);
+    assert_int_equal(strlen(i1[0]->id), 8 + 16);
+    assert_string_equal(i1[0]->id, i2[0]->id);      /* stable */
+    assert_string_not_equal(i1[0]->id, i1[1]->id); /* distinct */
+    assert_string_equal(i1[0]->title, "No id & no link");
+    assert_null(i1[0]->feed);
+    /* published falls back to updated */
+    assert_int_equal(i1[2]->published, SEED_TIME);
+    assert_int_equal(i1[1]->published, ITEM_TIME_UNKNOWN);
+    for (size_t i = 0; i < 3; i++) {
+        item_free(&i1[i]);
+        item_free(&i2[i]);
+    }
+    free(i1);
+    free(i2);
+    feed_doc_free(&d1);
+    feed_doc_free(&d2);
+    /* the hash is FNV-1a 64 (published test vectors) */
+    assert_true(feed_fnv1a64(FEED_FNV1A64_INIT, "", 0) == UINT64_C(0xcbf29ce484222325));
+    assert_true(feed_fnv1a64(FEED_FNV1A64_INIT, "a", 1) == UINT64_C(0xaf63dc4c8601ec8c));
+}
+
+static void test_formats(void **state)
+{
+    struct feed_doc *doc;
+
+    (void)state;
+    doc = parse_ok("<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" "
+                   "xmlns=\"http://purl.org/rss/1.0/\"><channel><title>R</title></channel>"
+                   "<item rdf:about=\"http://e/1\"><title>one</title><link>http://e/1</link></item>"
+                   "</rdf:RDF>", NULL);
+    assert_string_equal(doc->version, "rss10");
+    assert_int_equal(doc->nentries, 1);
+    assert_string_equal(doc->entries[0].id, "http://e/1");
+    feed_doc_free(&doc);
+
+    doc = parse_ok("<feed version=\"0.3\" xmlns=\"http://purl.org/atom/ns#\"><title>A</title>"
+                   "<entry><title mode=\"base64\" type=\"text/html\">PGI+aGk8L2I+</title>"
+                   "<issued>2025-02-12T15:30:00Z</issued></entry></feed>", NULL);
+    assert_string_equal(doc->version, "atom03");
+    assert_string_equal(doc->entries[0].title, "<b>hi</b>");
+    assert_int_equal(doc->entries[0].published, SEED_TIME);
+    feed_doc_free(&doc);
+
+    doc = parse_ok("<rss version=\"0.91\"><channel><title>old</title><item><title>x</title>"
+                   "<enclosure url=\"http://e/a.mp3\" type=\"audio/mpeg\" length=\"123\"/>"
+                   "</item></channel></rss>", NULL);
+    assert_string_equal(doc->version, "rss091u");
+    assert_int_equal(doc->entries[0].nenclosures, 1);
+    assert_string_equal(doc->entries[0].enclosures[0].length, "123");
+    feed_doc_free(&doc);
+
+    doc = parse_ok("{\"version\":\"https://jsonfeed.org/version/1\",\"title\":\"J\",\"items\":[]}",
+                   NULL);
+    assert_string_equal(doc->version, "json1");
+    assert_int_equal(doc->nentries, 0);
+    feed_doc_free(&doc);
+}
+
+static void test_xml_base_and_sanitising(void **state)
+{
+    struct feed_doc *doc;
+    const struct feed_entry *e;
+
+    (void)state;
+    doc = parse_ok("<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:base=\"http://e.org/d/\">"
+                   "<entry><link href=\"a.html\"/><content type=\"html\">&lt;p onclick=\"x()\"&gt;"
+                   "hi&lt;script&gt;steal()&lt;/script&gt; &lt;a href=\"javascript:x()\"&gt;l"
+                   "&lt;/a&gt;&lt;img src=\"i.png\"&gt;&lt;/p&gt;</content></entry></feed>",
+                   NULL);
+    e = &doc->entries[0];
+    assert_string_equal(e->link, "http://e.org/d/a.html");
+    assert_string_equal(e->content, "<p>hi <a>l</a><img src=\"http://e.org/d/i.png\"></p>");
+    feed_doc_free(&doc);
+}
+
+static void test_encodings(void **state)
+{
+    struct feed_doc *doc;
+    na_error err;
+    /* ISO-8859-1 declared, with a Windows-1252 quote (0x92) and e-acute (0xE9) */
+    const char latin[] = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss version=\"2.0\">"
+                         "<channel><title>caf\xe9 don\x92t</title></channel></rss>";
+    /* UTF-16LE with a BOM */
+    const char *ascii = "<?xml version=\"1.0\" encoding=\"utf-16\"?><rss><channel><title>wide"
+                        "</title></channel></rss>";
+    char wide[256];
+    size_t wl = 2;
+
+    (void)state;
+    doc = parse_ok(latin, NULL);
+    assert_string_equal(doc->encoding, "iso-8859-1");
+    assert_string_equal(doc->title, "caf\xc3\xa9 don\xe2\x80\x99t");
+    assert_int_equal(doc->bozo, 0);
+    feed_doc_free(&doc);
+
+    wide[0] = (char)0xFF;
+    wide[1] = (char)0xFE;
+    for (const char *p = ascii; *p != '\0'; p++) {
+        wide[wl++] = *p;
+        wide[wl++] = '\0';
+    }
+    assert_int_equal(feed_parse(wide, wl, NULL, NULL, &doc, &err), 0);
+    assert_string_equal(doc->encoding, "utf-16le");
+    assert_string_equal(doc->title, "wide");
+    assert_int_equal(doc->bozo, 0);
+    feed_doc_free(&doc);
+
+    /* the HTTP charset wins over the declaration */
+    doc = parse_ok("<?xml version=\"1.0\" encoding=\"utf-8\"?><rss><channel><title>\xe9t\xe9"
+                   "</title></channel></rss>",
+                   "application/rss+xml; charset=\"windows-1252\"");
+    assert_string_equal(doc->encoding, "windows-1252");
+    assert_string_equal(doc->title, "\xc3\xa9t\xc3\xa9");
+    feed_doc_free(&doc);
+
+    /* UTF-8 BOM */
+    doc = parse_ok("\xef\xbb\xbf<rss><channel><title>bom</title></channel></rss>", NULL);
+    assert_string_equal(doc->encoding, "utf-8");
+    assert_string_equal(doc->title, "bom");
+    feed_doc_free(&doc);
+
+    /* invalid UTF-8 is recovered, not fatal */
+    doc = parse_ok("<rss><channel><title>bad \xff\xfe bytes</title><item><title>kept</title>"
+                   "</item></channel></rss>", NULL);
+    assert_int_equal(doc->bozo, 1);
+    assert_non_null(doc->bozo_reason);
+    assert_non_null(strstr(doc->title, "bytes"));
+    assert_int_equal(doc->nentries, 1);
+    feed_doc_free(&doc);
+
+    /* an unknown encoding name: read as UTF-8, flagged */
+    doc = parse_ok("<?xml version=\"1.0\" encoding=\"bogus\"?><rss><channel><title>t</title>"
+                   "</channel></rss>", NULL);
+    assert_int_equal(doc->bozo, 1);
+    assert_string_equal(doc->title, "t");
+    feed_doc_free(&doc);
+}
+
+static void test_entities(void **state)
+{
+    struct feed_doc *doc = parse_ok("<rss><channel><title>caf&eacute; &mdash; &#x41;&#X42;</title>"
+                                    "<link>http://e/?a=1&b=2</link></channel></rss>", NULL);
+
+    (void)state;
+    assert_string_equal(doc->title, "caf\xc3\xa9 \xe2\x80\x94 AB");
+    assert_string_equal(doc->link, "http://e/?a=1&b=2");
+    assert_int_equal(doc->bozo, 1); /* HTML entities are not XML */
+    feed_doc_free(&doc);
+}
+
+static void test_dates(void **state)
+{
+    struct feed_doc *doc = parse_ok(
+        "<rss version=\"2.0\"><channel><item><title>a</title><pubDate>yesterday-ish</pubDate>"
+        "</item><item><title>b</title><pubDate>Wed, 12 Feb 2025 16:30:00 +0100</pubDate></item>"
+        "</channel></rss>", NULL);
+    char *json;
+
+    (void)state;
+    assert_int_equal(doc->nentries, 2);
+    assert_int_equal(doc->entries[0].published, ITEM_TIME_UNKNOWN);
+    assert_int_equal(doc->entries[1].published, SEED_TIME);
+    json = feed_doc_to_json(doc);
+    assert_non_null(json);
+    assert_non_null(strstr(json, "\"published\": \"2025-02-12T15:30:00Z\""));
+    assert_null(strstr(json, "yesterday"));
+    free(json);
+    feed_doc_free(&doc);
+}
+
+static double now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_billion_laughs(void **state)
+{
+    double t0 = now();
+    struct feed_doc *doc = parse_file_ok("billion-laughs.xml");
+    char *json;
+
+    (void)state;
+    assert_true(now() - t0 < 2.0);
+    assert_int_equal(doc->bozo, 1);
+    json = feed_doc_to_json(doc);
+    assert_non_null(json);
+    assert_true(strlen(json) < 64 * 1024); /* never expanded */
+    free(json);
+    feed_doc_free(&doc);
+}
+
+static void test_xxe(void **state)
+{
+    char secret[] = "/tmp/na-feed-xxe-XXXXXX";
+    char doc_text[1024];
+    struct feed_doc *doc;
+    char *json;
+    int fd;
+
+    (void)state;
+    /* the fixture points at /etc/passwd */
+    doc = parse_file_ok("xxe.xml");
+    json = feed_doc_to_json(doc);
+    assert_non_null(json);
+    assert_null(strstr(json, "root:"));
+    free(json);
+    feed_doc_free(&doc);
+
+    /* and a file of our own, with a marker we can look for */
+    fd = mkstemp(secret);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "SECRET-MARKER-42", 16), 16);
+    close(fd);
+    snprintf(doc_text, sizeof(doc_text),
+             "<?xml version=\"1.0\"?><!DOCTYPE rss [<!ENTITY x SYSTEM \"file://%s\">]>"
+             "<rss><channel><title>t &x;</title><item><title>&x;</title></item></channel></rss>",
+             secret);
+    doc = parse_ok(doc_text, NULL);
+    json = feed_doc_to_json(doc);
+    unlink(secret);
+    assert_non_null(json);
+    assert_null(strstr(json, "SECRET-MARKER"));
+    free(json);
+    feed_doc_free(&doc);
+
+    /* an external DTD is not fetched and does not break the parse */
+    doc = parse_file_ok("external-dtd.xml");
+    assert_int_equal(doc->nentries, 1);
+    assert_string_equal(doc->entries[0].title, "first");
+    feed_doc_free(&doc);
+}
+
+static void test_not_feeds(void **state)
+{
+    FILE *fp;
+    char buf[4096];
+    size_t n;
+    na_error err;
+    struct feed_doc *doc = NULL;
+
+    (void)state;
+    fp = fopen(FEEDS "not-a-feed.html", "rb");
+    assert_non_null(fp);
+    n = fread(buf, 1, sizeof(buf), fp);
+    fclose(fp);
+    parse_fails(buf, n, "not a feed");
+
+    fp = fopen(FEEDS "garbage.bin", "rb");
+    assert_non_null(fp);
+    n = fread(buf, 1, sizeof(buf), fp);
+    fclose(fp);
+    parse_fails(buf, n, "not a feed");
+    parse_fails("\x00\x01\x02<rss>", 8, "not a feed");
+    parse_fails("", 0, "empty document");
+    parse_fails("  \n ", 4, "empty document");
+    parse_fails("{\"hello\": 1}", 12, "not a feed");
+    parse_fails("{\"version\": ", 12, "not a feed: invalid JSON");
+    parse_fails("<html><body>x</body></html>", 27, "not a feed");
+    parse_fails("<svg></svg>", 11, "not a feed");
+
+    /* file errors name the file */
+    assert_int_equal(feed_parse_file(FEEDS "does-not-exist.xml", &doc, &err), -1);
+    assert_null(doc);
+    assert_non_null(strstr(err.msg, "does-not-exist.xml: cannot open"));
+    assert_int_equal(feed_parse_file(FEEDS "garbage.bin", &doc, &err), -1);
+    assert_non_null(strstr(err.msg, "garbage.bin: not a feed"));
+}
+
+static void test_wrong_types_json(void **state)
+{
+    struct feed_doc *doc = parse_file_ok("wrong-types.json");
+
+    (void)state;
+    assert_int_equal(doc->bozo, 1);
+    assert_null(doc->title);
+    assert_string_equal(doc->link, "https://wrong.example.org/");
+    assert_int_equal(doc->nentries, 3); /* the string item is skipped */
+    assert_string_equal(doc->entries[0].title, "A good item");
+    assert_int_equal(doc->entries[0].published, SEED_TIME - 5 * 3600 - 30 * 60);
+    assert_null(doc->entries[1].id);
+    assert_null(doc->entries[1].title);
+    assert_string_equal(doc->entries[1].summary, "Kept summary");
+    assert_int_equal(doc->entries[1].published, ITEM_TIME_UNKNOWN);
+    assert_int_equal(doc->entries[1].ncategories, 0);
+    assert_string_equal(doc->entries[2].id, "7");
+    assert_int_equal(doc->entries[2].updated, ITEM_TIME_UNKNOWN);
+    assert_int_equal(doc->entries[2].ncategories, 1);
+    feed_doc_free(&doc);
+}
+
+static void test_malformed(void **state)
+{
+    struct feed_doc *doc = parse_file_ok("malformed.xml");
+
+    (void)state;
+    assert_int_equal(doc->bozo, 1);
+    assert_true(doc->nentries >= 2);
+    assert_string_equal(doc->title, "Broken & Co");
+    assert_string_equal(doc->entries[0].title, "First item survives");
+    assert_string_equal(doc->entries[0].link, "https://example.org/a?x=1&y=2");
+    assert_string_equal(doc->entries[1].title, "Second item survives");
+    feed_doc_free(&doc);
+
+    doc = parse_ok("<!-- only a comment -->", NULL);
+    assert_int_equal(doc->bozo, 1);
+    assert_int_equal(doc->nentries, 0);
+    feed_doc_free(&doc);
+}
+
+static void test_huge_input_linear(void **state)
+{
+    const size_t n = 20000;
+    size_t cap = n * 200 + 256, len = 0;
+    char *buf = malloc(cap);
+    struct feed_doc *doc;
+    double t0;
+
+    (void)state;
+    assert_non_null(buf);
+    len += (size_t)snprintf(buf + len, cap - len, "<rss version=\"2.0\"><channel><title>big</title>");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(buf + len, cap - len,
+                                "<item><guid>id-%zu</guid><title>t &amp; %zu</title>"
+                                "<description>&lt;p&gt;d %zu&lt;/p&gt;</description></item>",
+                                i, i, i);
+    len += (size_t)snprintf(buf + len, cap - len, "</channel></rss>");
+    t0 = now();
+    doc = parse_ok(buf, NULL);
+    assert_true(now() - t0 < 10.0);
+    assert_int_equal(doc->nentries, n);
+    assert_string_equal(doc->entries[n - 1].id, "id-19999");
+    feed_doc_free(&doc);
+    free(buf);
+}
+
+static void test_contract_json(void **state)
+{
+    struct feed_doc *doc = parse_file_ok("seed-story.atom");
+    char *text = feed_doc_to_json(doc);
+    json_error_t jerr;
+    json_t *root, *e0;
+
+    (void)state;
+    assert_non_null(text);
+    root = json_loads(text, 0, &jerr);
+    assert_non_null(root);
+    assert_string_equal(json_string_value(json_object_get(root, "version")), "atom10");
+    assert_true(json_is_false(json_object_get(root, "bozo")));
+    assert_string_equal(json_string_value(json_object_get(root, "encoding")), "utf-8");
+    assert_int_equal(json_array_size(json_object_get(root, "entries")), 4);
+    e0 = json_array_get(json_object_get(root, "entries"), 0);
+    assert_string_equal(json_string_value(json_object_get(e0, "published")),
+                        "2025-02-12T15:30:00Z");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(e0, "links"), 0), "rel")),
+                        "alternate");
+    assert_null(json_object_get(json_object_get(root, "feed"), "author")); /* absent: left out */
+    json_decref(root);
+    free(text);
+    feed_doc_free(&doc);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_seed_rss),
+        cmocka_unit_test(test_seed_atom),
+        cmocka_unit_test(test_seed_json),
+        cmocka_unit_test(test_items_plain_text),
+        cmocka_unit_test(test_items_hash_id),
+        cmocka_unit_test(test_formats),
+        cmocka_unit_test(test_xml_base_and_sanitising),
+        cmocka_unit_test(test_encodings),
+        cmocka_unit_test(test_entities),
+        cmocka_unit_test(test_dates),
+        cmocka_unit_test(test_billion_laughs),
+        cmocka_unit_test(test_xxe),
+        cmocka_unit_test(test_not_feeds),
+        cmocka_unit_test(test_wrong_types_json),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_huge_input_linear),
+        cmocka_unit_test(test_contract_json),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

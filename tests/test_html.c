@@ -1,0 +1,93 @@
+/*
+ * test_html.c - HTML to plain text and the markup sanitiser.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "html.h"
+
+static void check_text(const char *html, const char *want)
+{
+    char *got = html_to_text(html, strlen(html));
+
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void check_sanitize(const char *html, const char *base, const char *want)
+{
+    char *got = html_sanitize_base(html, strlen(html), base);
+
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void test_to_text(void **state)
+{
+    (void)state;
+    check_text("plain   text\n here ", "plain text here");
+    check_text("", "");
+    check_text("<p>One &amp; two</p><p>three</p>", "One & two three");
+    check_text("a<br>b<br/>c", "a b c");
+    check_text("<b>bold</b><i>italic</i>", "bolditalic");
+    check_text("x<script>alert('no')</script>y<style>p{}</style>z", "xyz");
+    check_text("caf&eacute; &#8217; &#x41; &nbsp;end", "caf\xc3\xa9 \xe2\x80\x99 A end");
+    check_text("<ul><li>one</li><li>two</li></ul>", "one two");
+    check_text("unclosed <b>tag and <a href='x'>link", "unclosed tag and link");
+    check_text("1 < 2 & 3 > 2", "1 < 2 & 3 > 2");
+}
+
+static void test_sanitize(void **state)
+{
+    (void)state;
+    check_sanitize("<p>Hello <b>world</b></p>", NULL, "<p>Hello <b>world</b></p>");
+    check_sanitize("a<script>alert(1)</script>b", NULL, "ab");
+    check_sanitize("a<SCRIPT type=x>alert(1)</SCRIPT >b", NULL, "ab");
+    check_sanitize("a<style>p{}</style><iframe src=x>in</iframe>b", NULL, "ab");
+    check_sanitize("<object data=x><embed src=y></object>z", NULL, "z");
+    check_sanitize("<img src=\"x.png\" onerror=\"alert(1)\" alt='a'>", NULL,
+                   "<img src=\"x.png\" alt=\"a\">");
+    check_sanitize("<a href=\"javascript:alert(1)\">x</a>", NULL, "<a>x</a>");
+    check_sanitize("<a href=\" JaVaScRiPt:alert(1)\">x</a>", NULL, "<a>x</a>");
+    check_sanitize("<a href=\"&#106;avascript:alert(1)\">x</a>", NULL, "<a>x</a>");
+    check_sanitize("<a href=\"data:text/html,x\">x</a>", NULL, "<a>x</a>");
+    check_sanitize("<p style=\"x\" class=c>t</p>", NULL, "<p class=\"c\">t</p>");
+    check_sanitize("a<!-- hidden -->b", NULL, "ab");
+    check_sanitize("Q&A &amp; &#x26; &#X26; &eacute;", NULL, "Q&amp;A &amp; &#x26; &#x26; &eacute;");
+    check_sanitize("don&#146;t", NULL, "don&#x2019;t");
+    check_sanitize("1 < 2", NULL, "1 &lt; 2");
+    check_sanitize("<br/><hr />", NULL, "<br /><hr />");
+    check_sanitize("<a href=\"rel/x.html\">x</a><img src=\"/i.png\">",
+                   "http://example.com/dir/feed.xml",
+                   "<a href=\"http://example.com/dir/rel/x.html\">x</a>"
+                   "<img src=\"http://example.com/i.png\">");
+    check_sanitize("<img alt=\"a<b\">", NULL, "<img alt=\"a&lt;b\">");
+    check_sanitize("<script>never closed", NULL, "");
+}
+
+static void test_fold_space(void **state)
+{
+    char s[] = "  a \t\n b\xc2\xa0\xc2\xa0" "c  ";
+
+    (void)state;
+    assert_string_equal(html_fold_space(s), "a b c");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_to_text),
+        cmocka_unit_test(test_sanitize),
+        cmocka_unit_test(test_fold_space),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

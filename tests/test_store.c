@@ -1,0 +1,313 @@
+/*
+ * test_store.c - the SQLite state store: schema, seen set, feed state,
+ * counters across reopen, and refusal of files that are not databases.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "store.h"
+
+struct fixture {
+    char dir[64];
+    char path[128];
+};
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+
+    assert_non_null(fx);
+    snprintf(fx->dir, sizeof(fx->dir), "/tmp/na-test-store-XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(fx->path, sizeof(fx->path), "%s/state.db", fx->dir);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    char p[160];
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    size_t i;
+
+    for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+        snprintf(p, sizeof(p), "%s%s", fx->path, suffix[i]);
+        unlink(p);
+    }
+    rmdir(fx->dir);
+    free(fx);
+    return 0;
+}
+
+static struct store *open_ok(const char *path)
+{
+    struct store *st = NULL;
+    na_error err;
+
+    na_error_clear(&err);
+    if (store_open(path, &st, &err) != 0)
+        fail_msg("store_open: %s", err.msg);
+    assert_non_null(st);
+    return st;
+}
+
+/* Run a query with raw sqlite and return the first column of the first row
+ * as an integer (-1 when no row), to check what store.c wrote. */
+static long long raw_int(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    long long v = -1;
+
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return v;
+}
+
+static void test_schema(void **state)
+{
+    struct fixture *fx = *state;
+    struct store *st = open_ok(fx->path);
+
+    store_close(&st);
+    assert_null(st);
+    store_close(&st); /* NULL-safe */
+    assert_int_equal(raw_int(fx->path, "SELECT value FROM meta WHERE key='schema_version'"),
+                     STORE_SCHEMA_VERSION);
+    assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_master WHERE type='table'"
+                                       " AND name IN ('meta','feeds','seen','counters')"),
+                     4);
+    /* WAL mode is persistent in the file. */
+    {
+        sqlite3 *db = NULL;
+        sqlite3_stmt *s = NULL;
+
+        assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+        assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+        sqlite3_finalize(s);
+        sqlite3_close(db);
+    }
+    /* Reopening an existing database works and keeps one version row. */
+    st = open_ok(fx->path);
+    store_close(&st);
+    assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM meta"), 1);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+    struct fixture *fx = *state;
+    struct store *st = open_ok(fx->path);
+    sqlite3 *db = NULL;
+    na_error err;
+
+    store_close(&st);
+    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value='99' WHERE key='schema_version'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    na_error_clear(&err);
+    assert_int_equal(store_open(fx->path, &st, &err), -1);
+    assert_null(st);
+    assert_non_null(strstr(err.msg, fx->path));
+    assert_non_null(strstr(err.msg, "schema version 99 is newer"));
+}
+
+static void test_seen(void **state)
+{
+    struct fixture *fx = *state;
+    struct store *st = open_ok(fx->path);
+
+    assert_int_equal(store_seen_has(st, "http://a/feed", "id-1"), 0);
+    assert_int_equal(store_seen_add(st, "http://a/feed", "id-1", 1000), 1);
+    assert_int_equal(store_seen_add(st, "http://a/feed", "id-1", 1001), 0);
+    assert_int_equal(store_seen_has(st, "http://a/feed", "id-1"), 1);
+    /* Ids are per feed. */
+    assert_int_equal(store_seen_has(st, "http://b/feed", "id-1"), 0);
+    assert_int_equal(store_seen_has(st, "http://a/feed", "id-2"), 0);
+
+    /* A rolled back batch leaves nothing; a committed one survives reopen. */
+    assert_int_equal(store_begin(st), 0);
+    assert_int_equal(store_seen_add(st, "http://a/feed", "id-2", 2000), 1);
+    assert_int_equal(store_rollback(st), 0);
+    assert_int_equal(store_seen_has(st, "http://a/feed", "id-2"), 0);
+    assert_int_equal(store_begin(st), 0);
+    assert_int_equal(store_seen_add(st, "http://a/feed", "id-2", 2000), 1);
+    assert_int_equal(store_seen_add(st, "http://b/feed", "id-3", 3000), 1);
+    assert_int_equal(store_commit(st), 0);
+    store_close(&st);
+
+    st = open_ok(fx->path);
+    assert_int_equal(store_seen_has(st, "http://a/feed", "id-1"), 1);
+    assert_int_equal(store_seen_has(st, "http://a/feed", "id-2"), 1);
+    assert_int_equal(store_seen_has(st, "http://b/feed", "id-3"), 1);
+
+    /* Pruning by age, per feed and for all. */
+    assert_int_equal(store_seen_prune(st, "http://a/feed", 1500), 1);
+    assert_int_equal(store_seen_has(st, "http://a/feed", "id-1"), 0);
+    assert_int_equal(store_seen_has(st, "http://a/feed", "id-2"), 1);
+    assert_int_equal(store_seen_prune(st, NULL, 10000), 2);
+    assert_int_equal(store_seen_has(st, "http://b/feed", "id-3"), 0);
+    store_close(&st);
+}
+
+static void test_commit_without_begin_fails(void **state)
+{
+    struct fixture *fx = *state;
+    struct store *st = open_ok(fx->path);
+
+    assert_int_equal(store_commit(st), -1);
+    assert_non_null(strstr(store_errmsg(st), fx->path));
+    assert_non_null(strstr(store_errmsg(st), "cannot commit"));
+    store_close(&st);
+}
+
+static void test_feed_state(void **state)
+{
+    struct fixture *fx = *state;
+    struct store *st = open_ok(fx->path);
+    struct store_feed_state fs, got;
+
+    assert_int_equal(store_feed_get(st, "http://x/rss", &got), 0);
+    assert_string_equal(got.url, "http://x/rss");
+    assert_null(got.etag);
+    assert_int_equal(got.last_ok, 0);
+    assert_int_equal(got.failures, 0);
+    store_feed_state_clear(&got);
+
+    memset(&fs, 0, sizeof(fs));
+    fs.url = "http://x/rss";
+    fs.etag = "\"abc\"";
+    fs.last_modified = "Tue, 01 Oct 2024 10:00:00 GMT";
+    fs.last_ok = 1727776800;
+    fs.last_error = NULL;
+    fs.failures = 0;
+    fs.next_poll = 1727777100;
+    fs.items_seen = 12;
+    assert_int_equal(store_feed_put(st, &fs), 0);
+    store_close(&st);
+
+    st = open_ok(fx->path);
+    assert_int_equal(store_feed_get(st, "http://x/rss", &got), 1);
+    assert_string_equal(got.url, "http://x/rss");
+    assert_string_equal(got.etag, "\"abc\"");
+    assert_string_equal(got.last_modified, "Tue, 01 Oct 2024 10:00:00 GMT");
+    assert_int_equal(got.last_ok, 1727776800);
+    assert_null(got.last_error);
+    assert_int_equal(got.next_poll, 1727777100);
+    assert_int_equal(got.items_seen, 12);
+    store_feed_state_clear(&got);
+    assert_null(got.url);
+
+    /* Replace: a failure clears validators and records the reason. */
+    fs.etag = NULL;
+    fs.last_modified = NULL;
+    fs.last_error = "HTTP 503";
+    fs.failures = 3;
+    fs.next_poll = INT64_C(4102444800);
+    assert_int_equal(store_feed_put(st, &fs), 0);
+    assert_int_equal(store_feed_get(st, "http://x/rss", &got), 1);
+    assert_null(got.etag);
+    assert_null(got.last_modified);
+    assert_string_equal(got.last_error, "HTTP 503");
+    assert_int_equal(got.failures, 3);
+    assert_true(got.next_poll == INT64_C(4102444800));
+    store_feed_state_clear(&got);
+    assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM feeds"), 1);
+    store_close(&st);
+}
+
+static void test_counter(void **state)
+{
+    struct fixture *fx = *state;
+    struct store *st = open_ok(fx->path);
+    int64_t v = -1, prev = 0;
+    int round, i;
+
+    assert_int_equal(store_counter_get(st, "seq", &v), 0);
+    assert_int_equal(v, 0);
+    for (round = 0; round < 3; round++) {
+        for (i = 0; i < 5; i++) {
+            assert_int_equal(store_counter_next(st, "seq", &v), 0);
+            assert_true(v > prev);
+            prev = v;
+        }
+        store_close(&st);
+        st = open_ok(fx->path);
+        assert_int_equal(store_counter_get(st, "seq", &v), 0);
+        assert_true(v == prev);
+    }
+    assert_true(prev == 15);
+    /* Counters are independent. */
+    assert_int_equal(store_counter_next(st, "other", &v), 0);
+    assert_int_equal(v, 1);
+    assert_int_equal(store_counter_get(st, "seq", &v), 0);
+    assert_true(v == 15);
+    store_close(&st);
+}
+
+static void test_not_a_database(void **state)
+{
+    struct fixture *fx = *state;
+    struct store *st = NULL;
+    na_error err;
+    FILE *f = fopen(fx->path, "w");
+    int i;
+
+    assert_non_null(f);
+    for (i = 0; i < 200; i++)
+        fputs("this is not an sqlite database, just text\n", f);
+    fclose(f);
+    na_error_clear(&err);
+    assert_int_equal(store_open(fx->path, &st, &err), -1);
+    assert_null(st);
+    assert_non_null(strstr(err.msg, fx->path));
+    assert_non_null(strstr(err.msg, "not a database"));
+}
+
+static void test_missing_directory(void **state)
+{
+    struct fixture *fx = *state;
+    struct store *st = NULL;
+    char p[200];
+    na_error err;
+
+    snprintf(p, sizeof(p), "%s/no/such/dir/state.db", fx->dir);
+    na_error_clear(&err);
+    assert_int_equal(store_open(p, &st, &err), -1);
+    assert_null(st);
+    assert_non_null(strstr(err.msg, p));
+    assert_non_null(strstr(err.msg, "cannot open state database"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_without_begin_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_feed_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_counter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_database, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_directory, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,350 @@
+/*
+ * test_text.c - the text normaliser: word splitting, Unicode folding,
+ * stemming, the stem cache, and documents (tokens, fields, positions).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "item.h"
+#include "text.h"
+
+struct words {
+    char stem[32][64];
+    size_t col[32];
+    size_t off[32];
+    size_t n;
+};
+
+static int collect(void *arg, const char *stem, size_t slen, size_t off, size_t wlen,
+                   size_t column)
+{
+    struct words *w = arg;
+
+    (void)wlen;
+    assert_true(w->n < 32);
+    assert_true(slen < 64);
+    assert_int_equal(strlen(stem), slen);
+    memcpy(w->stem[w->n], stem, slen + 1);
+    w->col[w->n] = column;
+    w->off[w->n] = off;
+    w->n++;
+    return 0;
+}
+
+static void split(struct text_norm *n, const char *s, struct words *w)
+{
+    memset(w, 0, sizeof(*w));
+    assert_int_equal(text_norm_split(n, s, strlen(s), collect, w), 0);
+}
+
+/* The stem of one word, copied. */
+static void stem_of(struct text_norm *n, const char *word, char *out, size_t cap)
+{
+    const char *st;
+    size_t len;
+
+    assert_int_equal(text_norm_word(n, word, strlen(word), &st, &len), 0);
+    assert_true(len < cap);
+    memcpy(out, st, len);
+    out[len] = '\0';
+}
+
+static void assert_same_stem(struct text_norm *n, const char *a, const char *b)
+{
+    char sa[300], sb[300];
+
+    stem_of(n, a, sa, sizeof(sa));
+    stem_of(n, b, sb, sizeof(sb));
+    assert_string_equal(sa, sb);
+}
+
+static void test_split_words(void **state)
+{
+    struct text_norm *n = text_norm_new();
+    struct words w;
+
+    (void)state;
+    assert_non_null(n);
+    split(n, "Ukraine's NATO-membership, café Zélenskyy 2024!", &w);
+    assert_int_equal(w.n, 7);
+    assert_string_equal(w.stem[0], "ukrain");
+    assert_string_equal(w.stem[1], "s");
+    assert_string_equal(w.stem[2], "nato");
+    assert_string_equal(w.stem[3], "membership");
+    assert_string_equal(w.stem[4], "cafe");
+    assert_string_equal(w.stem[5], "zelenskyy");
+    assert_string_equal(w.stem[6], "2024");
+    /* columns count characters, offsets count bytes */
+    assert_int_equal(w.col[0], 1);
+    assert_int_equal(w.col[1], 9);
+    assert_int_equal(w.col[2], 11);
+    assert_int_equal(w.col[4], 28);
+    assert_int_equal(w.col[5], 33);
+    assert_int_equal(w.col[6], 43);
+    assert_int_equal(w.off[6], 44); /* two "é" of two bytes each */
+
+    /* the typographic apostrophe ends a word as well */
+    split(n, "Ukraine\xe2\x80\x99s", &w);
+    assert_int_equal(w.n, 2);
+    assert_string_equal(w.stem[0], "ukrain");
+    assert_string_equal(w.stem[1], "s");
+    assert_int_equal(w.col[1], 9);
+
+    /* nothing but separators */
+    split(n, " \t,.;'\xe2\x80\x99 -- ", &w);
+    assert_int_equal(w.n, 0);
+    split(n, "", &w);
+    assert_int_equal(w.n, 0);
+    text_norm_free(&n);
+    assert_null(n);
+}
+
+static void test_split_marks_and_scripts(void **state)
+{
+    struct text_norm *n = text_norm_new();
+    struct words w;
+
+    (void)state;
+    /* decomposed e + U+0301: the mark stays in the word, then is stripped */
+    split(n, "Ze\xcc\x81lenskyy", &w);
+    assert_int_equal(w.n, 1);
+    assert_string_equal(w.stem[0], "zelenskyy");
+    /* a mark that starts a word is a separator */
+    split(n, "\xcc\x81" "abc", &w);
+    assert_int_equal(w.n, 1);
+    assert_string_equal(w.stem[0], "abc");
+    assert_int_equal(w.col[0], 2);
+    /* non-Latin letters and digits are words too */
+    split(n, "\xd0\x9a\xd0\xb8\xd1\x97\xd0\xb2 \xe6\x9d\xb1\xe4\xba\xac \xd9\xa3", &w);
+    assert_int_equal(w.n, 3);
+    assert_string_equal(w.stem[0], "\xd0\xba\xd0\xb8\xd1\x96\xd0\xb2"); /* folded */
+    assert_int_equal(w.col[1], 6);
+    /* invalid UTF-8 separates words and counts one column per byte */
+    split(n, "ab\xff\xfe" "cd \xe2\x82", &w);
+    assert_int_equal(w.n, 2);
+    assert_string_equal(w.stem[0], "ab");
+    assert_string_equal(w.stem[1], "cd");
+    assert_int_equal(w.col[1], 5);
+    text_norm_free(&n);
+}
+
+static void test_fold(void **state)
+{
+    struct text_norm *n = text_norm_new();
+    char s[300];
+
+    (void)state;
+    assert_same_stem(n, "CAFÉ", "cafe");
+    assert_same_stem(n, "café", "CAFE");
+    assert_same_stem(n, "Zélenskyy", "ZELENSKYY");
+    assert_same_stem(n, "Straße", "STRASSE");
+    assert_same_stem(n, "\xef\xac\x81nance", "finance"); /* the fi ligature */
+    assert_same_stem(n, "ÅNGSTRÖM", "angstrom");
+    stem_of(n, "MiXeD", s, sizeof(s));
+    assert_string_equal(s, "mix");
+    text_norm_free(&n);
+}
+
+static void test_stem(void **state)
+{
+    struct text_norm *n = text_norm_new();
+    char s[300];
+
+    (void)state;
+    assert_same_stem(n, "concessions", "concession");
+    assert_same_stem(n, "Territorial", "territory");
+    assert_same_stem(n, "running", "runs");
+    stem_of(n, "concessions", s, sizeof(s));
+    assert_string_equal(s, "concess");
+    /* no stop words: "the" is a word like any other */
+    stem_of(n, "The", s, sizeof(s));
+    assert_string_equal(s, "the");
+    text_norm_free(&n);
+}
+
+static void test_long_word(void **state)
+{
+    struct text_norm *n = text_norm_new();
+    char word[400], s[400];
+
+    (void)state;
+    memset(word, 'A', sizeof(word) - 2);
+    word[sizeof(word) - 2] = 'S';
+    word[sizeof(word) - 1] = '\0';
+    stem_of(n, word, s, sizeof(s));
+    /* too long to be an English word: folded, not stemmed */
+    assert_int_equal(strlen(s), strlen(word));
+    assert_int_equal(s[0], 'a');
+    assert_int_equal(s[sizeof(word) - 2], 's');
+    text_norm_free(&n);
+}
+
+/* The cache is flushed when full; answers must not change. */
+static void test_cache(void **state)
+{
+    struct text_norm *n = text_norm_new();
+    char before[64], after[64], w[32];
+
+    (void)state;
+    stem_of(n, "Concessions", before, sizeof(before));
+    for (int i = 0; i < 70000; i++) {
+        const char *st;
+        size_t len;
+
+        snprintf(w, sizeof(w), "word%dings", i);
+        assert_int_equal(text_norm_word(n, w, strlen(w), &st, &len), 0);
+        snprintf(w, sizeof(w), "word%d", i);
+        assert_int_equal(len, strlen(w));
+        assert_memory_equal(st, w, len);
+    }
+    stem_of(n, "Concessions", after, sizeof(after));
+    assert_string_equal(before, after);
+    assert_string_equal(after, "concess");
+    text_norm_free(&n);
+}
+
+static void test_doc_tokens(void **state)
+{
+    struct text_norm *n = text_norm_new();
+    struct text_doc *d = text_doc_new(n);
+    struct text_token t;
+    long i;
+    int count;
+
+    (void)state;
+    assert_non_null(d);
+    assert_int_equal(text_doc_add_field(d, TEXT_FIELD_TITLE, "Peace talks"), 0);
+    assert_int_equal(text_doc_add_field(d, TEXT_FIELD_SUMMARY, "Talks on peace, more talks"), 0);
+    assert_int_equal(text_doc_add_field(d, TEXT_FIELD_CONTENT, NULL), 0);
+    assert_int_equal(text_doc_ntokens(d), 7);
+
+    text_doc_token(d, 0, &t);
+    assert_string_equal(t.stem, "peac");
+    assert_int_equal(t.field, TEXT_FIELD_TITLE);
+    assert_int_equal(t.pos, 0);
+    text_doc_token(d, 2, &t);
+    assert_string_equal(t.stem, "talk");
+    assert_int_equal(t.field, TEXT_FIELD_SUMMARY);
+    assert_int_equal(t.pos, 0); /* positions restart in each field */
+    text_doc_token(d, 6, &t);
+    assert_int_equal(t.pos, 4);
+
+    /* every occurrence of "talk", in order, with one term id */
+    count = 0;
+    for (i = text_doc_find(d, "talk", 4); i >= 0; i = text_doc_next(d, i)) {
+        struct text_token first;
+
+        text_doc_token(d, (size_t)i, &t);
+        text_doc_token(d, 1, &first);
+        assert_string_equal(t.stem, "talk");
+        assert_int_equal(t.term, first.term);
+        count++;
+    }
+    assert_int_equal(count, 3);
+    assert_int_equal(text_doc_find(d, "talks", 5), -1);
+    assert_int_equal(text_doc_find(d, "nothing", 7), -1);
+
+    /* a field added again goes on from its last position */
+    assert_int_equal(text_doc_add_field(d, TEXT_FIELD_TITLE, "again"), 0);
+    text_doc_token(d, 7, &t);
+    assert_int_equal(t.field, TEXT_FIELD_TITLE);
+    assert_int_equal(t.pos, 2);
+
+    assert_int_equal(text_doc_add_field(d, TEXT_FIELD_COUNT, "x"), -1);
+    assert_int_equal(text_doc_add_field(d, -1, "x"), -1);
+
+    text_doc_reset(d);
+    assert_int_equal(text_doc_ntokens(d), 0);
+    assert_int_equal(text_doc_find(d, "talk", 4), -1);
+    assert_int_equal(text_doc_add_field(d, TEXT_FIELD_CONTENT, "talk"), 0);
+    assert_int_equal(text_doc_find(d, "talk", 4), 0);
+    text_doc_token(d, 0, &t);
+    assert_int_equal(t.pos, 0);
+
+    text_doc_free(&d);
+    assert_null(d);
+    text_doc_free(&d); /* NULL-safe */
+    text_norm_free(&n);
+}
+
+static void test_doc_item_own_norm(void **state)
+{
+    struct text_doc *d = text_doc_new(NULL);
+    struct item it = {0};
+    struct text_token t;
+
+    (void)state;
+    assert_non_null(d);
+    it.title = "Title words";
+    it.summary = NULL;
+    it.content = "Body";
+    it.author = "Not Indexed";
+    assert_int_equal(text_doc_add_item(d, &it), 0);
+    assert_int_equal(text_doc_ntokens(d), 3);
+    text_doc_token(d, 2, &t);
+    assert_string_equal(t.stem, "bodi");
+    assert_int_equal(t.field, TEXT_FIELD_CONTENT);
+    assert_int_equal(text_doc_find(d, "index", 5), -1);
+    text_doc_free(&d);
+}
+
+/* Many distinct words: the document's tables grow and stay consistent. */
+static void test_doc_large(void **state)
+{
+    struct text_doc *d = text_doc_new(NULL);
+    size_t cap = 20000 * 12, len = 0;
+    char *buf = malloc(cap);
+    char w[32];
+
+    (void)state;
+    assert_non_null(buf);
+    for (int i = 0; i < 20000; i++) {
+        int m = snprintf(buf + len, cap - len, "x%d ", i % 5000);
+
+        assert_true(m > 0 && (size_t)m < cap - len);
+        len += (size_t)m;
+    }
+    assert_int_equal(text_doc_add_field_len(d, TEXT_FIELD_CONTENT, buf, len), 0);
+    assert_int_equal(text_doc_ntokens(d), 20000);
+    for (int i = 0; i < 5000; i += 777) {
+        long t;
+        int count = 0;
+
+        snprintf(w, sizeof(w), "x%d", i);
+        for (t = text_doc_find(d, w, strlen(w)); t >= 0; t = text_doc_next(d, t)) {
+            struct text_token tok;
+
+            text_doc_token(d, (size_t)t, &tok);
+            assert_int_equal(tok.pos % 5000, (uint32_t)i);
+            count++;
+        }
+        assert_int_equal(count, 4);
+    }
+    free(buf);
+    text_doc_free(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_split_words),
+        cmocka_unit_test(test_split_marks_and_scripts),
+        cmocka_unit_test(test_fold),
+        cmocka_unit_test(test_stem),
+        cmocka_unit_test(test_long_word),
+        cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_doc_tokens),
+        cmocka_unit_test(test_doc_item_own_norm),
+        cmocka_unit_test(test_doc_large),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -23,57 +23,12 @@
 #include <utf8proc.h>
 
 #include "date.h"
+#include "strbuf.h"
 
 #define ALERT_ELLIPSIS "\xe2\x80\xa6" /* U+2026 */
 #define ALERT_ELLIPSIS_LEN 3
 #define ALERT_RENDER_SUMMARY_CHARS 160
 #define ALERT_INDENT "    "
-
-/* A growable string; every operation is a no-op once an allocation failed. */
-struct abuf {
-    char *s;
-    size_t len, cap;
-    int failed;
-};
-
-static void abuf_add(struct abuf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap == 0 ? 64 : b->cap;
-        char *p;
-
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        p = realloc(b->s, cap);
-        if (p == NULL) {
-            b->failed = 1;
-            return;
-        }
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void abuf_str(struct abuf *b, const char *s)
-{
-    abuf_add(b, s, strlen(s));
-}
-
-/* The finished string (caller frees), or NULL when an allocation failed. */
-static char *abuf_take(struct abuf *b)
-{
-    if (b->failed || b->s == NULL) {
-        free(b->s);
-        b->s = NULL;
-        return b->failed ? NULL : strdup("");
-    }
-    return b->s;
-}
 
 static int alert_is_space(utf8proc_int32_t cp)
 {
@@ -94,11 +49,11 @@ static int alert_is_control(utf8proc_int32_t cp)
  * caller frees, or NULL when out of memory. */
 static char *alert_clean(const char *s, size_t len, int terminal, int fold)
 {
-    struct abuf b = {0};
+    struct strbuf b = {0};
     size_t i = 0;
     int pending_space = 0;
 
-    abuf_add(&b, "", 0);
+    strbuf_add(&b, "", 0);
     while (i < len) {
         utf8proc_int32_t cp;
         utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)s + i,
@@ -122,16 +77,16 @@ static char *alert_clean(const char *s, size_t len, int terminal, int fold)
             continue;
         }
         if (pending_space) {
-            abuf_add(&b, " ", 1);
+            strbuf_add(&b, " ", 1);
             pending_space = 0;
         }
         if (cp == 0xfffd && (n == 1 || memcmp(s + i, "\xef\xbf\xbd", 3) != 0))
-            abuf_add(&b, "\xef\xbf\xbd", 3);
+            strbuf_add(&b, "\xef\xbf\xbd", 3);
         else
-            abuf_add(&b, s + i, (size_t)n);
+            strbuf_add(&b, s + i, (size_t)n);
         i += (size_t)n;
     }
-    return abuf_take(&b);
+    return strbuf_take(&b);
 }
 
 /* Bytes in the UTF-8 sequence that starts with lead byte c (s is valid). */
@@ -278,7 +233,7 @@ static char *alert_get_clean(json_t *obj, const char *key, int *oom)
 }
 
 /* "2026-11-25 17:40 UTC" for an RFC 3339 date, the cleaned text otherwise. */
-static void alert_add_date(struct abuf *b, const char *published)
+static void alert_add_date(struct strbuf *b, const char *published)
 {
     int64_t t;
     time_t tt;
@@ -290,11 +245,11 @@ static void alert_add_date(struct abuf *b, const char *published)
         tt = (time_t)t;
         if ((int64_t)tt == t && gmtime_r(&tt, &tm) != NULL &&
             strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M UTC", &tm) > 0) {
-            abuf_str(b, buf);
+            strbuf_adds(b, buf);
             return;
         }
     }
-    abuf_str(b, published);
+    strbuf_adds(b, published);
 }
 
 char *alert_render_text(const char *body, size_t len)
@@ -302,7 +257,7 @@ char *alert_render_text(const char *body, size_t len)
     json_t *root, *rule, *jit;
     char *rid = NULL, *title = NULL, *feed = NULL, *published = NULL, *link = NULL,
          *summary = NULL, *cut = NULL, *out = NULL;
-    struct abuf b = {0};
+    struct strbuf b = {0};
     int oom = 0, nparts = 0;
 
     root = json_loadb(body, len, 0, NULL);
@@ -323,38 +278,37 @@ char *alert_render_text(const char *body, size_t len)
     if (oom)
         goto out;
 
-    abuf_str(&b, "[");
-    abuf_str(&b, rid != NULL ? rid : "?");
-    abuf_str(&b, "] ");
-    abuf_str(&b, title != NULL ? title : "(no title)");
+    strbuf_adds(&b, "[");
+    strbuf_adds(&b, rid != NULL ? rid : "?");
+    strbuf_adds(&b, "] ");
+    strbuf_adds(&b, title != NULL ? title : "(no title)");
     if (feed != NULL || published != NULL || link != NULL) {
-        abuf_str(&b, "\n" ALERT_INDENT);
+        strbuf_adds(&b, "\n" ALERT_INDENT);
         if (feed != NULL) {
-            abuf_str(&b, feed);
+            strbuf_adds(&b, feed);
             nparts++;
         }
         if (published != NULL) {
-            abuf_str(&b, nparts++ ? " \xc2\xb7 " : "");
+            strbuf_adds(&b, nparts++ ? " \xc2\xb7 " : "");
             alert_add_date(&b, published);
         }
         if (link != NULL) {
-            abuf_str(&b, nparts++ ? " \xc2\xb7 " : "");
-            abuf_str(&b, link);
+            strbuf_adds(&b, nparts++ ? " \xc2\xb7 " : "");
+            strbuf_adds(&b, link);
         }
     }
     if (summary != NULL) {
         cut = alert_cut(summary, (size_t)-1, ALERT_RENDER_SUMMARY_CHARS);
         if (cut == NULL)
-            b.failed = 1;
+            b.oom = 1;
         else {
-            abuf_str(&b, "\n" ALERT_INDENT);
-            abuf_str(&b, cut);
+            strbuf_adds(&b, "\n" ALERT_INDENT);
+            strbuf_adds(&b, cut);
         }
     }
-    out = abuf_take(&b);
-    b.s = NULL;
+    out = strbuf_take(&b);
 out:
-    free(b.s);
+    strbuf_release(&b);
     free(rid);
     free(title);
     free(feed);

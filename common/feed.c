@@ -28,87 +28,6 @@
 /* ------------------------------------------------------------------------ */
 /* Small shared helpers */
 
-void feed_buf_add(struct feed_buf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        char *p;
-
-        while (cap < b->len + n + 1) {
-            if (cap > SIZE_MAX / 2) {
-                b->oom = 1;
-                return;
-            }
-            cap *= 2;
-        }
-        p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    if (n > 0)
-        memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-void feed_buf_adds(struct feed_buf *b, const char *s)
-{
-    feed_buf_add(b, s, strlen(s));
-}
-
-void feed_buf_add_utf8(struct feed_buf *b, unsigned cp)
-{
-    char u[4];
-
-    if (cp < 0x80) {
-        u[0] = (char)cp;
-        feed_buf_add(b, u, 1);
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xC0 | (cp >> 6));
-        u[1] = (char)(0x80 | (cp & 0x3F));
-        feed_buf_add(b, u, 2);
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xE0 | (cp >> 12));
-        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[2] = (char)(0x80 | (cp & 0x3F));
-        feed_buf_add(b, u, 3);
-    } else {
-        u[0] = (char)(0xF0 | (cp >> 18));
-        u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[3] = (char)(0x80 | (cp & 0x3F));
-        feed_buf_add(b, u, 4);
-    }
-}
-
-char *feed_buf_take(struct feed_buf *b)
-{
-    char *p;
-
-    feed_buf_add(b, "", 0);
-    if (b->oom) {
-        feed_buf_free(b);
-        return NULL;
-    }
-    p = b->p;
-    b->p = NULL;
-    b->len = b->cap = 0;
-    return p;
-}
-
-void feed_buf_free(struct feed_buf *b)
-{
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-    b->oom = 0;
-}
 
 /* Make room in arr (n elements of size elem) for one more; returns the
  * (possibly moved) array, or NULL when out of memory (arr is still valid
@@ -237,7 +156,7 @@ int feed_add_enclosure(struct feed_entry *e, const char *href, const char *type,
 
 char *feed_author_string(const char *name, const char *email)
 {
-    struct feed_buf b = {0};
+    struct strbuf b = {0};
 
     if (name != NULL && *name == '\0')
         name = NULL;
@@ -246,14 +165,14 @@ char *feed_author_string(const char *name, const char *email)
     if (name == NULL && email == NULL)
         return NULL;
     if (name != NULL && email != NULL) {
-        feed_buf_adds(&b, name);
-        feed_buf_adds(&b, " (");
-        feed_buf_adds(&b, email);
-        feed_buf_adds(&b, ")");
+        strbuf_adds(&b, name);
+        strbuf_adds(&b, " (");
+        strbuf_adds(&b, email);
+        strbuf_adds(&b, ")");
     } else {
-        feed_buf_adds(&b, name != NULL ? name : email);
+        strbuf_adds(&b, name != NULL ? name : email);
     }
-    return feed_buf_take(&b);
+    return strbuf_take(&b);
 }
 
 static void free_strings(char ***arr, size_t *n)
@@ -401,7 +320,7 @@ struct decoded {
  * character) and counted in *bad.  Returns 0, or -1 when iconv does not know
  * the encoding or out of memory. */
 static int convert(const char *buf, size_t len, const char *from, iconv_t cp1252,
-                   struct feed_buf *out, size_t *bad)
+                   struct strbuf *out, size_t *bad)
 {
     const char *src = from;
     iconv_t cd;
@@ -420,7 +339,7 @@ static int convert(const char *buf, size_t len, const char *from, iconv_t cp1252
         size_t ol = sizeof(tmp);
         size_t r = iconv(cd, &ip, &il, &op, &ol);
 
-        feed_buf_add(out, tmp, (size_t)(op - tmp));
+        strbuf_add(out, tmp, (size_t)(op - tmp));
         if (r != (size_t)-1)
             break;
         if (errno == E2BIG)
@@ -432,7 +351,7 @@ static int convert(const char *buf, size_t len, const char *from, iconv_t cp1252
 
             if (strcmp(src, "WINDOWS-1252") != 0)
                 (*bad)++;
-            feed_buf_add_utf8(out, cp != 0 ? cp : c);
+            strbuf_add_utf8(out, cp != 0 ? cp : c);
             ip++;
             il--;
             iconv(cd, NULL, NULL, NULL, NULL);
@@ -443,7 +362,7 @@ static int convert(const char *buf, size_t len, const char *from, iconv_t cp1252
         size_t ol = sizeof(tmp);
 
         iconv(cd, NULL, NULL, &op, &ol);
-        feed_buf_add(out, tmp, (size_t)(op - tmp));
+        strbuf_add(out, tmp, (size_t)(op - tmp));
     }
     iconv_close(cd);
     return out->oom ? -1 : 0;
@@ -458,7 +377,7 @@ static int decode(const char *buf, size_t len, const char *content_type, int is_
     const char *enc = NULL;
     size_t skip = 0, bad = 0;
     char declared[48] = "", http[48] = "", name[48];
-    struct feed_buf out = {0};
+    struct strbuf out = {0};
 
     if (len >= 4 && memcmp(u, "\xFF\xFE\0\0", 4) == 0)
         enc = "utf-32le", skip = 4;
@@ -501,7 +420,7 @@ static int decode(const char *buf, size_t len, const char *content_type, int is_
     snprintf(dec->encoding, sizeof(dec->encoding), "%s", enc);
     if (convert(buf + skip, len - skip, enc, cp1252, &out, &bad) < 0) {
         if (out.oom) {
-            feed_buf_free(&out);
+            strbuf_release(&out);
             return -1;
         }
         char reason[128];
@@ -510,9 +429,9 @@ static int decode(const char *buf, size_t len, const char *content_type, int is_
         if (feed_doc_set_bozo(doc, reason) < 0)
             return -1;
         snprintf(dec->encoding, sizeof(dec->encoding), "utf-8");
-        feed_buf_free(&out);
+        strbuf_release(&out);
         if (convert(buf + skip, len - skip, "utf-8", cp1252, &out, &bad) < 0) {
-            feed_buf_free(&out);
+            strbuf_release(&out);
             return -1;
         }
     }
@@ -522,12 +441,12 @@ static int decode(const char *buf, size_t len, const char *content_type, int is_
         snprintf(reason, sizeof(reason), "%zu byte%s not valid %s", bad, bad == 1 ? "" : "s",
                  dec->encoding);
         if (feed_doc_set_bozo(doc, reason) < 0) {
-            feed_buf_free(&out);
+            strbuf_release(&out);
             return -1;
         }
     }
     dec->len = out.len;
-    dec->text = feed_buf_take(&out);
+    dec->text = strbuf_take(&out);
     if (dec->text == NULL)
         return -1;
     return 0;
@@ -622,7 +541,7 @@ static int is_declared(const struct repair *r, const char *name, size_t n)
 
 /* Copy s[i..] up to and including `end` (or to the end of s).  Returns the
  * new index. */
-static size_t copy_through(struct feed_buf *b, const char *s, size_t len, size_t i,
+static size_t copy_through(struct strbuf *b, const char *s, size_t len, size_t i,
                            const char *endstr)
 {
     size_t el = strlen(endstr);
@@ -634,16 +553,16 @@ static size_t copy_through(struct feed_buf *b, const char *s, size_t len, size_t
             break;
         k = (size_t)(c - s);
         if (k + el <= len && memcmp(s + k, endstr, el) == 0) {
-            feed_buf_add(b, s + i, k + el - i);
+            strbuf_add(b, s + i, k + el - i);
             return k + el;
         }
     }
-    feed_buf_add(b, s + i, len - i);
+    strbuf_add(b, s + i, len - i);
     return len;
 }
 
 /* Handle the '&' at s[i]; returns the index after what was consumed. */
-static size_t repair_amp(struct feed_buf *b, const char *s, size_t len, size_t i,
+static size_t repair_amp(struct strbuf *b, const char *s, size_t len, size_t i,
                          struct repair *r, iconv_t cp1252)
 {
     size_t j = i + 1;
@@ -666,12 +585,12 @@ static size_t repair_amp(struct feed_buf *b, const char *s, size_t len, size_t i
 
             if (cp != 0) { /* &#146; means the Windows-1252 quote */
                 snprintf(num, sizeof(num), "&#%u;", cp);
-                feed_buf_adds(b, num);
+                strbuf_adds(b, num);
             } else if (hex && s[j + 1] == 'X') { /* XML wants a lower-case x */
                 snprintf(num, sizeof(num), "&#%lu;", v);
-                feed_buf_adds(b, num);
+                strbuf_adds(b, num);
             } else {
-                feed_buf_add(b, s + i, k + 1 - i);
+                strbuf_add(b, s + i, k + 1 - i);
             }
             return k + 1;
         }
@@ -685,7 +604,7 @@ static size_t repair_amp(struct feed_buf *b, const char *s, size_t len, size_t i
             const htmlEntityDesc *ent;
 
             if (is_declared(r, s + j, k - j)) {
-                feed_buf_add(b, s + i, k + 1 - i);
+                strbuf_add(b, s + i, k + 1 - i);
                 return k + 1;
             }
             memcpy(name, s + j, k - j);
@@ -693,21 +612,21 @@ static size_t repair_amp(struct feed_buf *b, const char *s, size_t len, size_t i
             ent = htmlEntityLookup((const xmlChar *)name);
             if (ent != NULL) {
                 snprintf(num, sizeof(num), "&#%u;", ent->value);
-                feed_buf_adds(b, num);
+                strbuf_adds(b, num);
                 if (!r->external_dtd)
                     r->fixed++;
                 return k + 1;
             }
         }
     }
-    feed_buf_adds(b, "&amp;"); /* a bare '&' or an unknown entity: keep it as text */
+    strbuf_adds(b, "&amp;"); /* a bare '&' or an unknown entity: keep it as text */
     r->fixed++;
     return j;
 }
 
 /* Rewrite text (UTF-8 XML) into out; see the top of the file. */
 static void repair_xml(const char *s, size_t len, struct repair *r, iconv_t cp1252,
-                       struct feed_buf *out)
+                       struct strbuf *out)
 {
     size_t i = 0;
 
@@ -717,7 +636,7 @@ static void repair_xml(const char *s, size_t len, struct repair *r, iconv_t cp12
 
         while (k < len && s[k] != '&' && s[k] != '<' && (unsigned char)s[k] != 0xC2)
             k++;
-        feed_buf_add(out, s + i, k - i);
+        strbuf_add(out, s + i, k - i);
         i = k;
         if (i >= len)
             break;
@@ -728,10 +647,10 @@ static void repair_xml(const char *s, size_t len, struct repair *r, iconv_t cp12
             unsigned cp = c >= 0x80 && c <= 0x9F ? cp1252_char(cp1252, c) : 0;
 
             if (cp != 0) {
-                feed_buf_add_utf8(out, cp);
+                strbuf_add_utf8(out, cp);
                 i += 2;
             } else {
-                feed_buf_add(out, s + i, 1);
+                strbuf_add(out, s + i, 1);
                 i++;
             }
         } else if (len - i >= 4 && memcmp(s + i, "<!--", 4) == 0) {
@@ -749,7 +668,7 @@ static void repair_xml(const char *s, size_t len, struct repair *r, iconv_t cp12
             else
                 i = copy_through(out, s, len, i, ">");
         } else {
-            feed_buf_add(out, s + i, 1);
+            strbuf_add(out, s + i, 1);
             i++;
         }
     }
@@ -763,7 +682,7 @@ int feed_parse(const char *buf, size_t len, const char *base_url, const char *co
     struct feed_doc *doc = NULL;
     struct decoded dec = {0};
     struct repair rep = {0};
-    struct feed_buf fixed = {0};
+    struct strbuf fixed = {0};
     iconv_t cp1252 = (iconv_t)-1;
     size_t i = 0;
     int is_json, rc = -1;
@@ -826,7 +745,7 @@ done:
         iconv_close(cp1252);
     for (size_t k = 0; k < rep.ndeclared; k++)
         free(rep.declared[k]);
-    feed_buf_free(&fixed);
+    strbuf_release(&fixed);
     free(dec.text);
     if (rc < 0) {
         feed_doc_free(&doc);
@@ -839,7 +758,7 @@ done:
 int feed_parse_file(const char *path, struct feed_doc **out, na_error *err)
 {
     FILE *fp;
-    struct feed_buf b = {0};
+    struct strbuf b = {0};
     char tmp[65536];
     size_t n;
     int rc;
@@ -853,23 +772,23 @@ int feed_parse_file(const char *path, struct feed_doc **out, na_error *err)
     while ((n = fread(tmp, 1, sizeof(tmp), fp)) > 0) {
         if (b.len + n > FEED_MAX_SIZE) {
             fclose(fp);
-            feed_buf_free(&b);
+            strbuf_release(&b);
             return na_error_set(err, 0, 0, "%s: file larger than %u bytes", path, FEED_MAX_SIZE);
         }
-        feed_buf_add(&b, tmp, n);
+        strbuf_add(&b, tmp, n);
     }
     if (ferror(fp)) {
         fclose(fp);
-        feed_buf_free(&b);
+        strbuf_release(&b);
         return na_error_set(err, 0, 0, "%s: read error", path);
     }
     fclose(fp);
     if (b.oom) {
-        feed_buf_free(&b);
+        strbuf_release(&b);
         return na_error_set(err, 0, 0, "%s: out of memory", path);
     }
     rc = feed_parse(b.p, b.len, NULL, NULL, out, err);
-    feed_buf_free(&b);
+    strbuf_release(&b);
     if (rc < 0)
         na_error_prefix(err, "%s", path);
     return rc;

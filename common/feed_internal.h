@@ -11,22 +11,8 @@
 #include <stddef.h>
 
 #include "feed.h"
+#include "strbuf.h"
 
-/* A growing string; every function is a no-op once out of memory. */
-struct feed_buf {
-    char *p;
-    size_t len, cap;
-    int oom;
-};
-
-void feed_buf_add(struct feed_buf *b, const char *s, size_t n);
-void feed_buf_adds(struct feed_buf *b, const char *s);
-/* Append code point cp as UTF-8. */
-void feed_buf_add_utf8(struct feed_buf *b, unsigned cp);
-/* The string (the caller frees it; never NULL unless out of memory); the
- * buffer is emptied. */
-char *feed_buf_take(struct feed_buf *b);
-void feed_buf_free(struct feed_buf *b);
 
 /* A new, empty document (dates unknown) or NULL. */
 struct feed_doc *feed_doc_new(void);

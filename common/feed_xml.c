@@ -111,13 +111,13 @@ static char *attr(const xmlNode *n, const char *name)
 /* ------------------------------------------------------------------------ */
 /* Text */
 
-static void note_oom(struct xctx *c, struct feed_buf *b)
+static void note_oom(struct xctx *c, struct strbuf *b)
 {
     if (b->oom)
         c->oom = 1;
 }
 
-static void text_walk(struct xctx *c, const xmlNode *n, struct feed_buf *b, int depth)
+static void text_walk(struct xctx *c, const xmlNode *n, struct strbuf *b, int depth)
 {
     for (; n != NULL; n = n->next) {
         if (c->expanded > EXPAND_BUDGET)
@@ -130,7 +130,7 @@ static void text_walk(struct xctx *c, const xmlNode *n, struct feed_buf *b, int 
 
                 if (depth > 0 && (c->expanded += l) > EXPAND_BUDGET)
                     return;
-                feed_buf_add(b, (const char *)n->content, l);
+                strbuf_add(b, (const char *)n->content, l);
             }
             break;
         case XML_ENTITY_REF_NODE: {
@@ -141,7 +141,7 @@ static void text_walk(struct xctx *c, const xmlNode *n, struct feed_buf *b, int 
                 if (ent->children != NULL)
                     text_walk(c, ent->children, b, depth + 1);
                 else if (ent->content != NULL && strchr((const char *)ent->content, '&') == NULL)
-                    feed_buf_adds(b, (const char *)ent->content);
+                    strbuf_adds(b, (const char *)ent->content);
             }
             else if (ent != NULL && ent->etype != XML_INTERNAL_GENERAL_ENTITY &&
                      ent->etype != XML_INTERNAL_PREDEFINED_ENTITY)
@@ -181,18 +181,18 @@ static char *trim_take(char *s)
 /* The text of element n, trimmed (the caller frees), or NULL (out of memory). */
 static char *text_of(struct xctx *c, const xmlNode *n)
 {
-    struct feed_buf b = {0};
+    struct strbuf b = {0};
 
     text_walk(c, n->children, &b, 0);
     note_oom(c, &b);
-    return trim_take(feed_buf_take(&b));
+    return trim_take(strbuf_take(&b));
 }
 
 /* The children of n serialised as XML. */
 static char *inner_xml(struct xctx *c, const xmlNode *n)
 {
     xmlBuffer *xb = xmlBufferCreate();
-    struct feed_buf b = {0};
+    struct strbuf b = {0};
 
     if (xb == NULL) {
         c->oom = 1;
@@ -200,10 +200,10 @@ static char *inner_xml(struct xctx *c, const xmlNode *n)
     }
     for (xmlNode *k = n->children; k != NULL; k = k->next)
         xmlNodeDump(xb, c->xdoc, k, 0, 0);
-    feed_buf_add(&b, (const char *)xmlBufferContent(xb), (size_t)xmlBufferLength(xb));
+    strbuf_add(&b, (const char *)xmlBufferContent(xb), (size_t)xmlBufferLength(xb));
     xmlBufferFree(xb);
     note_oom(c, &b);
-    return trim_take(feed_buf_take(&b));
+    return trim_take(strbuf_take(&b));
 }
 
 enum mode { M_TEXT, M_HTML, M_XHTML };
@@ -221,7 +221,7 @@ static char *base64_decode(const char *in)
 {
     static const char alphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    struct feed_buf b = {0};
+    struct strbuf b = {0};
     unsigned acc = 0;
     int bits = 0;
 
@@ -234,7 +234,7 @@ static char *base64_decode(const char *in)
             break;
         k = strchr(alphabet, *p);
         if (k == NULL) {
-            feed_buf_free(&b);
+            strbuf_release(&b);
             return NULL;
         }
         acc = (acc << 6) | (unsigned)(k - alphabet);
@@ -243,14 +243,14 @@ static char *base64_decode(const char *in)
             char ch = (char)((acc >> (bits - 8)) & 0xFF);
 
             bits -= 8;
-            feed_buf_add(&b, &ch, 1);
+            strbuf_add(&b, &ch, 1);
         }
     }
     if (b.len > 0 && memchr(b.p, '\0', b.len) != NULL) {
-        feed_buf_free(&b);
+        strbuf_release(&b);
         return NULL;
     }
-    return feed_buf_take(&b);
+    return strbuf_take(&b);
 }
 
 /* The base URL in effect at n (xml:base, document URL), or NULL. */

@@ -19,50 +19,7 @@
 #include <stdio.h>
 #include <strings.h>
 
-struct hbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-};
-
-static void hb_add(struct hbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        char *p;
-
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void hb_adds(struct hbuf *b, const char *s)
-{
-    hb_add(b, s, strlen(s));
-}
-
-/* The buffer's string (never NULL unless out of memory). */
-static char *hb_take(struct hbuf *b)
-{
-    hb_add(b, "", 0);
-    if (b->oom) {
-        free(b->p);
-        return NULL;
-    }
-    return b->p;
-}
+#include "strbuf.h"
 
 char *html_fold_space(char *s)
 {
@@ -108,14 +65,14 @@ static const char *const dropped_elements[] = {
     "script", "style", "head", "title", "noscript", "template", "iframe", "object", "embed",
     "applet", NULL};
 
-static void text_walk(struct hbuf *b, xmlNode *n, int depth)
+static void text_walk(struct strbuf *b, xmlNode *n, int depth)
 {
     for (; n != NULL; n = n->next) {
         switch (n->type) {
         case XML_TEXT_NODE:
         case XML_CDATA_SECTION_NODE:
             if (n->content != NULL)
-                hb_adds(b, (const char *)n->content);
+                strbuf_adds(b, (const char *)n->content);
             break;
         case XML_ELEMENT_NODE: {
             const char *name = (const char *)n->name;
@@ -124,11 +81,11 @@ static void text_walk(struct hbuf *b, xmlNode *n, int depth)
             if (name_in(name, dropped_elements))
                 break;
             if (block)
-                hb_add(b, " ", 1);
+                strbuf_add(b, " ", 1);
             if (depth < 256) /* libxml2 caps nesting too; stay well inside the stack */
                 text_walk(b, n->children, depth + 1);
             if (block)
-                hb_add(b, " ", 1);
+                strbuf_add(b, " ", 1);
             break;
         }
         default:
@@ -139,13 +96,13 @@ static void text_walk(struct hbuf *b, xmlNode *n, int depth)
 
 char *html_to_text(const char *html, size_t len)
 {
-    struct hbuf b = {0};
+    struct strbuf b = {0};
     htmlDocPtr doc;
 
     if (html == NULL)
         len = 0;
     if (len > 0 && memchr(html, '<', len) == NULL && memchr(html, '&', len) == NULL) {
-        hb_add(&b, html, strnlen(html, len));
+        strbuf_add(&b, html, strnlen(html, len));
     } else if (len > 0 && len <= INT32_MAX) {
         doc = htmlReadMemory(html, (int)len, NULL, "UTF-8",
                              HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
@@ -155,7 +112,7 @@ char *html_to_text(const char *html, size_t len)
             xmlFreeDoc(doc);
         }
     }
-    char *s = hb_take(&b);
+    char *s = strbuf_take(&b);
     return s != NULL ? html_fold_space(s) : NULL;
 }
 
@@ -240,7 +197,7 @@ static size_t skip_element(const char *s, size_t len, size_t i, const char *name
 
 /* Copy the tag starting at s[i] == '<' (followed by a letter).  Returns the
  * index after the tag. */
-static size_t sanitize_tag(struct hbuf *b, const char *s, size_t len, size_t i,
+static size_t sanitize_tag(struct strbuf *b, const char *s, size_t len, size_t i,
                            const char *base)
 {
     char name[64];
@@ -259,8 +216,8 @@ static size_t sanitize_tag(struct hbuf *b, const char *s, size_t len, size_t i,
     name[nlen] = '\0';
     keep = !name_in(name, removed_tags) && !name_in(name, removed_with_content);
     if (keep) {
-        hb_add(b, close ? "</" : "<", close ? 2 : 1);
-        hb_add(b, s + i + 1 + close, j - i - 1 - close);
+        strbuf_add(b, close ? "</" : "<", close ? 2 : 1);
+        strbuf_add(b, s + i + 1 + close, j - i - 1 - close);
     }
     /* attributes */
     for (;;) {
@@ -327,8 +284,8 @@ static size_t sanitize_tag(struct hbuf *b, const char *s, size_t len, size_t i,
                 memcmp(s + vs, "http://www.w3.org/1999/xhtml", 28) == 0)
                 continue; /* the XHTML namespace of inline content goes without saying */
         }
-        hb_add(b, " ", 1);
-        hb_add(b, s + as, an);
+        strbuf_add(b, " ", 1);
+        strbuf_add(b, s + as, an);
         if (has_value) {
             char *abs = NULL;
             const char *v = s + vs;
@@ -350,25 +307,25 @@ static size_t sanitize_tag(struct hbuf *b, const char *s, size_t len, size_t i,
                     vl = strlen(abs);
                 }
             }
-            hb_add(b, "=\"", 2);
+            strbuf_add(b, "=\"", 2);
             for (size_t k = 0; k < vl; k++) {
                 if (v[k] == '"')
-                    hb_add(b, "&quot;", 6);
+                    strbuf_add(b, "&quot;", 6);
                 else if (v[k] == '<')
-                    hb_add(b, "&lt;", 4);
+                    strbuf_add(b, "&lt;", 4);
                 else if (v[k] == '>')
-                    hb_add(b, "&gt;", 4);
+                    strbuf_add(b, "&gt;", 4);
                 else
-                    hb_add(b, v + k, 1);
+                    strbuf_add(b, v + k, 1);
             }
-            hb_add(b, "\"", 1);
+            strbuf_add(b, "\"", 1);
             free(abs);
         }
     }
     if (keep) {
         if (self_closing)
-            hb_add(b, " /", 2);
-        hb_add(b, ">", 1);
+            strbuf_add(b, " /", 2);
+        strbuf_add(b, ">", 1);
     } else if (!close && !self_closing && name_in(name, removed_with_content)) {
         j = skip_element(s, len, j, name, nlen);
     }
@@ -379,7 +336,7 @@ static size_t sanitize_tag(struct hbuf *b, const char *s, size_t len, size_t i,
  * "&amp;", "&#X" becomes "&#x", and a numeric reference to 128..159 (a
  * Windows-1252 character written as its byte) the character it means.
  * Returns the index after what was consumed. */
-static size_t sanitize_amp(struct hbuf *b, const char *s, size_t len, size_t i)
+static size_t sanitize_amp(struct strbuf *b, const char *s, size_t len, size_t i)
 {
     size_t j = i + 1, k;
 
@@ -410,12 +367,12 @@ static size_t sanitize_amp(struct hbuf *b, const char *s, size_t len, size_t i)
                     iconv_close(cd);
                 }
                 snprintf(num, sizeof(num), "&#x%lx;", v);
-                hb_adds(b, num);
+                strbuf_adds(b, num);
             } else if (hex) {
-                hb_add(b, "&#x", 3);
-                hb_add(b, s + j + 2, k + 1 - (j + 2));
+                strbuf_add(b, "&#x", 3);
+                strbuf_add(b, s + j + 2, k + 1 - (j + 2));
             } else {
-                hb_add(b, s + i, k + 1 - i);
+                strbuf_add(b, s + i, k + 1 - i);
             }
             return k + 1;
         }
@@ -424,11 +381,11 @@ static size_t sanitize_amp(struct hbuf *b, const char *s, size_t len, size_t i)
         while (k < len && k - j < 32 && isalnum((unsigned char)s[k]))
             k++;
         if (k < len && s[k] == ';') {
-            hb_add(b, s + i, k + 1 - i);
+            strbuf_add(b, s + i, k + 1 - i);
             return k + 1;
         }
     }
-    hb_add(b, "&amp;", 5);
+    strbuf_add(b, "&amp;", 5);
     return j;
 }
 
@@ -439,7 +396,7 @@ char *html_sanitize(const char *html, size_t len)
 
 char *html_sanitize_base(const char *html, size_t len, const char *base)
 {
-    struct hbuf b = {0};
+    struct strbuf b = {0};
     size_t i = 0;
 
     if (html == NULL)
@@ -451,7 +408,7 @@ char *html_sanitize_base(const char *html, size_t len, const char *base)
 
         while (k < len && html[k] != '<' && html[k] != '&')
             k++;
-        hb_add(&b, html + i, k - i);
+        strbuf_add(&b, html + i, k - i);
         i = k;
         if (i >= len)
             break;
@@ -474,7 +431,7 @@ char *html_sanitize_base(const char *html, size_t len, const char *base)
             const char *gt = memchr(html + i, '>', rest);
 
             if (gt == NULL) { /* not a declaration after all: text */
-                hb_add(&b, html + i, rest);
+                strbuf_add(&b, html + i, rest);
                 i = len;
             } else {
                 i = (size_t)(gt - html) + 1;
@@ -484,9 +441,9 @@ char *html_sanitize_base(const char *html, size_t len, const char *base)
                                   isalpha((unsigned char)html[i + 2])))) {
             i = sanitize_tag(&b, html, len, i, base);
         } else {
-            hb_add(&b, "&lt;", 4); /* a lone '<' is text */
+            strbuf_add(&b, "&lt;", 4); /* a lone '<' is text */
             i++;
         }
     }
-    return hb_take(&b);
+    return strbuf_take(&b);
 }

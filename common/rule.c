@@ -13,6 +13,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "strbuf.h"
 #include "text.h"
 
 /* Deeper nesting of groups and NOTs than this is rejected (stack bound). */
@@ -544,41 +545,7 @@ int rule_eval(const struct rule_expr *e, const struct text_doc *doc)
 
 /* ---- formatting ------------------------------------------------------------------ */
 
-struct sbuf {
-    char *s;
-    size_t len, cap;
-    int failed;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t ncap = b->cap != 0 ? b->cap : 64;
-        char *p;
-
-        while (ncap < b->len + n + 1)
-            ncap *= 2;
-        p = realloc(b->s, ncap);
-        if (p == NULL) {
-            b->failed = 1;
-            return;
-        }
-        b->s = p;
-        b->cap = ncap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void sb_puts(struct sbuf *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
-static void format_expr(struct sbuf *b, const struct rule_expr *e)
+static void format_expr(struct strbuf *b, const struct rule_expr *e)
 {
     static const char *const names[] = {"TERM", "AND", "OR", "NOT"};
 
@@ -586,33 +553,29 @@ static void format_expr(struct sbuf *b, const struct rule_expr *e)
         int quoted = e->phrase || e->nwords > 1;
 
         if (quoted)
-            sb_puts(b, "\"");
+            strbuf_adds(b, "\"");
         for (size_t i = 0; i < e->nwords; i++) {
             if (i > 0)
-                sb_puts(b, " ");
-            sb_puts(b, e->words[i]);
+                strbuf_adds(b, " ");
+            strbuf_adds(b, e->words[i]);
         }
         if (quoted)
-            sb_puts(b, "\"");
+            strbuf_adds(b, "\"");
         return;
     }
-    sb_puts(b, "(");
-    sb_puts(b, names[e->kind]);
+    strbuf_adds(b, "(");
+    strbuf_adds(b, names[e->kind]);
     for (size_t i = 0; i < e->nkids; i++) {
-        sb_puts(b, " ");
+        strbuf_adds(b, " ");
         format_expr(b, e->kids[i]);
     }
-    sb_puts(b, ")");
+    strbuf_adds(b, ")");
 }
 
 char *rule_expr_format(const struct rule_expr *e)
 {
-    struct sbuf b = {0};
+    struct strbuf b = {0};
 
     format_expr(&b, e);
-    if (b.failed) {
-        free(b.s);
-        return NULL;
-    }
-    return b.s;
+    return strbuf_take(&b);
 }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # install-deps.sh - install the Debian 12 (bookworm) packages newsalert needs.
 #
-# Usage: deploy/install-deps.sh [--test] [--check]
+# Usage: deploy/install-deps.sh [--test] [--bench] [--check]
 #
 #   (no option)  what it takes to build and run newsalert: the C toolchain,
 #                cmake, pkg-config, the -dev packages of the libraries it links
@@ -12,6 +12,8 @@
 #   --test       also what only the test suite uses: python3 and python3-zmq
 #                (the integration tests drive the daemons over ZeroMQ) and
 #                valgrind (memory checks).  Use this on CI and dev machines.
+#   --bench      also what only the benchmarks under tests/bench use (the
+#                comparators named in the issues).
 #   --check      install nothing: list the missing packages and exit 1 if any
 #                are missing, 0 if none.
 #
@@ -30,14 +32,16 @@ die() {
 }
 
 usage() {
-    sed -n '4,16p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '4,18p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 with_test=0
+with_bench=0
 check_only=0
 for arg in "$@"; do
     case "$arg" in
     --test) with_test=1 ;;
+    --bench) with_bench=1 ;;
     --check) check_only=1 ;;
     -h | --help)
         usage
@@ -56,6 +60,9 @@ libzmq3-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev libxml2-dev
 libsqlite3-dev libstemmer-dev libutf8proc-dev libpcre2-dev ca-certificates"
 if [ "$with_test" -eq 1 ]; then
     packages="$packages python3 python3-zmq valgrind"
+fi
+if [ "$with_bench" -eq 1 ]; then
+    packages="$packages python3 python3-zmq"
 fi
 
 command -v dpkg-query >/dev/null 2>&1 ||

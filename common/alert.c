@@ -56,8 +56,54 @@ static char *alert_clean(const char *s, size_t len, int terminal, int fold)
     strbuf_add(&b, "", 0);
     while (i < len) {
         utf8proc_int32_t cp;
-        utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)s + i,
-                                              (utf8proc_ssize_t)(len - i), &cp);
+        utf8proc_ssize_t n;
+        size_t run = i;
+
+        /* fast path: a run of printable ASCII is copied as it is (every
+         * rule below leaves such bytes alone), spaces included unless
+         * folding, where a single space between two printable bytes is kept
+         * (it is what folding would write) */
+        while (run < len) {
+            unsigned char c = (unsigned char)s[run];
+
+            if (c > 0x20 && c < 0x7f)
+                run++;
+            else if (c == ' ' && (!fold || (run > i && run + 1 < len &&
+                                            (unsigned char)s[run + 1] > 0x20 &&
+                                            (unsigned char)s[run + 1] < 0x7f)))
+                run++;
+            else
+                break;
+        }
+        if (run > i) {
+            if (pending_space) {
+                strbuf_add(&b, " ", 1);
+                pending_space = 0;
+            }
+            strbuf_add(&b, s + i, run - i);
+            i = run;
+            continue;
+        }
+        if ((unsigned char)s[i] < 0x80) {
+            /* other ASCII: no need to decode */
+            unsigned char c = (unsigned char)s[i++];
+
+            if (c == '\0')
+                continue; /* NUL bytes are dropped, not replaced */
+            if (fold && alert_is_space(c)) {
+                pending_space = b.len > 0;
+                continue;
+            }
+            if (terminal && alert_is_control(c))
+                continue;
+            if (pending_space) {
+                strbuf_add(&b, " ", 1);
+                pending_space = 0;
+            }
+            strbuf_add(&b, s + i - 1, 1);
+            continue;
+        }
+        n = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i), &cp);
 
         if (n <= 0 || cp == 0) {
             n = n <= 0 ? 1 : n;
@@ -180,11 +226,13 @@ static int alert_set_summary(json_t *obj, const struct item *it)
     return rc;
 }
 
-char *alert_build(const char *rule_id, const char *rule_name, const struct item *it,
-                  int64_t seq, int64_t ts)
+char *alert_build_matched(const char *rule_id, const char *rule_name, const char *const *tags,
+                          size_t ntags, const struct item *it, int64_t seq, int64_t ts,
+                          const struct alert_matched *m)
 {
     char date[DATE_RFC3339_SIZE];
     json_t *root = json_object(), *rule = json_object(), *jit = json_object();
+    json_t *jm = NULL;
     char *out = NULL;
     int rc = 0;
 
@@ -195,6 +243,17 @@ char *alert_build(const char *rule_id, const char *rule_name, const struct item 
     rc |= alert_set(root, "ts", date_format(ts, date));
     rc |= alert_set(rule, "id", rule_id);
     rc |= alert_set(rule, "name", rule_name);
+    if (ntags > 0) {
+        json_t *jt = json_array();
+
+        rc |= json_object_set_new(rule, "tags", jt);
+        for (size_t i = 0; jt != NULL && i < ntags; i++) {
+            char *clean = alert_clean(tags[i], strlen(tags[i]), 0, 0);
+
+            rc |= clean == NULL ? -1 : json_array_append_new(jt, json_string(clean));
+            free(clean);
+        }
+    }
     rc |= alert_set(jit, "id", it->id);
     rc |= alert_set(jit, "title", it->title);
     rc |= alert_set(jit, "link", it->link);
@@ -205,16 +264,42 @@ char *alert_build(const char *rule_id, const char *rule_name, const struct item 
     rc |= alert_set_summary(jit, it);
     rc |= json_object_set(root, "rule", rule);
     rc |= json_object_set(root, "item", jit);
+    if (m != NULL) {
+        json_t *terms = json_array();
+
+        jm = json_object();
+        if (jm == NULL || terms == NULL) {
+            json_decref(terms);
+            rc = -1;
+            goto out;
+        }
+        rc |= json_object_set_new(jm, "terms", terms);
+        for (size_t i = 0; i < m->nterms; i++) {
+            json_t *t = json_object();
+
+            rc |= json_array_append_new(terms, t);
+            rc |= alert_set(t, "term", m->terms[i]);
+            rc |= alert_set(t, "field", m->fields[i]);
+        }
+        rc |= alert_set(jm, "snippet", m->snippet != NULL ? m->snippet : "");
+        rc |= json_object_set(root, "matched", jm);
+    }
     if (rc == 0)
         out = json_dumps(root, JSON_COMPACT);
 out:
+    json_decref(jm);
     json_decref(rule);
     json_decref(jit);
     json_decref(root);
     return out;
 }
 
-/* A terminal-safe copy of obj[key] when it is a string, else NULL. */
+char *alert_build(const char *rule_id, const char *rule_name, const struct item *it,
+                  int64_t seq, int64_t ts)
+{
+    return alert_build_matched(rule_id, rule_name, NULL, 0, it, seq, ts, NULL);
+}
+
 static char *alert_get_clean(json_t *obj, const char *key, int *oom)
 {
     json_t *v = json_object_get(obj, key);

@@ -5,7 +5,10 @@
  * `newsalert match` (see README "Alert format"):
  *   {"v":1,"seq":N,"ts":"RFC 3339",
  *    "rule":{"id","name"},
- *    "item":{"id","title","link","feed","feed_title","published","summary"}}
+ *    "item":{"id","title","link","feed","feed_title","published","summary"},
+ *    "matched":{"terms":[{"term","field"}...],"snippet"}}
+ * `rule.tags` is there when the rule has tags, `matched` when the builder
+ * was given an explanation (the matcher and `newsalert match` always do).
  * `item.summary` is plain text cut at a UTF-8 boundary to at most
  * ALERT_SUMMARY_MAX bytes (an ellipsis marks a cut); `item.published` is
  * left out when unknown.
@@ -27,6 +30,23 @@
  * memory. */
 char *alert_build(const char *rule_id, const char *rule_name, const struct item *it,
                   int64_t seq, int64_t ts);
+
+/* Why an item matched: the query terms that hit (as written in the rule)
+ * with the field each hit in, and a snippet of the item's text around the
+ * first hit with the hits in [ ]. */
+struct alert_matched {
+    size_t nterms;
+    const char *const *terms;
+    const char *const *fields;
+    const char *snippet;
+};
+
+/* alert_build with the rule's tags (NULL/0: none) and, when m != NULL, a
+ * `matched` object.  Returns a string the caller frees, or NULL when out of
+ * memory. */
+char *alert_build_matched(const char *rule_id, const char *rule_name, const char *const *tags,
+                          size_t ntags, const struct item *it, int64_t seq, int64_t ts,
+                          const struct alert_matched *m);
 
 /* A readable rendering of an alert body for a terminal, without a final
  * newline:

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "jsonfile.h"
 
@@ -20,12 +21,17 @@
 
 static const char *const top_keys[] = {"state_dir", "feeds", "rules", "items_endpoint",
                                        "alerts_endpoint", "replay_endpoint", "fetcher",
-                                       "notifier", NULL};
+                                       "notifier", "journal", "matcher", NULL};
+static const char *const matcher_keys[] = {"threads", NULL};
+static const char *const journal_keys[] = {"retention_s", "max_alerts", "sync", NULL};
 static const char *const fetcher_keys[] = {"concurrency", "interval_s", "timeout_s",
-                                           "max_bytes", "max_age_s", NULL};
+                                           "max_bytes", "max_age_s", "per_host",
+                                           "seen_retention_s", "max_backoff_s", NULL};
 static const char *const notifier_keys[] = {"topics", "sinks", NULL};
-static const char *const sink_keys[] = {"type", "name", "topics", "format", "path",
-                                        "command", "timeout_s", "concurrency", NULL};
+static const char *const sink_keys[] = {
+    "type", "name", "topics", "format", "path", "command", "timeout_s", "concurrency", "start",
+    "url", "retry_initial_ms", "retry_max_s", "max_attempts", "template", "method", "secret",
+    "signature_header", "headers", "from", "to", "username", "password", "starttls", NULL};
 static const char *const feedlist_keys[] = {"feeds", NULL};
 static const char *const feed_keys[] = {"url", "name", "interval_s", "max_age_s", NULL};
 
@@ -44,6 +50,15 @@ static void sink_conf_clear(struct sink_conf *s)
     free_strings(s->topics, s->ntopics);
     free(s->path);
     free(s->command);
+    free(s->url);
+    free(s->method);
+    free(s->secret);
+    free(s->signature_header);
+    free_strings(s->headers, s->nheaders);
+    free(s->from);
+    free_strings(s->to, s->nto);
+    free(s->username);
+    free(s->password);
 }
 
 void config_free(struct config **pcfg)
@@ -127,6 +142,48 @@ static int get_strings(const struct jsonfile *f, json_t *obj, const char *path,
     return 0;
 }
 
+/* The `journal` section: retention and durability of the matcher's alert
+ * journal (see journal.h). */
+static int load_journal(const struct jsonfile *f, struct config *c, na_error *err)
+{
+    json_t *o = json_object_get(f->root, "journal");
+
+    c->journal.retention_s = 7LL * DAY_S;
+    c->journal.max_alerts = 1000000;
+    c->journal.sync = 1;
+    if (o == NULL)
+        return 0;
+    if (jsonfile_check_keys(f, o, "journal", journal_keys, err) != 0 ||
+        jsonfile_get_int(f, o, "journal", "retention_s", 0, 0, 100LL * 365 * DAY_S,
+                         &c->journal.retention_s, err) != 0 ||
+        jsonfile_get_int(f, o, "journal", "max_alerts", 0, 0, 1000000000000LL,
+                         &c->journal.max_alerts, err) != 0 ||
+        jsonfile_get_bool(f, o, "journal", "sync", 0, &c->journal.sync, err) != 0)
+        return -1;
+    return 0;
+}
+
+/* The `matcher` section: `threads`, the matching threads (default: the
+ * number of online cores, at most CONFIG_MATCHER_THREADS_MAX). */
+static int load_matcher(const struct jsonfile *f, struct config *c, na_error *err)
+{
+    json_t *o = json_object_get(f->root, "matcher");
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long long v;
+
+    c->matcher.threads = cores < 1 ? 1 : cores > CONFIG_MATCHER_THREADS_MAX
+                                             ? CONFIG_MATCHER_THREADS_MAX : (int)cores;
+    if (o == NULL)
+        return 0;
+    v = c->matcher.threads;
+    if (jsonfile_check_keys(f, o, "matcher", matcher_keys, err) != 0 ||
+        jsonfile_get_int(f, o, "matcher", "threads", 0, 1, CONFIG_MATCHER_THREADS_MAX, &v,
+                         err) != 0)
+        return -1;
+    c->matcher.threads = (int)v;
+    return 0;
+}
+
 static int load_fetcher(const struct jsonfile *f, struct config *c, na_error *err)
 {
     json_t *o = json_object_get(f->root, "fetcher");
@@ -137,6 +194,9 @@ static int load_fetcher(const struct jsonfile *f, struct config *c, na_error *er
     c->fetcher.timeout_s = 20;
     c->fetcher.max_bytes = 8LL * 1024 * 1024;
     c->fetcher.max_age_s = 2 * DAY_S;
+    c->fetcher.per_host = 2;
+    c->fetcher.seen_retention_s = 30 * DAY_S;
+    c->fetcher.max_backoff_s = 6 * 3600;
     if (o == NULL)
         return 0;
     if (jsonfile_check_keys(f, o, "fetcher", fetcher_keys, err) != 0)
@@ -151,16 +211,227 @@ static int load_fetcher(const struct jsonfile *f, struct config *c, na_error *er
     GET("timeout_s", 1, 3600, timeout_s);
     GET("max_bytes", 1024, 1LL << 32, max_bytes);
     GET("max_age_s", 0, INT_MAX, max_age_s);
+    GET("per_host", 1, 4096, per_host);
+    GET("seen_retention_s", 0, INT_MAX, seen_retention_s);
+    GET("max_backoff_s", 60, 30 * DAY_S, max_backoff_s);
 #undef GET
+    return 0;
+}
+
+/* Index of `v` in the NULL-terminated `names`, or -1. */
+static int pick(const char *v, const char *const names[])
+{
+    for (int i = 0; names[i] != NULL; i++) {
+        if (strcmp(v, names[i]) == 0)
+            return i;
+    }
+    return -1;
+}
+
+static int dup_opt(const char *v, char **out, na_error *err)
+{
+    if (v != NULL && (*out = strdup(v)) == NULL)
+        return na_error_set(err, 0, 0, "out of memory");
+    return 0;
+}
+
+/* A header name is an HTTP token; a value has no control characters (no
+ * CR/LF: no header injection). */
+static int header_ok(const char *name, size_t nlen, const char *value)
+{
+    static const char tchar[] = "!#$%&'*+-.^_`|~";
+
+    if (nlen == 0)
+        return 0;
+    for (size_t i = 0; i < nlen; i++) {
+        unsigned char c = (unsigned char)name[i];
+
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              strchr(tchar, c) != NULL))
+            return 0;
+    }
+    for (const unsigned char *p = (const unsigned char *)value; *p != '\0'; p++) {
+        if (*p < 0x20 && *p != '\t')
+            return 0;
+        if (*p == 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
+/* webhook `headers`: an object of strings, kept as "Name: value". */
+static int get_headers(const struct jsonfile *f, json_t *o, const char *path,
+                       struct sink_conf *s, na_error *err)
+{
+    json_t *h = json_object_get(o, "headers"), *v;
+    const char *key;
+    char where[700];
+    size_t i = 0;
+
+    snprintf(where, sizeof(where), "%s.headers", path);
+    if (h == NULL)
+        return 0;
+    if (!json_is_object(h))
+        return jsonfile_error(f, err, where, "'%s' must be an object of strings", where);
+    if ((s->headers = calloc(json_object_size(h) + 1, sizeof(char *))) == NULL)
+        return na_error_set(err, 0, 0, "out of memory");
+    json_object_foreach(h, key, v) {
+        char at[800];
+        size_t n;
+
+        snprintf(at, sizeof(at), "%s.%s", where, key);
+        if (!json_is_string(v))
+            return jsonfile_error(f, err, at, "header '%.100s' must be a string", key);
+        if (!header_ok(key, strlen(key), json_string_value(v)))
+            return jsonfile_error(f, err, at,
+                                  "bad header '%.100s' (a token name, a value without control "
+                                  "characters)", key);
+        n = strlen(key) + strlen(json_string_value(v)) + 3;
+        if ((s->headers[i] = malloc(n)) == NULL)
+            return na_error_set(err, 0, 0, "out of memory");
+        snprintf(s->headers[i], n, "%s: %s", key, json_string_value(v));
+        s->nheaders = ++i;
+    }
+    return 0;
+}
+
+/* The keys of one sink type that other types must not carry. */
+static int only_for(const struct jsonfile *f, json_t *o, const char *path,
+                    const struct sink_conf *s, enum sink_type type, const char *what,
+                    const char *const keys[], na_error *err)
+{
+    if (s->type == type)
+        return 0;
+    for (size_t i = 0; keys[i] != NULL; i++) {
+        if (json_object_get(o, keys[i]) != NULL)
+            return jsonfile_error(f, err, path, "'%s' is only for %s sinks", keys[i], what);
+    }
+    return 0;
+}
+
+/* url, from, to... of webhook and email sinks. */
+static int load_remote(const struct jsonfile *f, json_t *o, const char *path,
+                       struct sink_conf *s, na_error *err)
+{
+    static const char *const templates[] = {"json", "slack", "discord", "matrix", "ntfy", NULL};
+    static const char *const methods[] = {"POST", "PUT", NULL};
+    static const char *const starttls[] = {"required", "try", "off", NULL};
+    const char *url = NULL, *tmpl = "json", *method = NULL, *secret = NULL, *sighdr = NULL;
+    const char *from = NULL, *user = NULL, *pass = NULL, *tls = "required";
+    char where[700];
+    long long v;
+    int k;
+
+    if (jsonfile_get_string(f, o, path, "url", 0, &url, err) != 0 ||
+        jsonfile_get_string(f, o, path, "template", 0, &tmpl, err) != 0 ||
+        jsonfile_get_string(f, o, path, "method", 0, &method, err) != 0 ||
+        jsonfile_get_string(f, o, path, "secret", 0, &secret, err) != 0 ||
+        jsonfile_get_string(f, o, path, "signature_header", 0, &sighdr, err) != 0 ||
+        jsonfile_get_string(f, o, path, "from", 0, &from, err) != 0 ||
+        jsonfile_get_string(f, o, path, "username", 0, &user, err) != 0 ||
+        jsonfile_get_string(f, o, path, "password", 0, &pass, err) != 0 ||
+        jsonfile_get_string(f, o, path, "starttls", 0, &tls, err) != 0 ||
+        get_strings(f, o, path, "to", &s->to, &s->nto, err) != 0)
+        return -1;
+    if (s->type == SINK_WEBHOOK) {
+        static const char *const email_keys[] = {"from", "to", "username", "password",
+                                                 "starttls", NULL};
+        for (size_t i = 0; email_keys[i] != NULL; i++) {
+            if (json_object_get(o, email_keys[i]) != NULL)
+                return jsonfile_error(f, err, path, "'%s' is only for email sinks",
+                                      email_keys[i]);
+        }
+        if (url == NULL || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
+            return jsonfile_error(f, err, path, "a webhook sink needs an http:// or https:// "
+                                  "'url'");
+        snprintf(where, sizeof(where), "%s.template", path);
+        if ((k = pick(tmpl, templates)) < 0)
+            return jsonfile_error(f, err, where, "unknown template '%.100s' (expected json, "
+                                  "slack, discord, matrix or ntfy)", tmpl);
+        s->tmpl = (enum sink_template)k;
+        if (method == NULL)
+            method = s->tmpl == SINK_TEMPLATE_MATRIX ? "PUT" : "POST";
+        snprintf(where, sizeof(where), "%s.method", path);
+        if (pick(method, methods) < 0)
+            return jsonfile_error(f, err, where, "unknown method '%.100s' (expected POST or "
+                                  "PUT)", method);
+        if (sighdr == NULL)
+            sighdr = "X-Newsalert-Signature";
+        snprintf(where, sizeof(where), "%s.signature_header", path);
+        if (!header_ok(sighdr, strlen(sighdr), ""))
+            return jsonfile_error(f, err, where, "bad header name '%.100s'", sighdr);
+        snprintf(where, sizeof(where), "%s.secret", path);
+        if (secret != NULL && secret[0] == '\0')
+            return jsonfile_error(f, err, where, "'secret' must not be empty");
+        if (get_headers(f, o, path, s, err) != 0 || dup_opt(method, &s->method, err) != 0 ||
+            dup_opt(secret, &s->secret, err) != 0 ||
+            dup_opt(sighdr, &s->signature_header, err) != 0)
+            return -1;
+    } else {
+        static const char *const webhook_keys[] = {"template", "method", "secret",
+                                                   "signature_header", "headers", NULL};
+        for (size_t i = 0; webhook_keys[i] != NULL; i++) {
+            if (json_object_get(o, webhook_keys[i]) != NULL)
+                return jsonfile_error(f, err, path, "'%s' is only for webhook sinks",
+                                      webhook_keys[i]);
+        }
+        if (url == NULL || (strncmp(url, "smtp://", 7) != 0 && strncmp(url, "smtps://", 8) != 0))
+            return jsonfile_error(f, err, path, "an email sink needs an smtp:// or smtps:// "
+                                  "'url'");
+        if (from == NULL || from[0] == '\0' || strpbrk(from, "\r\n") != NULL)
+            return jsonfile_error(f, err, path, "an email sink needs a 'from' address");
+        if (s->nto == 0)
+            return jsonfile_error(f, err, path, "an email sink needs a non-empty 'to' array");
+        for (size_t i = 0; i < s->nto; i++) {
+            snprintf(where, sizeof(where), "%s.to[%zu]", path, i);
+            if (s->to[i][0] == '\0' || strpbrk(s->to[i], "\r\n,<>") != NULL)
+                return jsonfile_error(f, err, where, "bad address '%.100s'", s->to[i]);
+        }
+        if ((user == NULL) != (pass == NULL))
+            return jsonfile_error(f, err, path, "'username' and 'password' go together");
+        snprintf(where, sizeof(where), "%s.starttls", path);
+        if ((k = pick(tls, starttls)) < 0)
+            return jsonfile_error(f, err, where, "unknown starttls '%.100s' (expected "
+                                  "required, try or off)", tls);
+        s->starttls = (enum sink_starttls)k;
+        if (dup_opt(from, &s->from, err) != 0 || dup_opt(user, &s->username, err) != 0 ||
+            dup_opt(pass, &s->password, err) != 0)
+            return -1;
+    }
+    if (dup_opt(url, &s->url, err) != 0)
+        return -1;
+    s->retry_initial_ms = 1000;
+    s->retry_max_s = 300;
+    s->max_attempts = 0;
+    v = s->retry_initial_ms;
+    if (jsonfile_get_int(f, o, path, "retry_initial_ms", 0, 10, 3600 * 1000, &v, err) != 0)
+        return -1;
+    s->retry_initial_ms = (int)v;
+    v = s->retry_max_s;
+    if (jsonfile_get_int(f, o, path, "retry_max_s", 0, 1, 24 * 3600, &v, err) != 0)
+        return -1;
+    s->retry_max_s = (int)v;
+    v = s->max_attempts;
+    if (jsonfile_get_int(f, o, path, "max_attempts", 0, 0, 1000000, &v, err) != 0)
+        return -1;
+    s->max_attempts = (int)v;
     return 0;
 }
 
 static int load_sink(const struct jsonfile *f, json_t *o, const char *path,
                      const struct config *c, struct sink_conf *s, na_error *err)
 {
+    static const char *const remote_keys[] = {"url", "retry_initial_ms", "retry_max_s",
+                                              "max_attempts", "template", "method", "secret",
+                                              "signature_header", "headers", "from", "to",
+                                              "username", "password", "starttls", NULL};
+    static const char *const exec_keys[] = {"concurrency", NULL};
+    static const char *const starts[] = {"oldest", "now", NULL};
     const char *type = NULL, *name = NULL, *format = "auto", *fpath = NULL, *cmd = NULL;
+    const char *start = "oldest";
     char where[600], dflt[600];
     long long v;
+    int k;
 
     if (jsonfile_check_keys(f, o, path, sink_keys, err) != 0 ||
         jsonfile_get_string(f, o, path, "type", 1, &type, err) != 0 ||
@@ -168,6 +439,7 @@ static int load_sink(const struct jsonfile *f, json_t *o, const char *path,
         jsonfile_get_string(f, o, path, "format", 0, &format, err) != 0 ||
         jsonfile_get_string(f, o, path, "path", 0, &fpath, err) != 0 ||
         jsonfile_get_string(f, o, path, "command", 0, &cmd, err) != 0 ||
+        jsonfile_get_string(f, o, path, "start", 0, &start, err) != 0 ||
         get_strings(f, o, path, "topics", &s->topics, &s->ntopics, err) != 0)
         return -1;
     snprintf(where, sizeof(where), "%s.type", path);
@@ -188,14 +460,33 @@ static int load_sink(const struct jsonfile *f, json_t *o, const char *path,
         if ((s->command = strdup(cmd)) == NULL)
             return na_error_set(err, 0, 0, "out of memory");
         snprintf(dflt, sizeof(dflt), "exec:%.500s", cmd);
+    } else if (strcmp(type, "webhook") == 0 || strcmp(type, "email") == 0) {
+        s->type = type[0] == 'w' ? SINK_WEBHOOK : SINK_EMAIL;
+        if (fpath != NULL)
+            return jsonfile_error(f, err, path, "'path' is only for file sinks");
+        if (cmd != NULL)
+            return jsonfile_error(f, err, path, "'command' is only for exec sinks");
+        if (load_remote(f, o, path, s, err) != 0)
+            return -1;
+        snprintf(dflt, sizeof(dflt), "%s:%.500s", type, s->url);
     } else {
         return jsonfile_error(f, err, where,
-                              "unknown sink type '%.100s' (expected stdout, file or exec)", type);
+                              "unknown sink type '%.100s' (expected stdout, file, exec, webhook "
+                              "or email)", type);
     }
     if (fpath != NULL && s->type != SINK_FILE)
         return jsonfile_error(f, err, path, "'path' is only for file sinks");
     if (cmd != NULL && s->type != SINK_EXEC)
         return jsonfile_error(f, err, path, "'command' is only for exec sinks");
+    if (s->type != SINK_WEBHOOK && s->type != SINK_EMAIL) {
+        for (size_t i = 0; remote_keys[i] != NULL; i++) {
+            if (json_object_get(o, remote_keys[i]) != NULL)
+                return jsonfile_error(f, err, path, "'%s' is only for webhook and email sinks",
+                                      remote_keys[i]);
+        }
+    }
+    if (only_for(f, o, path, s, SINK_EXEC, "exec", exec_keys, err) != 0)
+        return -1;
     snprintf(where, sizeof(where), "%s.format", path);
     if (strcmp(format, "auto") == 0)
         s->format = SINK_FORMAT_AUTO;
@@ -206,6 +497,11 @@ static int load_sink(const struct jsonfile *f, json_t *o, const char *path,
     else
         return jsonfile_error(f, err, where, "unknown format '%.100s' (expected auto, text or json)",
                               format);
+    snprintf(where, sizeof(where), "%s.start", path);
+    if ((k = pick(start, starts)) < 0)
+        return jsonfile_error(f, err, where, "unknown start '%.100s' (expected oldest or now)",
+                              start);
+    s->start = (enum sink_start)k;
     s->timeout_s = 30;
     s->concurrency = 4;
     v = s->timeout_s;
@@ -218,6 +514,8 @@ static int load_sink(const struct jsonfile *f, json_t *o, const char *path,
     s->concurrency = (int)v;
     if ((s->name = strdup(name != NULL ? name : dflt)) == NULL)
         return na_error_set(err, 0, 0, "out of memory");
+    if (s->name[0] == '\0')
+        return jsonfile_error(f, err, path, "a sink 'name' must not be empty");
     return 0;
 }
 
@@ -259,6 +557,12 @@ static int load_notifier(const struct jsonfile *f, struct config *c, na_error *e
         c->notifier.nsinks = i + 1;
         if (load_sink(f, json_array_get(sinks, i), path, c, &c->notifier.sinks[i], err) != 0)
             return -1;
+        /* the name keys the sink's cursor in the state directory */
+        for (size_t k = 0; k < i; k++) {
+            if (strcmp(c->notifier.sinks[k].name, c->notifier.sinks[i].name) == 0)
+                return jsonfile_error(f, err, path, "duplicate sink name '%.200s' (give each "
+                                      "sink a distinct 'name')", c->notifier.sinks[i].name);
+        }
     }
     return 0;
 }
@@ -282,7 +586,8 @@ int config_load(const char *path, struct config **out, na_error *err)
         get_endpoint(f, "items_endpoint", DEFAULT_ITEMS_ENDPOINT, &c->items_endpoint, err) != 0 ||
         get_endpoint(f, "alerts_endpoint", DEFAULT_ALERTS_ENDPOINT, &c->alerts_endpoint, err) != 0 ||
         get_endpoint(f, "replay_endpoint", DEFAULT_REPLAY_ENDPOINT, &c->replay_endpoint, err) != 0 ||
-        load_fetcher(f, c, err) != 0 || load_notifier(f, c, err) != 0)
+        load_fetcher(f, c, err) != 0 || load_notifier(f, c, err) != 0 ||
+        load_journal(f, c, err) != 0 || load_matcher(f, c, err) != 0)
         goto err;
     jsonfile_close(&f);
     *out = c;

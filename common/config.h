@@ -13,9 +13,31 @@
 
 #include "error.h"
 
-enum sink_type { SINK_STDOUT, SINK_FILE, SINK_EXEC };
+enum sink_type { SINK_STDOUT, SINK_FILE, SINK_EXEC, SINK_WEBHOOK, SINK_EMAIL };
 
 enum sink_format { SINK_FORMAT_AUTO, SINK_FORMAT_TEXT, SINK_FORMAT_JSON };
+
+/* webhook: the request body (README "Sinks") */
+enum sink_template {
+    SINK_TEMPLATE_JSON,    /* the alert JSON as published */
+    SINK_TEMPLATE_SLACK,   /* {"text": ...} */
+    SINK_TEMPLATE_DISCORD, /* {"content": ...} */
+    SINK_TEMPLATE_MATRIX,  /* an m.room.message event, m.text */
+    SINK_TEMPLATE_NTFY     /* plain text, Title/Click/Tags headers */
+};
+
+/* email: CURLOPT_USE_SSL */
+enum sink_starttls {
+    SINK_STARTTLS_REQUIRED, /* CURLUSESSL_ALL: fail without TLS (default) */
+    SINK_STARTTLS_TRY,      /* CURLUSESSL_TRY: upgrade when offered */
+    SINK_STARTTLS_OFF       /* CURLUSESSL_NONE */
+};
+
+/* Where a sink without a cursor (first run) starts. */
+enum sink_start {
+    SINK_START_OLDEST, /* every alert the journal still holds (default) */
+    SINK_START_NOW     /* only alerts published from now on */
+};
 
 struct sink_conf {
     enum sink_type type;
@@ -27,6 +49,26 @@ struct sink_conf {
     char *command;         /* exec: run with /bin/sh -c, alert JSON on stdin */
     int timeout_s;         /* exec: kill after this long (default 30) */
     int concurrency;       /* exec: commands running at once (default 4) */
+    enum sink_start start; /* first run without a cursor (default oldest) */
+    /* webhook and email */
+    char *url;             /* webhook: http(s), "{seq}" replaced; email: smtp(s) */
+    int retry_initial_ms;  /* first delay between attempts (default 1000) */
+    int retry_max_s;       /* longest delay, doubling up to it (default 300) */
+    int max_attempts;      /* give an alert up after this many; 0 = never (default) */
+    /* webhook */
+    enum sink_template tmpl; /* key `template`, default json */
+    char *method;          /* "POST" (default; "PUT" for matrix) */
+    char *secret;          /* HMAC-SHA256 key; NULL = no signature header */
+    char *signature_header; /* default "X-Newsalert-Signature" */
+    char **headers;        /* extra "Name: value" request headers */
+    size_t nheaders;
+    /* email */
+    char *from;            /* the From address */
+    char **to;             /* recipients, at least one */
+    size_t nto;
+    char *username;        /* SMTP AUTH, NULL = none */
+    char *password;
+    enum sink_starttls starttls; /* default required */
 };
 
 struct config {
@@ -43,7 +85,21 @@ struct config {
         int timeout_s;     /* per transfer, default 20 */
         long long max_bytes; /* body size limit, default 8 MiB */
         int max_age_s;     /* first poll: older items recorded, not sent; 0 = no limit */
+        int per_host;      /* transfers at once to one host (host:port), default 2 */
+        int seen_retention_s; /* forget seen ids not listed for this long, default
+                                 30 days (never those of a feed's latest document);
+                                 0 = keep forever */
+        int max_backoff_s; /* longest wait after repeated failures, default 6 h
+                              (a feed's own longer interval wins) */
     } fetcher;
+    struct {
+        int threads;       /* matching threads, default: online cores (1..64) */
+    } matcher;
+    struct {
+        long long retention_s; /* alerts kept this long, default 7 days; 0 = no age limit */
+        long long max_alerts;  /* at most this many alerts kept, default 1000000; 0 = no limit */
+        int sync;              /* fsync each commit, default 1 (0: benchmarks only) */
+    } journal;
     struct {
         char **topics;     /* SUB prefixes, default [""] */
         size_t ntopics;
@@ -51,6 +107,8 @@ struct config {
         size_t nsinks;
     } notifier;
 };
+
+#define CONFIG_MATCHER_THREADS_MAX 64
 
 struct feed_conf {
     char *url;

@@ -2,8 +2,10 @@
  * date.h - dates as feeds write them, and as we write them.
  *
  * Input: RFC 822 / RFC 1123 and their common broken variants (through
- * libcurl's curl_getdate), RFC 3339 / ISO 8601 / W3CDTF (with or without
- * seconds, fractions, "Z" or numeric offsets).  Output: RFC 3339 in UTC.
+ * libcurl's curl_getdate, plus full month names, "+01:00" offsets and zone
+ * names it lacks such as AEST, IST, MSK), RFC 3339 / ISO 8601 / W3CDTF
+ * (with or without seconds, fractions, "Z" or numeric offsets).  Output:
+ * RFC 3339 in UTC.
  */
 #ifndef NEWSALERT_DATE_H
 #define NEWSALERT_DATE_H

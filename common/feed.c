@@ -18,12 +18,14 @@
 #include <errno.h>
 #include <iconv.h>
 #include <libxml/HTMLparser.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "feed_internal.h"
+#include "html.h"
 
 /* ------------------------------------------------------------------------ */
 /* Small shared helpers */
@@ -67,6 +69,18 @@ struct feed_entry *feed_doc_add_entry(struct feed_doc *doc)
     memset(e, 0, sizeof(*e));
     e->published = e->updated = ITEM_TIME_UNKNOWN;
     return e;
+}
+
+int feed_doc_full(struct feed_doc *doc)
+{
+    char reason[80];
+
+    if (doc->nentries < FEED_MAX_ENTRIES)
+        return 0;
+    snprintf(reason, sizeof(reason), "more than %u entries: the rest are ignored",
+             FEED_MAX_ENTRIES);
+    /* the first problem found stays the reason, as everywhere */
+    return feed_doc_set_bozo(doc, doc->bozo_reason == NULL ? reason : NULL) < 0 ? -1 : 1;
 }
 
 int feed_doc_set_bozo(struct feed_doc *doc, const char *reason)
@@ -235,29 +249,12 @@ void feed_doc_free(struct feed_doc **pdoc)
 /* Encodings */
 
 /* What Windows-1252 means by byte c (0x80..0x9F), or 0 when it means
- * nothing (0x81, 0x8D, 0x8F, 0x90, 0x9D).  iconv holds the table. */
-static unsigned cp1252_char(iconv_t cd, unsigned char c)
+ * nothing (0x81, 0x8D, 0x8F, 0x90, 0x9D).  A table (html.c) rather than
+ * iconv: opening an iconv descriptor for every document cost more than
+ * parsing a small feed. */
+static unsigned cp1252_char(unsigned char c)
 {
-    char in[1] = {(char)c}, out[8];
-    char *ip = in, *op = out;
-    size_t il = 1, ol = sizeof(out);
-    unsigned char *u = (unsigned char *)out;
-
-    if (cd == (iconv_t)-1)
-        return 0;
-    iconv(cd, NULL, NULL, NULL, NULL);
-    if (iconv(cd, &ip, &il, &op, &ol) == (size_t)-1)
-        return 0;
-    switch (op - out) {
-    case 1:
-        return u[0];
-    case 2:
-        return ((u[0] & 0x1Fu) << 6) | (u[1] & 0x3Fu);
-    case 3:
-        return ((u[0] & 0x0Fu) << 12) | ((u[1] & 0x3Fu) << 6) | (u[2] & 0x3Fu);
-    default:
-        return 0;
-    }
+    return html_cp1252(c);
 }
 
 /* Copy the lower-cased charset name found after `key=` in s (an HTTP
@@ -315,11 +312,55 @@ struct decoded {
     char encoding[48];
 };
 
+/* Is s (n bytes) well-formed UTF-8, as strict as iconv is: no overlong
+ * forms, no surrogates, nothing above U+10FFFF?  ASCII goes 8 bytes at a
+ * time, so a UTF-8 feed skips iconv at little cost. */
+static int utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+
+    while (p < end) {
+        unsigned c = *p;
+
+        if (c < 0x80) {
+            while (end - p >= 8) {
+                uint64_t w;
+
+                memcpy(&w, p, 8);
+                if ((w & UINT64_C(0x8080808080808080)) != 0)
+                    break;
+                p += 8;
+            }
+            while (p < end && *p < 0x80)
+                p++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            if (end - p < 2 || (p[1] & 0xC0) != 0x80)
+                return 0;
+            p += 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            if (end - p < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 ||
+                (c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] > 0x9F))
+                return 0;
+            p += 3;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            if (end - p < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 ||
+                (p[3] & 0xC0) != 0x80 || (c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] > 0x8F))
+                return 0;
+            p += 4;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Convert buf from encoding `from` (a canonical name) to UTF-8.  Bytes that
  * do not decode are read as Windows-1252 (Latin-1 where that has no
  * character) and counted in *bad.  Returns 0, or -1 when iconv does not know
  * the encoding or out of memory. */
-static int convert(const char *buf, size_t len, const char *from, iconv_t cp1252,
+static int convert(const char *buf, size_t len, const char *from,
                    struct strbuf *out, size_t *bad)
 {
     const char *src = from;
@@ -328,6 +369,11 @@ static int convert(const char *buf, size_t len, const char *from, iconv_t cp1252
     size_t il = len;
     char tmp[4096];
 
+    if (strcmp(from, "utf-8") == 0 && utf8_valid(buf, len)) {
+        *bad = 0; /* the common case: nothing to convert */
+        strbuf_add(out, buf, len);
+        return out->oom ? -1 : 0;
+    }
     if (strcmp(from, "iso-8859-1") == 0 || strcmp(from, "us-ascii") == 0)
         src = "WINDOWS-1252"; /* what such feeds really are */
     cd = iconv_open("UTF-8", src);
@@ -347,7 +393,7 @@ static int convert(const char *buf, size_t len, const char *from, iconv_t cp1252
         /* EILSEQ or EINVAL: one byte we cannot decode */
         {
             unsigned char c = (unsigned char)*ip;
-            unsigned cp = c >= 0x80 && c <= 0x9F ? cp1252_char(cp1252, c) : 0;
+            unsigned cp = c >= 0x80 && c <= 0x9F ? cp1252_char(c) : 0;
 
             if (strcmp(src, "WINDOWS-1252") != 0)
                 (*bad)++;
@@ -371,7 +417,7 @@ static int convert(const char *buf, size_t len, const char *from, iconv_t cp1252
 /* Decide the encoding of buf and convert it to UTF-8 into *dec.  Problems
  * that were recovered from set doc->bozo.  Returns 0 or -1 (out of memory). */
 static int decode(const char *buf, size_t len, const char *content_type, int is_json,
-                  iconv_t cp1252, struct feed_doc *doc, struct decoded *dec)
+                  struct feed_doc *doc, struct decoded *dec)
 {
     const unsigned char *u = (const unsigned char *)buf;
     const char *enc = NULL;
@@ -418,7 +464,7 @@ static int decode(const char *buf, size_t len, const char *content_type, int is_
         enc = "utf-8";
     }
     snprintf(dec->encoding, sizeof(dec->encoding), "%s", enc);
-    if (convert(buf + skip, len - skip, enc, cp1252, &out, &bad) < 0) {
+    if (convert(buf + skip, len - skip, enc, &out, &bad) < 0) {
         if (out.oom) {
             strbuf_release(&out);
             return -1;
@@ -430,7 +476,7 @@ static int decode(const char *buf, size_t len, const char *content_type, int is_
             return -1;
         snprintf(dec->encoding, sizeof(dec->encoding), "utf-8");
         strbuf_release(&out);
-        if (convert(buf + skip, len - skip, "utf-8", cp1252, &out, &bad) < 0) {
+        if (convert(buf + skip, len - skip, "utf-8", &out, &bad) < 0) {
             strbuf_release(&out);
             return -1;
         }
@@ -562,12 +608,111 @@ static size_t copy_through(struct strbuf *b, const char *s, size_t len, size_t i
 }
 
 /* Handle the '&' at s[i]; returns the index after what was consumed. */
+/* Parse the character reference at s[i] == '&' (decimal, hex, or an HTML
+ * entity name); returns the index after its ';' and sets *v, or returns i
+ * when there is none. */
+static size_t numeric_ref(const char *s, size_t len, size_t i, unsigned long *v, int *named)
+{
+    size_t k = i + 2, d0;
+    int hex;
+
+    if (len - i >= 4 && isalpha((unsigned char)s[i + 1])) {
+        char name[12];
+        const htmlEntityDesc *ent;
+
+        for (k = i + 1; k < len && k - i - 1 < sizeof(name) - 1 && isalnum((unsigned char)s[k]);
+             k++)
+            name[k - i - 1] = s[k];
+        if (k >= len || s[k] != ';')
+            return i;
+        name[k - i - 1] = '\0';
+        ent = htmlEntityLookup((const xmlChar *)name);
+        if (ent == NULL)
+            return i;
+        *v = ent->value;
+        *named = 1;
+        return k + 1;
+    }
+    if (len - i < 4 || s[i + 1] != '#')
+        return i;
+    hex = s[k] == 'x' || s[k] == 'X';
+    k += (size_t)hex;
+    d0 = k;
+    *v = 0;
+    while (k < len && k - d0 < 8 &&
+           (hex ? isxdigit((unsigned char)s[k]) : isdigit((unsigned char)s[k]))) {
+        unsigned char ch = (unsigned char)s[k];
+
+        *v = *v * (hex ? 16 : 10) +
+             (unsigned long)(isdigit(ch) ? ch - '0' : tolower(ch) - 'a' + 10);
+        k++;
+    }
+    return k > d0 && k < len && s[k] == ';' ? k + 1 : i;
+}
+
+/* "&#226;&#128;&#166;": the UTF-8 bytes of one character written as
+ * numeric references, the trace of UTF-8 read as Latin-1 and escaped.  It
+ * is rewritten as the reference to the character (here &#8230;, an
+ * ellipsis), as a person reads it.  Returns the index after the references,
+ * or i when they are not that. */
+static size_t repair_utf8_refs(struct strbuf *b, const char *s, size_t len, size_t i,
+                               struct repair *r)
+{
+    unsigned char bytes[4];
+    size_t k = i, need = 0, n = 0;
+    int named = 0;
+    unsigned long v;
+    char num[16];
+    unsigned cp;
+
+    while (n < 4) {
+        size_t next = numeric_ref(s, len, k, &v, &named);
+
+        if (next == k || v < 0x80 || v > 0xFF)
+            break;
+        bytes[n++] = (unsigned char)v;
+        k = next;
+        if (n == 1)
+            need = v >= 0xC2 && v <= 0xDF   ? 2
+                   : v >= 0xE0 && v <= 0xEF ? 3
+                   : v >= 0xF0 && v <= 0xF4 ? 4
+                                            : 0;
+        if (need == 0 || n == need)
+            break;
+    }
+    if (need == 0 || n != need || !utf8_valid((const char *)bytes, n))
+        return i;
+    cp = bytes[0] & (0xFFu >> (need + 1));
+    for (size_t j = 1; j < n; j++)
+        cp = (cp << 6) | (bytes[j] & 0x3Fu);
+    snprintf(num, sizeof(num), "&#%u;", cp);
+    strbuf_adds(b, num);
+    if (named && !r->external_dtd)
+        r->fixed++; /* HTML entities are not XML's, as in repair_amp() */
+    return k;
+}
+
 static size_t repair_amp(struct strbuf *b, const char *s, size_t len, size_t i,
-                         struct repair *r, iconv_t cp1252)
+                         struct repair *r)
 {
     size_t j = i + 1;
     char num[16];
 
+    /* the references XML itself defines, as escaped HTML is full of them */
+    if (len - j >= 3 && (s[j] == 'l' || s[j] == 'g') && s[j + 1] == 't' && s[j + 2] == ';') {
+        strbuf_add(b, s + i, 4);
+        return i + 4;
+    }
+    if (len - j >= 4 && memcmp(s + j, "amp;", 4) == 0) {
+        strbuf_add(b, s + i, 5);
+        return i + 5;
+    }
+    {
+        size_t k = repair_utf8_refs(b, s, len, i, r); /* "&#226;&#128;&#166;" */
+
+        if (k != i)
+            return k;
+    }
     if (j < len && s[j] == '#') {
         int hex = j + 1 < len && (s[j + 1] == 'x' || s[j + 1] == 'X');
         size_t k = j + 1 + (size_t)hex, d0 = k;
@@ -581,7 +726,7 @@ static size_t repair_amp(struct strbuf *b, const char *s, size_t len, size_t i,
             k++;
         }
         if (k > d0 && k < len && s[k] == ';') {
-            unsigned cp = v >= 0x80 && v <= 0x9F ? cp1252_char(cp1252, (unsigned char)v) : 0;
+            unsigned cp = v >= 0x80 && v <= 0x9F ? cp1252_char((unsigned char)v) : 0;
 
             if (cp != 0) { /* &#146; means the Windows-1252 quote */
                 snprintf(num, sizeof(num), "&#%u;", cp);
@@ -625,8 +770,10 @@ static size_t repair_amp(struct strbuf *b, const char *s, size_t len, size_t i,
 }
 
 /* Rewrite text (UTF-8 XML) into out; see the top of the file. */
-static void repair_xml(const char *s, size_t len, struct repair *r, iconv_t cp1252,
-                       struct strbuf *out)
+/* The bytes repair_xml() looks at; it copies runs of the others. */
+static const unsigned char repair_stop[256] = {['&'] = 1, ['<'] = 1, [0xC2] = 1};
+
+static void repair_xml(const char *s, size_t len, struct repair *r, struct strbuf *out)
 {
     size_t i = 0;
 
@@ -634,17 +781,33 @@ static void repair_xml(const char *s, size_t len, struct repair *r, iconv_t cp12
     while (i < len && !out->oom) {
         size_t k = i;
 
-        while (k < len && s[k] != '&' && s[k] != '<' && (unsigned char)s[k] != 0xC2)
-            k++;
+        /* what needs no repair is copied in one piece: ordinary bytes, the
+         * references XML defines, ordinary tags */
+        for (;;) {
+            while (k < len && !repair_stop[(unsigned char)s[k]])
+                k++;
+            if (k >= len)
+                break;
+            if (s[k] == '&' && len - k >= 4 && s[k + 2] == 't' && s[k + 3] == ';' &&
+                (s[k + 1] == 'l' || s[k + 1] == 'g'))
+                k += 4;
+            else if (s[k] == '&' && len - k >= 5 && memcmp(s + k + 1, "amp;", 4) == 0)
+                k += 5;
+            else if (s[k] == '<' && len - k >= 2 &&
+                     (isalpha((unsigned char)s[k + 1]) || s[k + 1] == '/'))
+                k += 2;
+            else
+                break;
+        }
         strbuf_add(out, s + i, k - i);
         i = k;
         if (i >= len)
             break;
         if (s[i] == '&') {
-            i = repair_amp(out, s, len, i, r, cp1252);
+            i = repair_amp(out, s, len, i, r);
         } else if ((unsigned char)s[i] == 0xC2) {
             unsigned char c = i + 1 < len ? (unsigned char)s[i + 1] : 0;
-            unsigned cp = c >= 0x80 && c <= 0x9F ? cp1252_char(cp1252, c) : 0;
+            unsigned cp = c >= 0x80 && c <= 0x9F ? cp1252_char(c) : 0;
 
             if (cp != 0) {
                 strbuf_add_utf8(out, cp);
@@ -674,6 +837,33 @@ static void repair_xml(const char *s, size_t len, struct repair *r, iconv_t cp12
     }
 }
 
+/* Where to cut a document that has more entries than a feed_doc keeps:
+ * before the start tag of entry FEED_MAX_ENTRIES + 1, so that libxml2
+ * builds the tree of what is kept, not of a million entries (its recovery
+ * closes what the cut leaves open).  Counts "<item" and "<entry" start
+ * tags, a cheap over-estimate (one in a CDATA section counts too).  Returns
+ * len when there is nothing to cut.  Documents under 100 KB cannot hold
+ * that many entries and are not scanned. */
+static size_t entries_cut(const char *s, size_t len)
+{
+    const char *p = s, *end = s + len;
+    size_t n = 0;
+
+    if (len < 100u * 1024u)
+        return len;
+    while ((p = memchr(p, '<', (size_t)(end - p))) != NULL) {
+        size_t rest = (size_t)(end - p);
+
+        if ((rest > 5 && memcmp(p, "<item", 5) == 0 && memchr(" \t\r\n>/", p[5], 6) != NULL) ||
+            (rest > 6 && memcmp(p, "<entry", 6) == 0 && memchr(" \t\r\n>/", p[6], 6) != NULL)) {
+            if (++n > FEED_MAX_ENTRIES)
+                return (size_t)(p - s);
+        }
+        p++;
+    }
+    return len;
+}
+
 /* ------------------------------------------------------------------------ */
 
 int feed_parse(const char *buf, size_t len, const char *base_url, const char *content_type,
@@ -683,7 +873,6 @@ int feed_parse(const char *buf, size_t len, const char *base_url, const char *co
     struct decoded dec = {0};
     struct repair rep = {0};
     struct strbuf fixed = {0};
-    iconv_t cp1252 = (iconv_t)-1;
     size_t i = 0;
     int is_json, rc = -1;
 
@@ -710,8 +899,7 @@ int feed_parse(const char *buf, size_t len, const char *base_url, const char *co
     doc = feed_doc_new();
     if (doc == NULL)
         return na_error_set(err, 0, 0, "out of memory");
-    cp1252 = iconv_open("UTF-8", "WINDOWS-1252");
-    if (decode(buf, len, content_type, is_json, cp1252, doc, &dec) < 0) {
+    if (decode(buf, len, content_type, is_json, doc, &dec) < 0) {
         na_error_set(err, 0, 0, "out of memory");
         goto done;
     }
@@ -721,15 +909,44 @@ int feed_parse(const char *buf, size_t len, const char *base_url, const char *co
         goto done;
     }
     if (memchr(dec.text, '\0', dec.len) != NULL) {
-        na_error_set(err, 0, 0, "not a feed: binary data (NUL byte at offset %zu)",
-                     (size_t)((const char *)memchr(dec.text, '\0', dec.len) - dec.text));
-        goto done;
+        /* a stray NUL (a truncated write, a bad proxy) is dropped; a text
+         * with many is no text at all */
+        size_t first = (size_t)((const char *)memchr(dec.text, '\0', dec.len) - dec.text);
+        size_t nul = 0, w = 0;
+        char reason[96];
+
+        for (size_t r = 0; r < dec.len; r++) {
+            if (dec.text[r] == '\0')
+                nul++;
+            else
+                dec.text[w++] = dec.text[r];
+        }
+        if (nul > dec.len / 16) {
+            na_error_set(err, 0, 0,
+                         "not a feed: binary data (%zu NUL bytes, the first at offset %zu)",
+                         nul, first);
+            goto done;
+        }
+        dec.len = w;
+        dec.text[w] = '\0';
+        snprintf(reason, sizeof(reason), "%zu NUL bytes removed (the first at offset %zu)", nul,
+                 first);
+        if (feed_doc_set_bozo(doc, reason) < 0) {
+            na_error_set(err, 0, 0, "out of memory");
+            goto done;
+        }
     }
     if (is_json) {
         rc = feed_jsonfeed_parse(dec.text, dec.len, doc, err);
         goto done;
     }
-    repair_xml(dec.text, dec.len, &rep, cp1252, &fixed);
+    /* the repaired text is about as long as the original: one allocation */
+    fixed.p = dec.len < SIZE_MAX / 2 ? malloc(dec.len + dec.len / 8 + 64) : NULL;
+    if (fixed.p != NULL) {
+        fixed.cap = dec.len + dec.len / 8 + 64;
+        fixed.p[0] = '\0';
+    }
+    repair_xml(dec.text, dec.len, &rep, &fixed);
     if (fixed.oom) {
         na_error_set(err, 0, 0, "out of memory");
         goto done;
@@ -738,11 +955,25 @@ int feed_parse(const char *buf, size_t len, const char *base_url, const char *co
         na_error_set(err, 0, 0, "out of memory");
         goto done;
     }
+    {
+        size_t cut = entries_cut(fixed.p, fixed.len);
+
+        if (cut < fixed.len) {
+            char reason[80];
+
+            snprintf(reason, sizeof(reason), "more than %u entries: the rest are ignored",
+                     FEED_MAX_ENTRIES);
+            if (feed_doc_set_bozo(doc, doc->bozo_reason == NULL ? reason : NULL) < 0) {
+                na_error_set(err, 0, 0, "out of memory");
+                goto done;
+            }
+            fixed.len = cut;
+            fixed.p[cut] = '\0';
+        }
+    }
     rc = feed_xml_parse(fixed.p, fixed.len, base_url, doc, err);
 
 done:
-    if (cp1252 != (iconv_t)-1)
-        iconv_close(cp1252);
     for (size_t k = 0; k < rep.ndeclared; k++)
         free(rep.declared[k]);
     strbuf_release(&fixed);

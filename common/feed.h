@@ -2,7 +2,7 @@
  * feed.h - the feed parser: RSS 0.9x/1.0/2.0, Atom 0.3/1.0, CDF and JSON
  * Feed 1.0/1.1 documents turned into one model.
  *
- * feed_parse() never trusts its input.  XML goes through libxml2 without
+ * feed_parse() never trusts its input (tests/fuzz fuzzes it).  XML goes through libxml2 without
  * network access, without loading external DTDs or entities, with its
  * entity-amplification limits on; ill-formed documents are recovered as far
  * as libxml2 can and flagged `bozo`.  Character encodings are decided from
@@ -51,6 +51,7 @@ struct feed_doc {
     char *encoding;    /* the encoding used to decode, lower-case ("utf-8") */
     char *title, *link, *subtitle, *id, *author, *language, *rights, *generator;
     int64_t updated, published;
+    int ttl;           /* RSS <ttl>: minutes the feed may be cached, 0 = absent */
     char **categories;
     size_t ncategories;
     struct feed_entry *entries;
@@ -59,6 +60,14 @@ struct feed_doc {
 
 /* The most a feed document may weigh; feed_parse_file refuses bigger files. */
 #define FEED_MAX_SIZE (64u * 1024u * 1024u)
+
+/* The most entries a document gives: the rest are ignored and the document
+ * is flagged bozo ("more than 10000 entries: the rest are ignored").  No
+ * news feed comes near it (they carry 10 to a few hundred); it bounds the
+ * memory and time a hostile or broken feed of a million tiny items costs
+ * (an XML document is cut before the entry too many, so libxml2 does not
+ * even build the tree of the rest). */
+#define FEED_MAX_ENTRIES 10000u
 
 /* Parse a feed document (RSS 0.9x/1.0/2.0, Atom 0.3/1.0, CDF, JSON Feed
  * 1.0/1.1).  base_url (may be NULL) resolves relative links; content_type
@@ -82,7 +91,11 @@ void feed_doc_free(struct feed_doc **pdoc);
 char *feed_doc_to_json(const struct feed_doc *doc);
 
 /* Plain-text items for the matcher, one per entry: HTML removed, entities
- * decoded, whitespace folded.  item->feed = feed_url (may be NULL),
+ * decoded, scripts and styles dropped, whitespace folded (html_to_text).
+ * Every text field is read as HTML, even one declared plain text: feeds
+ * double-escape so often ("AT&amp;amp;T") that decoding once more is what a
+ * reader sees; the price is that a literal "<word>" in a plain-text title
+ * is taken for a tag.  Only the first FEED_MAX_ENTRIES entries exist.  item->feed = feed_url (may be NULL),
  * item->feed_title = the feed's title as text; item->id = the entry id
  * (guid / atom id / JSON Feed id), else its link, else
  * "fnv1a64:<16 hex digits>", the 64-bit FNV-1a hash of

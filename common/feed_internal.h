@@ -18,6 +18,10 @@
 struct feed_doc *feed_doc_new(void);
 /* Append an empty entry; returns it, or NULL when out of memory. */
 struct feed_entry *feed_doc_add_entry(struct feed_doc *doc);
+/* Does doc hold FEED_MAX_ENTRIES already?  Then it is flagged bozo (reason
+ * "more than N entries: the rest are ignored" unless it had one).  Returns
+ * 1 when full, 0 when not, -1 when out of memory. */
+int feed_doc_full(struct feed_doc *doc);
 /* Set doc->bozo, keeping the first reason.  Returns 0 or -1 (ENOMEM). */
 int feed_doc_set_bozo(struct feed_doc *doc, const char *reason);
 /* Replace *field with value (takes ownership of value; NULL allowed). */

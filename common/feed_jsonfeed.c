@@ -111,6 +111,15 @@ static void parse_item(struct jctx *c, json_t *it, size_t index)
         wrong_type(c, where, "item");
         return;
     }
+    switch (feed_doc_full(c->doc)) {
+    case 0:
+        break;
+    case 1:
+        return;
+    default:
+        c->oom = 1;
+        return;
+    }
     e = feed_doc_add_entry(c->doc);
     if (e == NULL) {
         c->oom = 1;
@@ -210,14 +219,20 @@ int feed_jsonfeed_parse(const char *buf, size_t len, struct feed_doc *doc, na_er
     }
     version = json_string_value(json_object_get(root, "version"));
     items = json_object_get(root, "items");
-    if ((version == NULL || strncmp(version, "https://jsonfeed.org/version/", 29) != 0) &&
-        !json_is_array(items)) {
+    if (version != NULL && strncmp(version, "https://jsonfeed.org/version/", 29) != 0)
+        version = NULL; /* not a JSON Feed version: only the items can tell */
+    if (version == NULL && !json_is_array(items)) {
         na_error_set(err, 0, 0, "not a feed: JSON without a jsonfeed.org version or items");
         goto done;
     }
     if (version == NULL) {
         doc->version = strdup("");
-        wrong_type(&c, "feed", "version");
+        if (json_is_string(json_object_get(root, "version"))) {
+            if (feed_doc_set_bozo(doc, "feed: \"version\" is not a jsonfeed.org version") < 0)
+                c.oom = 1;
+        } else {
+            wrong_type(&c, "feed", "version");
+        }
     } else if (strcmp(version + 29, "1") == 0) {
         doc->version = strdup("json1");
     } else if (strcmp(version + 29, "1.1") == 0) {

@@ -138,7 +138,7 @@ static int set_plain(char **field, const char *markup)
     return *field == NULL ? -1 : 0;
 }
 
-static struct item *entry_item(const struct feed_doc *doc, const struct feed_entry *e,
+static struct item *entry_item(const struct feed_entry *e, const char *feed_title,
                                const char *feed_url)
 {
     struct item *it = item_new();
@@ -147,9 +147,18 @@ static struct item *entry_item(const struct feed_doc *doc, const struct feed_ent
     if (it == NULL)
         return NULL;
     it->published = e->published != ITEM_TIME_UNKNOWN ? e->published : e->updated;
-    if (set_plain(&it->title, e->title) < 0 || set_plain(&it->summary, e->summary) < 0 ||
-        set_plain(&it->content, e->content) < 0 || set_plain(&it->author, e->author) < 0 ||
-        set_plain(&it->feed_title, doc->title) < 0 || item_set(&it->link, e->link) < 0 ||
+    if (set_plain(&it->title, e->title) < 0 || set_plain(&it->summary, e->summary) < 0)
+        goto err;
+    /* the parsers copy the content into a missing summary: convert once */
+    if (e->content != NULL && e->summary != NULL && it->summary != NULL &&
+        strcmp(e->content, e->summary) == 0) {
+        if (item_set(&it->content, it->summary) < 0)
+            goto err;
+    } else if (set_plain(&it->content, e->content) < 0) {
+        goto err;
+    }
+    if (set_plain(&it->author, e->author) < 0 ||
+        item_set(&it->feed_title, feed_title) < 0 || item_set(&it->link, e->link) < 0 ||
         item_set(&it->feed, feed_url) < 0)
         goto err;
     for (size_t i = 0; i < e->ncategories; i++) {
@@ -197,23 +206,28 @@ int feed_doc_to_items(const struct feed_doc *doc, const char *feed_url, struct i
                       size_t *nitems)
 {
     struct item **arr = NULL;
+    char *title = NULL; /* the feed's title as text, converted once */
 
     *items = NULL;
     *nitems = 0;
     if (doc->nentries == 0)
         return 0;
     arr = calloc(doc->nentries, sizeof(*arr));
-    if (arr == NULL)
+    if (arr == NULL || set_plain(&title, doc->title) < 0) {
+        free(arr);
         return -1;
+    }
     for (size_t i = 0; i < doc->nentries; i++) {
-        arr[i] = entry_item(doc, &doc->entries[i], feed_url);
+        arr[i] = entry_item(&doc->entries[i], title, feed_url);
         if (arr[i] == NULL) {
             for (size_t k = 0; k < i; k++)
                 item_free(&arr[k]);
             free(arr);
+            free(title);
             return -1;
         }
     }
+    free(title);
     *items = arr;
     *nitems = doc->nentries;
     return 0;

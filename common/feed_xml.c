@@ -178,10 +178,43 @@ static char *trim_take(char *s)
     return s;
 }
 
+/* When n's only child is one text or CDATA node (most elements of most
+ * feeds), set *p, *len to its content, trimmed, and return 1; else 0.
+ * Saves text_of() and value_of() the copy through a growing buffer. */
+static int single_text(const xmlNode *n, const char **p, size_t *len)
+{
+    const xmlNode *k = n->children;
+    const char *t;
+    size_t l;
+
+    if (k == NULL || k->next != NULL || k->content == NULL ||
+        (k->type != XML_TEXT_NODE && k->type != XML_CDATA_SECTION_NODE))
+        return 0;
+    t = (const char *)k->content;
+    while (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r')
+        t++;
+    l = strlen(t);
+    while (l > 0 && (t[l - 1] == ' ' || t[l - 1] == '\t' || t[l - 1] == '\n' || t[l - 1] == '\r'))
+        l--;
+    *p = t;
+    *len = l;
+    return 1;
+}
+
 /* The text of element n, trimmed (the caller frees), or NULL (out of memory). */
 static char *text_of(struct xctx *c, const xmlNode *n)
 {
     struct strbuf b = {0};
+    const char *t;
+    size_t l;
+
+    if (single_text(n, &t, &l)) {
+        char *out = strndup(t, l);
+
+        if (out == NULL)
+            c->oom = 1;
+        return out;
+    }
 
     text_walk(c, n->children, &b, 0);
     note_oom(c, &b);
@@ -274,7 +307,7 @@ static char *value_of(struct xctx *c, const xmlNode *n, enum mode def)
 {
     char *type = attr(n, "type"), *mode = attr(n, "mode");
     enum mode m = def;
-    int base64 = 0;
+    int base64 = 0, said_html;
     char *raw, *out, *base;
 
     if (type != NULL) {
@@ -298,6 +331,7 @@ static char *value_of(struct xctx *c, const xmlNode *n, enum mode def)
         else if (strcasecmp(mode, "base64") == 0)
             base64 = 1;
     }
+    said_html = type != NULL && m == M_HTML;
     xmlFree(type);
     xmlFree(mode);
     if (has_element_child(n))
@@ -317,10 +351,24 @@ static char *value_of(struct xctx *c, const xmlNode *n, enum mode def)
             }
         if (c->atom10 && elements == 1 && strcmp((const char *)div->name, "div") == 0 &&
             ns_of(c, div) == NS_XHTML)
-            raw = inner_xml(c, div);
+            /* type="html" around an XHTML div of escaped markup (TypePad
+             * does this): the div's text is the HTML */
+            raw = said_html && !has_element_child(div) ? text_of(c, div) : inner_xml(c, div);
         else
             raw = inner_xml(c, n);
     } else {
+        const char *t;
+        size_t l;
+
+        if (m == M_HTML && !base64 && single_text(n, &t, &l)) {
+            /* sanitise straight from the node: no copy of the raw text */
+            base = base_of(c, n);
+            out = html_sanitize_base(t, l, base);
+            free(base);
+            if (out == NULL)
+                c->oom = 1;
+            return trim_take(out);
+        }
         raw = text_of(c, n);
         if (raw != NULL && base64) {
             char *dec = base64_decode(raw);
@@ -376,14 +424,20 @@ static void add_category(struct xctx *c, char ***arr, size_t *n, const char *ter
         c->oom = 1;
 }
 
-/* itunes:keywords: comma-separated terms, each kept once. */
+/* Comma-separated keywords add categories up to this many (the check for
+ * duplicates is quadratic: a hostile list of 100,000 must not cost 10^10). */
+#define MAX_KEYWORDS 256
+
+/* itunes:keywords (and RSS's made-up <tags>): comma-separated terms, each
+ * kept once. */
 static void add_keywords(struct xctx *c, char ***arr, size_t *n, const xmlNode *k)
 {
     char *t = text_of(c, k), *save = NULL;
 
     if (t == NULL)
         return;
-    for (char *w = strtok_r(t, ",", &save); w != NULL; w = strtok_r(NULL, ",", &save)) {
+    for (char *w = strtok_r(t, ",", &save); w != NULL && *n < MAX_KEYWORDS;
+         w = strtok_r(NULL, ",", &save)) {
         int seen = 0;
 
         trim_take(w);
@@ -505,6 +559,13 @@ static void parse_feed_child(struct xctx *c, const xmlNode *k)
                (ns == NS_DC && (strcmp(name, "creator") == 0 || strcmp(name, "author") == 0)) ||
                (ns == NS_ITUNES && strcmp(name, "author") == 0)) {
         set_author(c, &d->author, k, 0);
+    } else if (ns == NS_NONE && strcmp(name, "ttl") == 0) {
+        char *t = text_of(c, k), *end = NULL;
+        long v = t != NULL ? strtol(t, &end, 10) : 0;
+
+        if (t != NULL && end != t && *end == '\0' && v > 0 && v <= 366L * 24 * 60)
+            d->ttl = (int)v; /* minutes; anything else is ignored */
+        free(t);
     } else if ((ns == NS_NONE || ns == NS_DC) && strcmp(name, "language") == 0) {
         set_value(c, &d->language, k, M_TEXT);
     } else if ((ns == NS_NONE && strcmp(name, "copyright") == 0) ||
@@ -547,10 +608,15 @@ static void parse_feed_child(struct xctx *c, const xmlNode *k)
 
 static void parse_entry(struct xctx *c, const xmlNode *item, int cdf)
 {
-    struct feed_entry *e = feed_doc_add_entry(c->doc);
-    int guid_is_link = 0, has_link = 0;
+    struct feed_entry *e;
+    int guid_is_link = 0, has_link = 0, full = feed_doc_full(c->doc);
     char *guid = NULL, *media_title = NULL;
 
+    if (full != 0) {
+        c->oom = full < 0;
+        return;
+    }
+    e = feed_doc_add_entry(c->doc);
     if (e == NULL) {
         c->oom = 1;
         return;
@@ -606,8 +672,14 @@ static void parse_entry(struct xctx *c, const xmlNode *item, int cdf)
             free(t);
         } else if (ns == NS_ATOM && strcmp(name, "link") == 0) {
             char *rel = attr(k, "rel"), *href = attr(k, "href"), *type = attr(k, "type");
-            char *len = attr(k, "length"), *abs = resolve(c, k, href);
+            /* no href: the link written as the element's text, as some feeds do */
+            char *text = href == NULL ? text_of(c, k) : NULL;
+            char *len = attr(k, "length");
+            char *abs = resolve(c, k, href != NULL                    ? href
+                                      : text != NULL && *text != '\0' ? text
+                                                                      : NULL);
 
+            free(text);
             if (abs != NULL) {
                 const char *r = rel != NULL ? rel : "alternate";
 
@@ -681,7 +753,8 @@ static void parse_entry(struct xctx *c, const xmlNode *item, int cdf)
             xmlFree(t);
         } else if (ns == NS_ITUNES && strcmp(name, "category") == 0) {
             add_itunes_categories(c, &e->categories, &e->ncategories, k);
-        } else if (ns == NS_ITUNES && strcmp(name, "keywords") == 0) {
+        } else if ((ns == NS_ITUNES && strcmp(name, "keywords") == 0) ||
+                   (ns == NS_NONE && strcmp(name, "tags") == 0)) { /* "a, b": made-up but seen */
             add_keywords(c, &e->categories, &e->ncategories, k);
         } else if (ns == NS_MEDIA && strcmp(name, "category") == 0) {
             char *t = text_of(c, k);

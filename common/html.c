@@ -1,16 +1,20 @@
 /*
  * html.c - HTML to plain text, and markup sanitising (see html.h).
  *
- * html_to_text() lets libxml2's HTML parser build a tree (recovering from
- * anything) and walks it.  html_sanitize() cannot re-serialise a tree,
- * because the contract wants the markup as the feed wrote it (an escaped
- * "&#x26;" must stay "&#x26;"); it scans tags and copies everything it does
- * not have to remove byte for byte.
+ * html_to_text() scans the markup once, as a browser's tokenizer would (a
+ * lone '<' is text, quoted attribute values may hold '>', raw-text elements
+ * run to their end tag), and decodes references with libxml2's HTML entity
+ * table.  It used to let libxml2's HTML parser build a tree and walk it,
+ * but that cost twice the parse of the whole feed (tests/bench/bench_parse)
+ * for a result that only keeps the text.  html_sanitize() cannot
+ * re-serialise a tree either, because the contract wants the markup as the
+ * feed wrote it (an escaped "&#x26;" must stay "&#x26;"); it scans tags and
+ * copies everything it does not have to remove byte for byte.  Both look
+ * tag and attribute names up in one table (html_names).
  */
 #include "html.h"
 
 #include <ctype.h>
-#include <iconv.h>
 #include <libxml/HTMLparser.h>
 #include <libxml/uri.h>
 #include <stdint.h>
@@ -21,6 +25,11 @@
 
 #include "strbuf.h"
 
+/* Byte classes for html_fold_space: 1 ASCII whitespace, 2 the lead byte of
+ * U+00A0 (0xC2), 0 anything else. */
+static const unsigned char fold_class[256] = {
+    ['\t'] = 1, ['\n'] = 1, ['\v'] = 1, ['\f'] = 1, ['\r'] = 1, [' '] = 1, [0xC2] = 2};
+
 char *html_fold_space(char *s)
 {
     char *r = s, *w = s;
@@ -29,115 +38,387 @@ char *html_fold_space(char *s)
     for (; *r != '\0'; r++) {
         unsigned char c = (unsigned char)*r;
 
-        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+        if (fold_class[c] == 1 || (fold_class[c] == 2 && (unsigned char)r[1] == 0xA0)) {
             space = 1;
-            continue;
-        }
-        if (c == 0xC2 && (unsigned char)r[1] == 0xA0) { /* U+00A0 no-break space */
-            space = 1;
-            r++;
+            r += fold_class[c] == 2; /* U+00A0 no-break space */
             continue;
         }
         if (space && w != s)
             *w++ = ' ';
         space = 0;
+        if (w == r) { /* nothing folded yet: skip the copy */
+            w++;
+            continue;
+        }
         *w++ = (char)c;
     }
     *w = '\0';
     return s;
 }
 
-static int name_in(const char *name, const char *const *list)
+/* What the text extractor and the sanitiser know about a tag or attribute
+ * name: one table, lower case, in strcmp order for a binary search (every
+ * tag and attribute of every feed is looked up here). */
+enum {
+    /* html_to_text(): */
+    HN_BLOCK = 1,  /* separates words: a space stands for each of its tags */
+    HN_RAW = 2,    /* not text: dropped up to its end tag, or to the end of
+                    * the input when that never comes (as browsers read it) */
+    HN_HIDDEN = 4, /* not shown: dropped up to its end tag when there is one,
+                    * else only the tag goes */
+    /* html_sanitize(): */
+    HN_REMOVE_ALL = 8,  /* removed with everything up to its end tag */
+    HN_REMOVE_TAG = 16, /* its tags removed, its content kept */
+    HN_URL = 32,        /* an attribute that holds a URL */
+    HN_DROP_ATTR = 64,  /* an attribute always removed */
+};
+
+static const struct html_name {
+    const char *name;
+    unsigned flags;
+} html_names[] = {
+    {"action", HN_URL},
+    {"address", HN_BLOCK},
+    {"applet", HN_HIDDEN | HN_REMOVE_ALL},
+    {"article", HN_BLOCK},
+    {"aside", HN_BLOCK},
+    {"background", HN_URL},
+    {"base", HN_REMOVE_TAG},
+    {"blockquote", HN_BLOCK},
+    {"body", HN_REMOVE_TAG},
+    {"br", HN_BLOCK},
+    {"button", HN_REMOVE_TAG},
+    {"caption", HN_BLOCK},
+    {"cite", HN_URL},
+    {"codebase", HN_URL},
+    {"data", HN_URL},
+    {"dd", HN_BLOCK},
+    {"div", HN_BLOCK},
+    {"dl", HN_BLOCK},
+    {"dt", HN_BLOCK},
+    {"dynsrc", HN_URL},
+    {"embed", HN_REMOVE_ALL},
+    {"figcaption", HN_BLOCK},
+    {"figure", HN_BLOCK},
+    {"footer", HN_BLOCK},
+    {"form", HN_REMOVE_TAG},
+    {"formaction", HN_URL | HN_DROP_ATTR},
+    {"frame", HN_REMOVE_TAG},
+    {"frameset", HN_REMOVE_ALL},
+    {"h1", HN_BLOCK},
+    {"h2", HN_BLOCK},
+    {"h3", HN_BLOCK},
+    {"h4", HN_BLOCK},
+    {"h5", HN_BLOCK},
+    {"h6", HN_BLOCK},
+    {"head", HN_HIDDEN | HN_REMOVE_TAG},
+    {"header", HN_BLOCK},
+    {"hr", HN_BLOCK},
+    {"href", HN_URL},
+    {"html", HN_REMOVE_TAG},
+    {"iframe", HN_HIDDEN | HN_REMOVE_ALL},
+    {"img", HN_BLOCK},
+    {"input", HN_REMOVE_TAG},
+    {"li", HN_BLOCK},
+    {"link", HN_REMOVE_TAG},
+    {"longdesc", HN_URL},
+    {"lowsrc", HN_URL},
+    {"main", HN_BLOCK},
+    {"math", HN_REMOVE_TAG},
+    {"meta", HN_REMOVE_TAG},
+    {"nav", HN_BLOCK},
+    {"noembed", HN_RAW | HN_REMOVE_ALL},
+    {"noframes", HN_RAW | HN_REMOVE_ALL},
+    {"noscript", HN_HIDDEN | HN_REMOVE_ALL},
+    {"object", HN_HIDDEN | HN_REMOVE_ALL},
+    {"ol", HN_BLOCK},
+    {"option", HN_REMOVE_TAG},
+    {"p", HN_BLOCK},
+    {"poster", HN_URL},
+    {"pre", HN_BLOCK},
+    {"script", HN_RAW | HN_REMOVE_ALL},
+    {"section", HN_BLOCK},
+    {"select", HN_REMOVE_TAG},
+    {"src", HN_URL},
+    {"srcset", HN_URL},
+    {"style", HN_RAW | HN_REMOVE_ALL | HN_DROP_ATTR},
+    {"svg", HN_REMOVE_TAG},
+    {"table", HN_BLOCK},
+    {"td", HN_BLOCK},
+    {"template", HN_RAW | HN_REMOVE_ALL},
+    {"textarea", HN_RAW | HN_REMOVE_TAG},
+    {"th", HN_BLOCK},
+    {"title", HN_HIDDEN},
+    {"tr", HN_BLOCK},
+    {"ul", HN_BLOCK},
+    {"usemap", HN_URL},
+    {"xlink:href", HN_URL},
+    {"xmp", HN_RAW | HN_REMOVE_ALL},
+};
+
+/* The HN_ flags of name (n bytes, any case); 0 for a name we do not know. */
+static unsigned name_flags(const char *name, size_t n)
 {
-    for (; *list != NULL; list++)
-        if (strcasecmp(name, *list) == 0)
-            return 1;
+    char low[16];
+    size_t lo = 0, hi = sizeof(html_names) / sizeof(html_names[0]);
+
+    if (n == 0 || n >= sizeof(low))
+        return 0; /* longer than any name we know */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)name[i];
+
+        low[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + ('a' - 'A') : ch);
+    }
+    low[n] = '\0';
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2, k = 0;
+        const char *t = html_names[mid].name;
+        int c;
+
+        while (k < n && low[k] == t[k]) /* strcmp, inline: short names */
+            k++;
+        c = k == n ? -(t[k] != '\0') : (unsigned char)low[k] - (unsigned char)t[k];
+
+        if (c == 0)
+            return html_names[mid].flags;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
     return 0;
 }
 
-static const char *const block_elements[] = {
-    "address", "article", "aside", "blockquote", "br", "caption", "dd", "div", "dl", "dt",
-    "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr",
-    "li", "main", "nav", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul", "img",
-    NULL};
+/* Windows-1252's meaning of 0x80..0x9F (0: none), for numeric references
+ * that name the byte instead of the character, as many feeds do. */
+static const unsigned short cp1252_c1[32] = {
+    0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0,      0x017D, 0,      0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178};
 
-static const char *const dropped_elements[] = {
-    "script", "style", "head", "title", "noscript", "template", "iframe", "object", "embed",
-    "applet", NULL};
-
-static void text_walk(struct strbuf *b, xmlNode *n, int depth)
+unsigned html_cp1252(unsigned char c)
 {
-    for (; n != NULL; n = n->next) {
-        switch (n->type) {
-        case XML_TEXT_NODE:
-        case XML_CDATA_SECTION_NODE:
-            if (n->content != NULL)
-                strbuf_adds(b, (const char *)n->content);
-            break;
-        case XML_ELEMENT_NODE: {
-            const char *name = (const char *)n->name;
-            int block = name_in(name, block_elements);
+    return c >= 0x80 && c <= 0x9F ? cp1252_c1[c - 0x80] : 0;
+}
 
-            if (name_in(name, dropped_elements))
-                break;
-            if (block)
-                strbuf_add(b, " ", 1);
-            if (depth < 256) /* libxml2 caps nesting too; stay well inside the stack */
-                text_walk(b, n->children, depth + 1);
-            if (block)
-                strbuf_add(b, " ", 1);
-            break;
+static int is_name_char(unsigned char c);
+static size_t skip_element(const char *s, size_t len, size_t i, const char *name, size_t nlen);
+static size_t find_end_tag(const char *s, size_t len, size_t i, const char *name, size_t nlen,
+                           int *found);
+
+/* Decode the reference at s[i] == '&' into b.  Returns the index after it;
+ * what is not a complete reference is the text "&". */
+static size_t text_amp(struct strbuf *b, const char *s, size_t len, size_t i)
+{
+    size_t j = i + 1, k;
+
+    if (j < len && s[j] == '#') {
+        int hex = j + 1 < len && (s[j + 1] == 'x' || s[j + 1] == 'X');
+        unsigned long v = 0;
+
+        k = j + 1 + (size_t)hex;
+        while (k < len && k - j < 10 &&
+               (hex ? isxdigit((unsigned char)s[k]) : isdigit((unsigned char)s[k]))) {
+            unsigned char c = (unsigned char)s[k];
+
+            v = v * (hex ? 16 : 10) +
+                (unsigned long)(isdigit(c) ? c - '0' : tolower(c) - 'a' + 10);
+            k++;
         }
-        default:
-            break;
+        if (k > j + 1 + (size_t)hex && k < len && s[k] == ';') {
+            if (v >= 0x80 && v <= 0x9F && cp1252_c1[v - 0x80] != 0)
+                v = cp1252_c1[v - 0x80];
+            if (v == 0 || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+                v = 0xFFFD;
+            strbuf_add_utf8(b, (unsigned)v);
+            return k + 1;
         }
+    } else if (j < len && isalpha((unsigned char)s[j])) {
+        char name[33];
+
+        k = j;
+        while (k < len && k - j < 32 && isalnum((unsigned char)s[k]))
+            k++;
+        if (k < len && s[k] == ';') {
+            static const struct {
+                const char *name;
+                const char *utf8;
+            } common[] = {{"amp", "&"},   {"lt", "<"},
+                          {"gt", ">"},    {"quot", "\""},
+                          {"apos", "'"},  {"nbsp", " "},
+                          {"mdash", "\xe2\x80\x94"}, {"ndash", "\xe2\x80\x93"},
+                          {"hellip", "\xe2\x80\xa6"}, {"rsquo", "\xe2\x80\x99"},
+                          {"lsquo", "\xe2\x80\x98"}, {"ldquo", "\xe2\x80\x9c"},
+                          {"rdquo", "\xe2\x80\x9d"}}; /* the frequent ones first */
+            const htmlEntityDesc *ent;
+
+            memcpy(name, s + j, k - j);
+            name[k - j] = '\0';
+            for (size_t c = 0; c < sizeof(common) / sizeof(common[0]); c++)
+                if (strcmp(name, common[c].name) == 0) {
+                    strbuf_adds(b, common[c].utf8);
+                    return k + 1;
+                }
+            ent = htmlEntityLookup((const xmlChar *)name); /* libxml2's HTML 4 table */
+            if (ent != NULL) {
+                strbuf_add_utf8(b, ent->value);
+                return k + 1;
+            }
+        }
+    }
+    strbuf_add(b, "&", 1);
+    return j;
+}
+
+/* The HN_HIDDEN elements, for the bits of text_tag()'s *unclosed. */
+static const char *const hidden_names[] = {"applet", "head", "iframe", "noscript", "object",
+                                           "title"};
+
+/* Skip the tag at s[i] == '<' (followed by a letter, or '/' and a letter),
+ * with what it hides.  *unclosed has a bit for each hidden element known
+ * to have no end tag further on, so that a thousand unclosed <iframe>s
+ * cost one search, not a thousand.  Returns the index after the tag. */
+static size_t text_tag(struct strbuf *b, const char *s, size_t len, size_t i, unsigned *unclosed)
+{
+    char name[16];
+    size_t nlen = 0, j = i + 1, namelen;
+    int close = 0, self_closing = 0;
+    unsigned flags;
+
+    if (s[j] == '/') {
+        close = 1;
+        j++;
+    }
+    while (j < len && is_name_char((unsigned char)s[j])) {
+        if (nlen < sizeof(name) - 1)
+            name[nlen] = s[j];
+        nlen++;
+        j++;
+    }
+    namelen = nlen;
+    if (nlen >= sizeof(name))
+        nlen = 0; /* longer than any name we know */
+    name[nlen] = '\0';
+    /* attributes, quoted values may hold '>'; an unclosed tag ends at '<' */
+    while (j < len && s[j] != '>' && s[j] != '<') {
+        if (s[j] == '"' || s[j] == '\'') {
+            const char *q = memchr(s + j + 1, s[j], len - j - 1);
+
+            j = q == NULL ? len : (size_t)(q - s) + 1;
+            continue;
+        }
+        j++;
+    }
+    if (j < len && s[j] == '>') {
+        self_closing = s[j - 1] == '/';
+        j++;
+    }
+    if (nlen == 0)
+        return j;
+    flags = name_flags(name, nlen);
+    if (flags & HN_BLOCK) {
+        strbuf_add(b, " ", 1);
+    } else if (!close && !self_closing && (flags & HN_RAW)) {
+        j = skip_element(s, len, j, name, namelen);
+    } else if (!close && !self_closing && (flags & HN_HIDDEN)) {
+        unsigned bit = 0;
+        int found;
+
+        for (size_t h = 0; h < sizeof(hidden_names) / sizeof(hidden_names[0]); h++)
+            if (strcasecmp(name, hidden_names[h]) == 0)
+                bit = 1u << h;
+        if ((*unclosed & bit) == 0) {
+            size_t end = find_end_tag(s, len, j, name, namelen, &found);
+
+            if (found)
+                j = end;
+            else
+                *unclosed |= bit;
+        }
+    }
+    return j;
+}
+
+/* An empty buffer with room for n bytes (text only shrinks or grows a
+ * little, so one allocation usually does); on failure the buffer grows as
+ * usual. */
+static void presize(struct strbuf *b, size_t n)
+{
+    b->p = n < SIZE_MAX - 16 ? malloc(n + 16) : NULL;
+    if (b->p != NULL) {
+        b->cap = n + 16;
+        b->p[0] = '\0';
     }
 }
 
 char *html_to_text(const char *html, size_t len)
 {
     struct strbuf b = {0};
-    htmlDocPtr doc;
+    size_t i = 0;
+    unsigned unclosed = 0;
+    char *s;
 
     if (html == NULL)
         len = 0;
-    if (len > 0 && memchr(html, '<', len) == NULL && memchr(html, '&', len) == NULL) {
-        strbuf_add(&b, html, strnlen(html, len));
-    } else if (len > 0 && len <= INT32_MAX) {
-        doc = htmlReadMemory(html, (int)len, NULL, "UTF-8",
-                             HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-                                 HTML_PARSE_NONET | HTML_PARSE_NODEFDTD);
-        if (doc != NULL) {
-            text_walk(&b, doc->children, 0);
-            xmlFreeDoc(doc);
+    len = strnlen(html != NULL ? html : "", len);
+    presize(&b, len);
+    while (i < len) {
+        const char *lt = memchr(html + i, '<', len - i), *amp;
+        size_t k = lt == NULL ? len : (size_t)(lt - html), rest;
+
+        amp = memchr(html + i, '&', k - i);
+        if (amp != NULL)
+            k = (size_t)(amp - html);
+        strbuf_add(&b, html + i, k - i);
+        i = k;
+        if (i >= len)
+            break;
+        if (html[i] == '&') {
+            i = text_amp(&b, html, len, i);
+            continue;
+        }
+        rest = len - i;
+        if (rest >= 4 && memcmp(html + i, "<!--", 4) == 0) {
+            const char *end = NULL;
+
+            for (k = i + 4; k + 3 <= len; k++) {
+                const char *dash = memchr(html + k, '-', len - k);
+
+                if (dash == NULL || (size_t)(dash - html) + 3 > len)
+                    break;
+                k = (size_t)(dash - html);
+                if (memcmp(html + k, "-->", 3) == 0) {
+                    end = html + k;
+                    break;
+                }
+            }
+            i = end == NULL ? len : (size_t)(end - html) + 3;
+        } else if (rest >= 2 && (html[i + 1] == '!' || html[i + 1] == '?')) {
+            const char *gt = memchr(html + i, '>', rest); /* a declaration */
+
+            i = gt == NULL ? len : (size_t)(gt - html) + 1;
+        } else if (rest >= 2 && (isalpha((unsigned char)html[i + 1]) ||
+                                 (rest >= 3 && html[i + 1] == '/' &&
+                                  isalpha((unsigned char)html[i + 2])))) {
+            i = text_tag(&b, html, len, i, &unclosed);
+        } else {
+            strbuf_add(&b, "<", 1); /* a lone '<' is text */
+            i++;
         }
     }
-    char *s = strbuf_take(&b);
+    s = strbuf_take(&b);
     return s != NULL ? html_fold_space(s) : NULL;
 }
 
 /* ------------------------------------------------------------------------ */
 /* The sanitiser */
 
-/* Elements removed together with everything up to their end tag. */
-static const char *const removed_with_content[] = {
-    "script", "style", "iframe", "object", "embed", "applet", "frameset", "noscript",
-    "template", "noembed", "noframes", "xmp", NULL};
-
-/* Elements whose tags are removed (their content, if any, stays). */
-static const char *const removed_tags[] = {
-    "frame", "meta", "link", "base", "form", "input", "button", "textarea", "select",
-    "option", "html", "head", "body", "svg", "math", NULL};
-
-/* Attributes that hold a URL. */
-static const char *const url_attributes[] = {
-    "href", "src", "action", "formaction", "background", "lowsrc", "dynsrc", "poster",
-    "cite", "longdesc", "usemap", "data", "xlink:href", "codebase", "srcset", NULL};
-
 static int is_name_char(unsigned char c)
 {
-    return c != '\0' && !isspace(c) && c != '>' && c != '/' && c != '=' && c != '<' &&
-           c != '"' && c != '\'';
+    if (c > '>')
+        return 1; /* letters, digits above, and all of UTF-8 */
+    return c != '\0' && c != ' ' && (c < '\t' || c > '\r') && c != '>' && c != '/' &&
+           c != '=' && c != '<' && c != '"' && c != '\'';
 }
 
 /* Is value (n bytes) a URL we must not keep? */
@@ -164,21 +445,19 @@ static int bad_url(const char *v, size_t n)
            strncmp(scheme, "data", 4) == 0 || strncmp(scheme, "livescript", 10) == 0;
 }
 
-static int is_url_attribute(const char *name, size_t n)
-{
-    char aname[32];
-
-    if (n >= sizeof(aname))
-        return 0;
-    memcpy(aname, name, n);
-    aname[n] = '\0';
-    return name_in(aname, url_attributes);
-}
-
 /* Find the end of a "</name ...>" for an element removed with its content;
  * returns the index after it, or len. */
 static size_t skip_element(const char *s, size_t len, size_t i, const char *name, size_t nlen)
 {
+    return find_end_tag(s, len, i, name, nlen, NULL);
+}
+
+/* skip_element(), and *found (may be NULL) = whether the end tag is there. */
+static size_t find_end_tag(const char *s, size_t len, size_t i, const char *name, size_t nlen,
+                           int *found)
+{
+    if (found != NULL)
+        *found = 0;
     while (i < len) {
         const char *lt = memchr(s + i, '<', len - i);
 
@@ -188,6 +467,9 @@ static size_t skip_element(const char *s, size_t len, size_t i, const char *name
         if (i + 2 + nlen <= len && s[i + 1] == '/' && strncasecmp(s + i + 2, name, nlen) == 0 &&
             (i + 2 + nlen == len || !is_name_char((unsigned char)s[i + 2 + nlen]))) {
             const char *gt = memchr(s + i, '>', len - i);
+
+            if (found != NULL)
+                *found = 1;
             return gt == NULL ? len : (size_t)(gt - s) + 1;
         }
         i++;
@@ -203,6 +485,7 @@ static size_t sanitize_tag(struct strbuf *b, const char *s, size_t len, size_t i
     char name[64];
     size_t nlen = 0, j = i + 1, close = 0;
     int self_closing = 0, keep;
+    unsigned flags;
 
     if (s[j] == '/') {
         close = 1;
@@ -214,7 +497,8 @@ static size_t sanitize_tag(struct strbuf *b, const char *s, size_t len, size_t i
         j++;
     }
     name[nlen] = '\0';
-    keep = !name_in(name, removed_tags) && !name_in(name, removed_with_content);
+    flags = name_flags(name, nlen);
+    keep = (flags & (HN_REMOVE_TAG | HN_REMOVE_ALL)) == 0;
     if (keep) {
         strbuf_add(b, close ? "</" : "<", close ? 2 : 1);
         strbuf_add(b, s + i + 1 + close, j - i - 1 - close);
@@ -223,6 +507,7 @@ static size_t sanitize_tag(struct strbuf *b, const char *s, size_t len, size_t i
     for (;;) {
         size_t an, as, vs = 0, ve = 0;
         int has_value = 0;
+        unsigned aflags;
         char quote = 0;
 
         while (j < len && (isspace((unsigned char)s[j]) || s[j] == '/')) {
@@ -269,21 +554,15 @@ static size_t sanitize_tag(struct strbuf *b, const char *s, size_t len, size_t i
         }
         if (!keep || close || an == 0 || !is_name_char((unsigned char)s[as]))
             continue;
-        {
-            char aname[32];
-            size_t k = an < sizeof(aname) - 1 ? an : sizeof(aname) - 1;
-
-            memcpy(aname, s + as, k);
-            aname[k] = '\0';
-            if (strncasecmp(aname, "on", 2) == 0 || strcasecmp(aname, "style") == 0 ||
-                strcasecmp(aname, "formaction") == 0)
-                continue;
-            if (has_value && name_in(aname, url_attributes) && bad_url(s + vs, ve - vs))
-                continue;
-            if (has_value && strcasecmp(aname, "xmlns") == 0 && ve - vs == 28 &&
-                memcmp(s + vs, "http://www.w3.org/1999/xhtml", 28) == 0)
-                continue; /* the XHTML namespace of inline content goes without saying */
-        }
+        aflags = name_flags(s + as, an);
+        if ((an >= 2 && (s[as] | 0x20) == 'o' && (s[as + 1] | 0x20) == 'n') ||
+            (aflags & HN_DROP_ATTR))
+            continue; /* on* event handlers, style, formaction */
+        if (has_value && (aflags & HN_URL) && bad_url(s + vs, ve - vs))
+            continue;
+        if (has_value && an == 5 && strncasecmp(s + as, "xmlns", 5) == 0 && ve - vs == 28 &&
+            memcmp(s + vs, "http://www.w3.org/1999/xhtml", 28) == 0)
+            continue; /* the XHTML namespace of inline content goes without saying */
         strbuf_add(b, " ", 1);
         strbuf_add(b, s + as, an);
         if (has_value) {
@@ -291,7 +570,7 @@ static size_t sanitize_tag(struct strbuf *b, const char *s, size_t len, size_t i
             const char *v = s + vs;
             size_t vl = ve - vs;
 
-            if (base != NULL && is_url_attribute(s + as, an)) {
+            if (base != NULL && (aflags & HN_URL)) {
                 char *rel = strndup(v, vl);
                 xmlChar *u = rel != NULL ? xmlBuildURI((const xmlChar *)rel,
                                                        (const xmlChar *)base)
@@ -308,15 +587,18 @@ static size_t sanitize_tag(struct strbuf *b, const char *s, size_t len, size_t i
                 }
             }
             strbuf_add(b, "=\"", 2);
-            for (size_t k = 0; k < vl; k++) {
-                if (v[k] == '"')
-                    strbuf_add(b, "&quot;", 6);
-                else if (v[k] == '<')
-                    strbuf_add(b, "&lt;", 4);
-                else if (v[k] == '>')
-                    strbuf_add(b, "&gt;", 4);
-                else
-                    strbuf_add(b, v + k, 1);
+            for (size_t k = 0, run = 0; k <= vl; k++) {
+                const char *rep = k == vl       ? ""
+                                  : v[k] == '"' ? "&quot;"
+                                  : v[k] == '<' ? "&lt;"
+                                  : v[k] == '>' ? "&gt;"
+                                                : NULL;
+
+                if (rep == NULL)
+                    continue;
+                strbuf_add(b, v + run, k - run); /* the run before it */
+                strbuf_adds(b, rep);
+                run = k + 1;
             }
             strbuf_add(b, "\"", 1);
             free(abs);
@@ -326,7 +608,7 @@ static size_t sanitize_tag(struct strbuf *b, const char *s, size_t len, size_t i
         if (self_closing)
             strbuf_add(b, " /", 2);
         strbuf_add(b, ">", 1);
-    } else if (!close && !self_closing && name_in(name, removed_with_content)) {
+    } else if (!close && !self_closing && (flags & HN_REMOVE_ALL)) {
         j = skip_element(s, len, j, name, nlen);
     }
     return j;
@@ -356,16 +638,8 @@ static size_t sanitize_amp(struct strbuf *b, const char *s, size_t len, size_t i
             char num[24];
 
             if (v >= 0x80 && v <= 0x9F) {
-                iconv_t cd = iconv_open("UCS-4BE", "WINDOWS-1252");
-                char in[1] = {(char)v}, out[4];
-                char *ip = in, *op = out;
-                size_t il = 1, ol = 4;
-
-                if (cd != (iconv_t)-1) {
-                    if (iconv(cd, &ip, &il, &op, &ol) != (size_t)-1 && ol == 0)
-                        v = ((unsigned long)(unsigned char)out[2] << 8) | (unsigned char)out[3];
-                    iconv_close(cd);
-                }
+                if (cp1252_c1[v - 0x80] != 0)
+                    v = cp1252_c1[v - 0x80];
                 snprintf(num, sizeof(num), "&#x%lx;", v);
                 strbuf_adds(b, num);
             } else if (hex) {
@@ -403,11 +677,14 @@ char *html_sanitize_base(const char *html, size_t len, const char *base)
         len = 0;
     if (base != NULL && *base == '\0')
         base = NULL;
+    presize(&b, len);
     while (i < len) {
-        size_t k = i, rest;
+        const char *lt = memchr(html + i, '<', len - i), *amp;
+        size_t k = lt == NULL ? len : (size_t)(lt - html), rest;
 
-        while (k < len && html[k] != '<' && html[k] != '&')
-            k++;
+        amp = memchr(html + i, '&', k - i);
+        if (amp != NULL)
+            k = (size_t)(amp - html);
         strbuf_add(&b, html + i, k - i);
         i = k;
         if (i >= len)

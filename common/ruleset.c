@@ -1,43 +1,91 @@
 /*
  * ruleset.c - rules files: load, validate, match (see ruleset.h).
  *
- * Loading and checking share one walk over the file (rs_build): loading
- * stops at the first problem and keeps the compiled rules, checking goes on
- * and reports every problem.  Duplicate ids are found by sorting (id, index)
- * pairs once everything else is known, so a file of a million rules costs
- * O(n log n), not O(n^2).
+ * Loading and checking share one walk over each file (rs_build_file):
+ * loading stops at the first problem and keeps the compiled rules, checking
+ * goes on and reports every problem.  The files of a directory are walked
+ * in name order into one set; duplicate ids are found by sorting
+ * (id, index) pairs once everything else is known, so a million rules cost
+ * O(n log n), not O(n^2).  Once loaded, the rules are filed in a
+ * ruleindex; each matching thread has a worker with its own normalisers
+ * (one per rule language), document, regex scratch and candidate marks.
  */
 #include "ruleset.h"
 
+#include <dirent.h>
+#include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "item.h"
 #include "jsonfile.h"
+#include "ruleindex.h"
 #include "text.h"
+
+#define RULESET_DEFAULT_LANG "english"
+#define RULESET_FILES_MAX 10000
 
 struct rs_rule {
     struct rule_info info;
     char *id, *name, *query;
+    char **tags;
+    size_t ntags;
+    size_t lang;
     struct rule_expr *expr;
 };
 
 struct ruleset {
     struct rs_rule *rules;
-    size_t n;
-    struct text_norm *norm;
+    size_t n, cap;
+    char **langs; /* langs[0] is English */
+    size_t nlangs;
+    struct ruleindex *index;
+    int naive;
+    struct ruleset_worker *own;
+};
+
+struct ruleset_worker {
+    const struct ruleset *rs;
+    struct text_norm **norms; /* one per rs->langs */
+    size_t nnorms;
     struct text_doc *doc;
+    struct rule_ctx *ctx;
+    struct ruleindex_scratch *scratch;
+    int have_item;
+    unsigned long long items, candidates, matches;
+};
+
+/* One file's rule ids, for the duplicate check. */
+struct id_ref {
+    const char *id;  /* borrowed from the file's tree */
+    size_t file;     /* index in rs_ctx.files */
+    size_t idx;      /* index of the rule in its file */
+    size_t order;    /* global order */
 };
 
 /* How rs_build reports: stop at the first problem (load) or go on (check). */
 struct rs_ctx {
-    const struct jsonfile *f;
     void (*report)(const na_error *e, void *arg);
     void *arg;
+    ruleset_warn_fn warn;
+    void *warn_arg;
     int stop;
     int nerr;
     na_error *first; /* where the first problem is copied, may be NULL */
+    struct jsonfile **files;
+    size_t nfiles;
+    struct id_ref *ids;
+    size_t nids, idcap;
+    /* languages and their normalisers, for compiling */
+    char **langs;
+    struct text_norm **norms;
+    size_t nlangs;
+    size_t nrules;
 };
 
 static void ctx_problem(struct rs_ctx *c, const na_error *e)
@@ -47,6 +95,14 @@ static void ctx_problem(struct rs_ctx *c, const na_error *e)
     c->nerr++;
     if (c->report != NULL)
         c->report(e, c->arg);
+}
+
+static void ctx_warning(struct rs_ctx *c, const na_error *e)
+{
+    if (c->report != NULL)
+        c->report(e, c->arg);
+    if (c->warn != NULL)
+        c->warn(e, c->warn_arg);
 }
 
 static char *dup_str(const char *s)
@@ -74,6 +130,23 @@ const struct rule_expr *ruleset_expr(const struct ruleset *rs, size_t i)
     return rs->rules[i].expr;
 }
 
+void ruleset_set_naive(struct ruleset *rs, int naive)
+{
+    rs->naive = naive;
+}
+
+static void rule_release(struct rs_rule *r)
+{
+    if (r->name != r->id)
+        free(r->name);
+    free(r->id);
+    free(r->query);
+    for (size_t t = 0; t < r->ntags; t++)
+        free(r->tags[t]);
+    free(r->tags);
+    rule_expr_free(&r->expr);
+}
+
 void ruleset_free(struct ruleset **prs)
 {
     struct ruleset *rs;
@@ -81,15 +154,14 @@ void ruleset_free(struct ruleset **prs)
     if (prs == NULL || *prs == NULL)
         return;
     rs = *prs;
-    for (size_t i = 0; i < rs->n; i++) {
-        free(rs->rules[i].id);
-        free(rs->rules[i].name);
-        free(rs->rules[i].query);
-        rule_expr_free(&rs->rules[i].expr);
-    }
+    ruleset_worker_free(&rs->own);
+    for (size_t i = 0; i < rs->n; i++)
+        rule_release(&rs->rules[i]);
     free(rs->rules);
-    text_doc_free(&rs->doc);
-    text_norm_free(&rs->norm);
+    for (size_t i = 0; i < rs->nlangs; i++)
+        free(rs->langs[i]);
+    free(rs->langs);
+    ruleindex_free(&rs->index);
     free(rs);
     *prs = NULL;
 }
@@ -109,10 +181,51 @@ static int has_control(json_t *v)
     return 0;
 }
 
-struct id_ref {
-    const char *id;
-    size_t idx;
-};
+/* ---- languages ------------------------------------------------------------------- */
+
+/* The index of language `lang` in the context, added (with its normaliser)
+ * when new; -1 when out of memory. */
+static long ctx_lang(struct rs_ctx *c, const char *lang)
+{
+    char **nl;
+    struct text_norm **nn;
+
+    for (size_t i = 0; i < c->nlangs; i++)
+        if (strcmp(c->langs[i], lang) == 0)
+            return (long)i;
+    nl = realloc(c->langs, (c->nlangs + 1) * sizeof(*nl));
+    if (nl == NULL)
+        return -1;
+    c->langs = nl;
+    nn = realloc(c->norms, (c->nlangs + 1) * sizeof(*nn));
+    if (nn == NULL)
+        return -1;
+    c->norms = nn;
+    c->langs[c->nlangs] = dup_str(lang);
+    c->norms[c->nlangs] = text_norm_new_lang(lang);
+    if (c->langs[c->nlangs] == NULL || c->norms[c->nlangs] == NULL) {
+        free(c->langs[c->nlangs]);
+        text_norm_free(&c->norms[c->nlangs]);
+        return -1;
+    }
+    return (long)c->nlangs++;
+}
+
+static void ctx_release(struct rs_ctx *c)
+{
+    for (size_t i = 0; i < c->nlangs; i++) {
+        free(c->langs[i]);
+        text_norm_free(&c->norms[i]);
+    }
+    free(c->langs);
+    free(c->norms);
+    for (size_t i = 0; i < c->nfiles; i++)
+        jsonfile_close(&c->files[i]);
+    free(c->files);
+    free(c->ids);
+}
+
+/* ---- duplicates ------------------------------------------------------------------- */
 
 static int id_ref_cmp(const void *a, const void *b)
 {
@@ -121,77 +234,144 @@ static int id_ref_cmp(const void *a, const void *b)
 
     if (r != 0)
         return r;
-    return x->idx < y->idx ? -1 : x->idx > y->idx;
+    return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static int size_cmp(const void *a, const void *b)
-{
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+struct dup {
+    const struct id_ref *dup, *first;
+};
 
-    return x < y ? -1 : x > y;
+static int dup_cmp(const void *a, const void *b)
+{
+    const struct dup *x = a, *y = b;
+
+    return x->dup->order < y->dup->order ? -1 : x->dup->order > y->dup->order;
 }
 
-/* Report every rule whose id was used by an earlier rule.  ids[i] is NULL
- * for rules whose id was already found bad.  Returns 0 or -1 (ENOMEM). */
-static int check_duplicates(struct rs_ctx *c, const char *const *ids, size_t n)
+/* Report every rule whose id was used by an earlier rule.  Returns 0 or -1
+ * (ENOMEM). */
+static int check_duplicates(struct rs_ctx *c)
 {
-    struct id_ref *refs = malloc((n != 0 ? n : 1) * sizeof(*refs));
-    size_t *dups = malloc((n != 0 ? n : 1) * 2 * sizeof(*dups));
-    size_t nrefs = 0, ndups = 0;
+    size_t n = c->nids, ndups = 0;
+    struct dup *dups = malloc((n != 0 ? n : 1) * sizeof(*dups));
 
-    if (refs == NULL || dups == NULL) {
-        free(refs);
-        free(dups);
+    if (dups == NULL)
         return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (ids[i] == NULL)
-            continue;
-        refs[nrefs].id = ids[i];
-        refs[nrefs].idx = i;
-        nrefs++;
-    }
-    qsort(refs, nrefs, sizeof(*refs), id_ref_cmp);
-    for (size_t i = 1, first = 0; i < nrefs; i++) {
-        if (strcmp(refs[i].id, refs[first].id) != 0) {
+    if (n > 1)
+        qsort(c->ids, n, sizeof(*c->ids), id_ref_cmp);
+    for (size_t i = 1, first = 0; i < n; i++) {
+        if (strcmp(c->ids[i].id, c->ids[first].id) != 0) {
             first = i;
             continue;
         }
-        dups[2 * ndups] = refs[i].idx; /* the duplicate, then the first use */
-        dups[2 * ndups + 1] = refs[first].idx;
+        dups[ndups].dup = &c->ids[i];
+        dups[ndups].first = &c->ids[first];
         ndups++;
     }
-    qsort(dups, ndups, 2 * sizeof(*dups), size_cmp); /* file order */
+    if (ndups > 1)
+        qsort(dups, ndups, sizeof(*dups), dup_cmp); /* file order */
     for (size_t k = 0; k < ndups; k++) {
+        const struct jsonfile *f = c->files[dups[k].dup->file];
+        const struct jsonfile *ff = c->files[dups[k].first->file];
         char path[64], firstpath[64];
         int line, col;
         na_error e;
 
-        snprintf(path, sizeof(path), "rules[%zu].id", dups[2 * k]);
-        snprintf(firstpath, sizeof(firstpath), "rules[%zu].id", dups[2 * k + 1]);
-        jsonfile_locate(c->f, firstpath, &line, &col);
-        jsonfile_error(c->f, &e, path, "duplicate rule id '%s' (first used at line %d)",
-                       ids[dups[2 * k]], line);
+        snprintf(path, sizeof(path), "rules[%zu].id", dups[k].dup->idx);
+        snprintf(firstpath, sizeof(firstpath), "rules[%zu].id", dups[k].first->idx);
+        jsonfile_locate(ff, firstpath, &line, &col);
+        if (ff == f)
+            jsonfile_error(f, &e, path, "duplicate rule id '%s' (first used at line %d)",
+                           dups[k].dup->id, line);
+        else
+            jsonfile_error(f, &e, path, "duplicate rule id '%s' (first used at %s:%d)",
+                           dups[k].dup->id, ff->path, line);
         ctx_problem(c, &e);
         if (c->stop)
             break;
     }
-    free(refs);
     free(dups);
+    return 0;
+}
+
+/* ---- one rule ---------------------------------------------------------------------- */
+
+struct warn_fwd {
+    struct rs_ctx *c;
+    const struct jsonfile *f;
+    const char *fpath;
+    const char *label;
+};
+
+static void forward_warning(const na_error *w, void *arg)
+{
+    struct warn_fwd *fw = arg;
+    const char *problem = w->msg;
+    int skip = 0;
+    na_error e;
+
+    if (w->column > 0 && sscanf(w->msg, "col %*d: %n", &skip) == 0 && skip > 0)
+        problem = w->msg + skip;
+    jsonfile_error(fw->f, &e, fw->fpath, "warning: %s: column %d: %s", fw->label, w->column,
+                   problem);
+    ctx_warning(fw->c, &e);
+}
+
+/* The optional "tags": an array of non-empty strings without control
+ * characters.  Sets *tags and *ntags (borrowed from the tree).  0 or -1. */
+static int get_tags(const struct jsonfile *f, json_t *obj, const char *path, const char *label,
+                    const char ***tags, size_t *ntags, na_error *e)
+{
+    json_t *v = json_object_get(obj, "tags");
+    char fpath[96];
+    size_t n;
+
+    *tags = NULL;
+    *ntags = 0;
+    if (v == NULL)
+        return 0;
+    snprintf(fpath, sizeof(fpath), "%s.tags", path);
+    if (!json_is_array(v))
+        return jsonfile_error(f, e, fpath, "%s: 'tags' must be an array of strings", label);
+    n = json_array_size(v);
+    if (n > RULESET_TAGS_MAX)
+        return jsonfile_error(f, e, fpath, "%s: too many tags (%zu, at most %d)", label, n,
+                              RULESET_TAGS_MAX);
+    *tags = calloc(n != 0 ? n : 1, sizeof(**tags));
+    if (*tags == NULL)
+        return jsonfile_error(f, e, fpath, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        json_t *t = json_array_get(v, i);
+
+        snprintf(fpath, sizeof(fpath), "%s.tags[%zu]", path, i);
+        if (!json_is_string(t) || json_string_length(t) == 0 || has_control(t) ||
+            json_string_length(t) > RULESET_ID_MAX) {
+            free(*tags);
+            *tags = NULL;
+            return jsonfile_error(f, e, fpath,
+                                  "%s: a tag must be a non-empty string of at most %d bytes "
+                                  "without control characters",
+                                  label, RULESET_ID_MAX);
+        }
+        (*tags)[i] = json_string_value(t);
+    }
+    *ntags = n;
     return 0;
 }
 
 /* Validate one rule object; on success fill *r (when r != NULL) and set
  * *id_out to the id borrowed from the tree.  Returns 0 or -1 (reported). */
-static int build_rule(struct rs_ctx *c, struct text_norm *norm, json_t *obj, size_t i,
+static int build_rule(struct rs_ctx *c, const struct jsonfile *f, json_t *obj, size_t i,
                       struct rs_rule *r, const char **id_out)
 {
-    static const char *const keys[] = {"id", "name", "query", NULL};
-    const struct jsonfile *f = c->f;
-    const char *id = NULL, *name = NULL, *query = NULL;
+    static const char *const keys[] = {"id", "name", "query", "lang", "enabled", "tags", NULL};
+    const char *id = NULL, *name = NULL, *query = NULL, *lang = RULESET_DEFAULT_LANG;
+    const char **tags = NULL;
+    size_t ntags = 0;
     char path[64], fpath[80], label[RULESET_ID_MAX + 16];
     struct rule_expr *expr = NULL;
-    int bad = 0;
+    long langidx = 0;
+    int bad = 0, enabled = 1;
     na_error e;
 
     *id_out = NULL;
@@ -203,19 +383,19 @@ static int build_rule(struct rs_ctx *c, struct text_norm *norm, json_t *obj, siz
         ctx_problem(c, &e);
         return -1;
     }
-    if (jsonfile_check_keys(f, obj, path, keys, &e) < 0) {
-        ctx_problem(c, &e);
-        if (c->stop)
-            return -1;
-        bad = 1;
-    }
+#define PROBLEM()                                                                              \
+    do {                                                                                       \
+        ctx_problem(c, &e);                                                                    \
+        if (c->stop)                                                                           \
+            goto fail;                                                                         \
+        bad = 1;                                                                               \
+    } while (0)
+    if (jsonfile_check_keys(f, obj, path, keys, &e) < 0)
+        PROBLEM();
 
     if (jsonfile_get_string(f, obj, path, "id", 1, &id, &e) < 0) {
-        ctx_problem(c, &e);
-        if (c->stop)
-            return -1;
-        bad = 1;
         id = NULL;
+        PROBLEM();
     } else {
         json_t *v = json_object_get(obj, "id");
         size_t idlen = json_string_length(v);
@@ -232,11 +412,8 @@ static int build_rule(struct rs_ctx *c, struct text_norm *norm, json_t *obj, siz
         else
             problem = 0;
         if (problem) {
-            ctx_problem(c, &e);
-            if (c->stop)
-                return -1;
-            bad = 1;
             id = NULL;
+            PROBLEM();
         }
     }
     if (id != NULL)
@@ -245,25 +422,33 @@ static int build_rule(struct rs_ctx *c, struct text_norm *norm, json_t *obj, siz
         snprintf(label, sizeof(label), "rule %zu", i + 1);
 
     if (jsonfile_get_string(f, obj, path, "name", 0, &name, &e) < 0) {
-        ctx_problem(c, &e);
-        if (c->stop)
-            return -1;
-        bad = 1;
+        PROBLEM();
     } else if (name != NULL && has_control(json_object_get(obj, "name"))) {
         snprintf(fpath, sizeof(fpath), "%s.name", path);
         jsonfile_error(f, &e, fpath, "%s: name must not contain control characters", label);
-        ctx_problem(c, &e);
-        if (c->stop)
-            return -1;
-        bad = 1;
+        PROBLEM();
+    }
+    if (jsonfile_get_bool(f, obj, path, "enabled", 0, &enabled, &e) < 0)
+        PROBLEM();
+    if (get_tags(f, obj, path, label, &tags, &ntags, &e) < 0)
+        PROBLEM();
+    if (jsonfile_get_string(f, obj, path, "lang", 0, &lang, &e) < 0) {
+        lang = NULL;
+        PROBLEM();
+    } else if (!text_lang_known(lang)) {
+        snprintf(fpath, sizeof(fpath), "%s.lang", path);
+        jsonfile_error(f, &e, fpath, "%s: unknown language '%s' (libstemmer knows: %s)", label,
+                       lang, text_lang_list());
+        lang = NULL;
+        PROBLEM();
+    } else if ((langidx = ctx_lang(c, lang)) < 0) {
+        na_error_set(&e, 0, 0, "%s: out of memory", f->path);
+        PROBLEM();
     }
 
     if (jsonfile_get_string(f, obj, path, "query", 1, &query, &e) < 0) {
-        ctx_problem(c, &e);
-        if (c->stop)
-            return -1;
-        bad = 1;
-    } else {
+        PROBLEM();
+    } else if (lang != NULL && langidx >= 0) {
         json_t *v = json_object_get(obj, "query");
         na_error qe;
 
@@ -271,9 +456,8 @@ static int build_rule(struct rs_ctx *c, struct text_norm *norm, json_t *obj, siz
         na_error_clear(&qe);
         if (json_string_length(v) != strlen(query)) {
             jsonfile_error(f, &e, fpath, "%s: the query contains a NUL character", label);
-            ctx_problem(c, &e);
-            bad = 1;
-        } else if (rule_compile_norm(norm, query, &expr, &qe) < 0) {
+            PROBLEM();
+        } else if (rule_compile_norm(c->norms[langidx], query, &expr, &qe) < 0) {
             const char *problem = qe.msg;
             int skip = 0;
 
@@ -284,110 +468,298 @@ static int build_rule(struct rs_ctx *c, struct text_norm *norm, json_t *obj, siz
                 jsonfile_error(f, &e, fpath, "%s: column %d: %s", label, qe.column, problem);
             else
                 jsonfile_error(f, &e, fpath, "%s: %s", label, problem);
-            ctx_problem(c, &e);
-            bad = 1;
-        }
-        if (bad && c->stop) {
-            rule_expr_free(&expr);
-            return -1;
+            PROBLEM();
+        } else {
+            struct warn_fwd fw = {c, f, fpath, label};
+
+            rule_set_layer(expr, (size_t)langidx);
+            rule_warnings(expr, forward_warning, &fw);
+            /* one block per rule: a large set is evaluated with few cache misses */
+            if (r != NULL && rule_expr_pack(&expr) < 0) {
+                na_error_set(&e, 0, 0, "%s: out of memory", f->path);
+                PROBLEM();
+            }
         }
     }
+#undef PROBLEM
 
     *id_out = id;
-    if (bad) {
-        rule_expr_free(&expr);
-        return -1;
-    }
+    if (bad)
+        goto fail;
     if (r == NULL) {
         rule_expr_free(&expr);
+        free(tags);
         return 0;
     }
     r->id = dup_str(id);
-    r->name = dup_str(name != NULL ? name : id);
+    r->name = name != NULL ? dup_str(name) : r->id; /* no copy when it is the id */
     r->query = dup_str(query);
     r->expr = expr;
-    if (r->id == NULL || r->name == NULL || r->query == NULL) {
-        na_error_set(&e, 0, 0, "%s: out of memory", f->path);
-        ctx_problem(c, &e);
-        return -1; /* the caller frees r's fields with the ruleset */
+    r->lang = (size_t)langidx;
+    r->tags = ntags != 0 ? calloc(ntags, sizeof(*r->tags)) : NULL;
+    expr = NULL;
+    if (r->id == NULL || r->name == NULL || r->query == NULL || (ntags != 0 && r->tags == NULL))
+        goto nomem;
+    for (size_t t = 0; t < ntags; t++) {
+        r->tags[t] = dup_str(tags[t]);
+        if (r->tags[t] == NULL)
+            goto nomem;
+        r->ntags = t + 1;
     }
-    r->info.id = r->id;
-    r->info.name = r->name;
-    r->info.query = r->query;
+    free(tags);
+    r->info.enabled = enabled;
+    r->info.ntags = ntags;
+    return 0;
+nomem:
+    na_error_set(&e, 0, 0, "%s: out of memory", f->path);
+    ctx_problem(c, &e);
+    free(tags);
+    return -1; /* the caller frees r's fields with the ruleset */
+fail:
+    rule_expr_free(&expr);
+    free(tags);
+    return -1;
+}
+
+/* ---- files ---------------------------------------------------------------------------- */
+
+static int push_id(struct rs_ctx *c, const char *id, size_t file, size_t idx)
+{
+    if (c->nids == c->idcap) {
+        size_t ncap = c->idcap != 0 ? c->idcap * 2 : 256;
+        struct id_ref *n = realloc(c->ids, ncap * sizeof(*n));
+
+        if (n == NULL)
+            return -1;
+        c->ids = n;
+        c->idcap = ncap;
+    }
+    c->ids[c->nids].id = id;
+    c->ids[c->nids].file = file;
+    c->ids[c->nids].idx = idx;
+    c->ids[c->nids].order = c->nids;
+    c->nids++;
     return 0;
 }
 
-/* Walk the whole file.  With out != NULL build the ruleset (only when there
- * is no problem).  Returns the number of problems reported. */
-static int rs_build(struct rs_ctx *c, struct ruleset **out, size_t *nrules)
+/* Walk file number `fi` (already in c->files).  With rs != NULL append its
+ * rules.  Returns 0, or -1 when the walk must stop. */
+static int rs_build_file(struct rs_ctx *c, size_t fi, struct ruleset *rs)
 {
     static const char *const root_keys[] = {"rules", NULL};
-    const struct jsonfile *f = c->f;
-    struct ruleset *rs = NULL;
-    struct text_norm *norm = NULL;
-    const char **ids = NULL;
+    const struct jsonfile *f = c->files[fi];
     json_t *rules;
     size_t n;
     na_error e;
 
-    if (nrules != NULL)
-        *nrules = 0;
     if (jsonfile_check_keys(f, f->root, "", root_keys, &e) < 0) {
         ctx_problem(c, &e);
         if (c->stop || !json_is_object(f->root))
-            return c->nerr;
+            return c->stop ? -1 : 0;
     }
     rules = json_object_get(f->root, "rules");
     if (rules == NULL) {
         jsonfile_error(f, &e, "", "missing key 'rules'");
         ctx_problem(c, &e);
-        return c->nerr;
+        return c->stop ? -1 : 0;
     }
     if (!json_is_array(rules)) {
         jsonfile_error(f, &e, "rules", "'rules' must be an array");
         ctx_problem(c, &e);
-        return c->nerr;
+        return c->stop ? -1 : 0;
     }
     n = json_array_size(rules);
-    if (nrules != NULL)
-        *nrules = n;
+    c->nrules += n;
+    if (rs != NULL && rs->n + n > rs->cap) {
+        size_t ncap = rs->n + n;
+        struct rs_rule *nr = realloc(rs->rules, (ncap != 0 ? ncap : 1) * sizeof(*nr));
 
-    ids = calloc(n != 0 ? n : 1, sizeof(*ids));
-    if (out != NULL) {
-        rs = calloc(1, sizeof(*rs));
-        if (rs != NULL) {
-            rs->rules = calloc(n != 0 ? n : 1, sizeof(*rs->rules));
-            rs->norm = text_norm_new();
-            rs->doc = rs->norm != NULL ? text_doc_new(rs->norm) : NULL;
-        }
-        if (rs == NULL || rs->rules == NULL || rs->doc == NULL)
+        if (nr == NULL)
             goto nomem;
-        norm = rs->norm;
-    } else {
-        norm = text_norm_new();
+        rs->rules = nr;
+        rs->cap = ncap;
     }
-    if (ids == NULL || norm == NULL)
-        goto nomem;
-
     for (size_t i = 0; i < n; i++) {
-        struct rs_rule *r = rs != NULL ? &rs->rules[i] : NULL;
+        struct rs_rule *r = NULL;
+        const char *id = NULL;
+        int rc;
 
-        if (rs != NULL)
-            rs->n = i + 1; /* so ruleset_free releases what this rule took */
-        if (build_rule(c, norm, json_array_get(rules, i), i, r, &ids[i]) < 0 && c->stop)
-            goto done;
+        if (rs != NULL) {
+            r = &rs->rules[rs->n];
+            memset(r, 0, sizeof(*r));
+            rs->n++; /* so ruleset_free releases what this rule took */
+        }
+        rc = build_rule(c, f, json_array_get(rules, i), i, r, &id);
+        if (id != NULL && push_id(c, id, fi, i) < 0)
+            goto nomem;
+        if (rc < 0 && c->stop)
+            return -1;
     }
-    if (check_duplicates(c, ids, n) < 0)
-        goto nomem;
-    goto done;
-
+    return 0;
 nomem:
     na_error_set(&e, 0, 0, "%s: out of memory", f->path);
     ctx_problem(c, &e);
+    return -1;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int has_json_suffix(const char *name)
+{
+    size_t n = strlen(name);
+
+    return n > 5 && name[0] != '.' && strcmp(name + n - 5, ".json") == 0;
+}
+
+/* Open the rules file, or every .json file of the directory, into
+ * c->files.  Problems are reported; returns 0 or -1. */
+static int open_files(struct rs_ctx *c, const char *path)
+{
+    struct stat st;
+    na_error e;
+    DIR *dir;
+    struct dirent *de;
+    char **names = NULL;
+    size_t nnames = 0, cap = 0;
+    int rc = -1;
+
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        dir = opendir(path);
+        if (dir == NULL) {
+            na_error_set(&e, 0, 0, "%s: cannot open directory: %s", path, strerror(errno));
+            ctx_problem(c, &e);
+            return -1;
+        }
+        while ((de = readdir(dir)) != NULL) {
+            if (!has_json_suffix(de->d_name))
+                continue;
+            if (nnames == cap) {
+                size_t ncap = cap != 0 ? cap * 2 : 16;
+                char **nn = realloc(names, ncap * sizeof(*nn));
+
+                if (nn == NULL || ncap > RULESET_FILES_MAX) {
+                    free(nn != NULL ? nn : names);
+                    names = NULL;
+                    nnames = 0;
+                    closedir(dir);
+                    na_error_set(&e, 0, 0, "%s: %s", path,
+                                 nn == NULL ? "out of memory" : "too many rules files");
+                    ctx_problem(c, &e);
+                    return -1;
+                }
+                names = nn;
+                cap = ncap;
+            }
+            names[nnames] = malloc(strlen(path) + strlen(de->d_name) + 2);
+            if (names[nnames] == NULL)
+                break;
+            snprintf(names[nnames], strlen(path) + strlen(de->d_name) + 2, "%s/%s", path,
+                     de->d_name);
+            nnames++;
+        }
+        closedir(dir);
+        if (de != NULL) {
+            na_error_set(&e, 0, 0, "%s: out of memory", path);
+            ctx_problem(c, &e);
+            goto done;
+        }
+        if (nnames == 0) {
+            na_error_set(&e, 0, 0, "%s: no *.json rules files in the directory", path);
+            ctx_problem(c, &e);
+            goto done;
+        }
+        qsort(names, nnames, sizeof(*names), name_cmp);
+    } else {
+        names = malloc(sizeof(*names));
+        if (names == NULL || (names[0] = dup_str(path)) == NULL) {
+            free(names);
+            names = NULL;
+            na_error_set(&e, 0, 0, "%s: out of memory", path);
+            ctx_problem(c, &e);
+            return -1;
+        }
+        nnames = 1;
+    }
+    c->files = calloc(nnames, sizeof(*c->files));
+    if (c->files == NULL) {
+        na_error_set(&e, 0, 0, "%s: out of memory", path);
+        ctx_problem(c, &e);
+        goto done;
+    }
+    rc = 0;
+    for (size_t i = 0; i < nnames; i++) {
+        na_error_clear(&e);
+        if (jsonfile_open(names[i], &c->files[c->nfiles], &e) < 0) {
+            ctx_problem(c, &e);
+            rc = -1;
+            if (c->stop)
+                break;
+            continue;
+        }
+        c->nfiles++;
+    }
 done:
-    if (rs == NULL)
-        text_norm_free(&norm);
-    free(ids);
+    for (size_t i = 0; i < nnames; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+/* Build from the files in c (checking only when out == NULL).  Returns the
+ * number of problems. */
+static int rs_build(struct rs_ctx *c, struct ruleset **out)
+{
+    struct ruleset *rs = NULL;
+    na_error e;
+
+    if (ctx_lang(c, RULESET_DEFAULT_LANG) != 0)
+        goto nomem;
+    if (out != NULL) {
+        rs = calloc(1, sizeof(*rs));
+        if (rs == NULL)
+            goto nomem;
+    }
+    for (size_t fi = 0; fi < c->nfiles; fi++)
+        if (rs_build_file(c, fi, rs) < 0)
+            goto done;
+    if (check_duplicates(c) < 0)
+        goto nomem;
+    if (rs != NULL && c->nerr == 0) {
+        const struct rule_expr **ex = malloc((rs->n != 0 ? rs->n : 1) * sizeof(*ex));
+
+        if (ex == NULL)
+            goto nomem;
+        for (size_t i = 0; i < rs->n; i++) {
+            struct rs_rule *r = &rs->rules[i];
+
+            r->info.id = r->id;
+            r->info.name = r->name;
+            r->info.query = r->query;
+            r->info.tags = (const char *const *)r->tags;
+            r->info.lang = c->langs[r->lang];
+            r->info.index = i;
+            ex[i] = r->info.enabled ? r->expr : NULL;
+        }
+        rs->index = ruleindex_build(ex, rs->n);
+        free(ex);
+        if (rs->index == NULL)
+            goto nomem;
+        /* hand the languages over; rule_info.lang points into them */
+        rs->langs = c->langs;
+        rs->nlangs = c->nlangs;
+        c->langs = NULL;
+        for (size_t i = 0; i < c->nlangs; i++)
+            text_norm_free(&c->norms[i]);
+        c->nlangs = 0;
+    }
+    goto done;
+nomem:
+    na_error_set(&e, 0, 0, "out of memory");
+    ctx_problem(c, &e);
+done:
     if (out != NULL) {
         if (c->nerr == 0)
             *out = rs;
@@ -397,94 +769,233 @@ done:
     return c->nerr;
 }
 
-static int load(struct jsonfile *f, struct ruleset **out, na_error *err)
+int ruleset_load_warn(const char *path, ruleset_warn_fn warn, void *arg, struct ruleset **out,
+                      na_error *err)
 {
-    struct rs_ctx c = {.f = f, .stop = 1, .first = err};
-    int n;
+    struct rs_ctx c = {.stop = 1, .first = err, .warn = warn, .warn_arg = arg};
+    int n = 1;
 
-    n = rs_build(&c, out, NULL);
-    jsonfile_close(&f);
+    *out = NULL;
+    if (open_files(&c, path) == 0)
+        n = rs_build(&c, out);
+    ctx_release(&c);
+#ifdef __GLIBC__
+    /* the JSON trees of a large rules file are gone: give their memory back */
+    malloc_trim(0);
+#endif
     return n == 0 ? 0 : -1;
 }
 
 int ruleset_load(const char *path, struct ruleset **out, na_error *err)
 {
-    struct jsonfile *f = NULL;
-
-    *out = NULL;
-    if (jsonfile_open(path, &f, err) < 0)
-        return -1;
-    return load(f, out, err);
+    return ruleset_load_warn(path, NULL, NULL, out, err);
 }
 
 int ruleset_load_buffer(const char *name, const char *json, size_t len, struct ruleset **out,
                         na_error *err)
 {
-    struct jsonfile *f = NULL;
+    struct rs_ctx c = {.stop = 1, .first = err};
+    int n = 1;
 
     *out = NULL;
-    if (jsonfile_parse(name, json, len, &f, err) < 0)
-        return -1;
-    return load(f, out, err);
-}
-
-static int check(struct jsonfile *f, void (*report)(const na_error *e, void *arg), void *arg,
-                 size_t *nrules)
-{
-    struct rs_ctx c = {.f = f, .report = report, .arg = arg};
-    int n = rs_build(&c, NULL, nrules);
-
-    jsonfile_close(&f);
-    return n;
-}
-
-static int open_failed(const na_error *e, void (*report)(const na_error *e, void *arg),
-                       void *arg, size_t *nrules)
-{
-    if (nrules != NULL)
-        *nrules = 0;
-    if (report != NULL)
-        report(e, arg);
-    return 1;
+    c.files = calloc(1, sizeof(*c.files));
+    if (c.files == NULL)
+        return na_error_set(err, 0, 0, "%s: out of memory", name);
+    if (jsonfile_parse(name, json, len, &c.files[0], err) == 0) {
+        c.nfiles = 1;
+        n = rs_build(&c, out);
+    }
+    ctx_release(&c);
+    return n == 0 ? 0 : -1;
 }
 
 int ruleset_check(const char *path, void (*report)(const na_error *e, void *arg), void *arg,
                   size_t *nrules)
 {
-    struct jsonfile *f = NULL;
-    na_error e;
+    struct rs_ctx c = {.report = report, .arg = arg};
+    int n;
 
-    na_error_clear(&e);
-    if (jsonfile_open(path, &f, &e) < 0)
-        return open_failed(&e, report, arg, nrules);
-    return check(f, report, arg, nrules);
+    open_files(&c, path);
+    n = rs_build(&c, NULL);
+    if (nrules != NULL)
+        *nrules = c.nrules;
+    ctx_release(&c);
+    return n;
 }
 
 int ruleset_check_buffer(const char *name, const char *json, size_t len,
                          void (*report)(const na_error *e, void *arg), void *arg,
                          size_t *nrules)
 {
-    struct jsonfile *f = NULL;
+    struct rs_ctx c = {.report = report, .arg = arg};
     na_error e;
+    int n;
 
     na_error_clear(&e);
-    if (jsonfile_parse(name, json, len, &f, &e) < 0)
-        return open_failed(&e, report, arg, nrules);
-    return check(f, report, arg, nrules);
+    if (nrules != NULL)
+        *nrules = 0;
+    c.files = calloc(1, sizeof(*c.files));
+    if (c.files == NULL) {
+        na_error_set(&e, 0, 0, "%s: out of memory", name);
+        if (report != NULL)
+            report(&e, arg);
+        return 1;
+    }
+    if (jsonfile_parse(name, json, len, &c.files[0], &e) < 0) {
+        if (report != NULL)
+            report(&e, arg);
+        ctx_release(&c);
+        return 1;
+    }
+    c.nfiles = 1;
+    n = rs_build(&c, NULL);
+    if (nrules != NULL)
+        *nrules = c.nrules;
+    ctx_release(&c);
+    return n;
+}
+
+/* ---- workers ---------------------------------------------------------------------------- */
+
+struct ruleset_worker *ruleset_worker_new(const struct ruleset *rs)
+{
+    struct ruleset_worker *w = calloc(1, sizeof(*w));
+
+    if (w == NULL)
+        return NULL;
+    w->rs = rs;
+    w->norms = calloc(rs->nlangs != 0 ? rs->nlangs : 1, sizeof(*w->norms));
+    if (w->norms == NULL)
+        goto fail;
+    w->nnorms = rs->nlangs;
+    for (size_t i = 0; i < rs->nlangs; i++)
+        if ((w->norms[i] = text_norm_new_lang(rs->langs[i])) == NULL)
+            goto fail;
+    w->doc = text_doc_new(w->norms[0]);
+    if (w->doc == NULL)
+        goto fail;
+    for (size_t i = 1; i < rs->nlangs; i++)
+        if (text_doc_add_layer(w->doc, w->norms[i]) != (int)i)
+            goto fail;
+    w->ctx = rule_ctx_new();
+    w->scratch = ruleindex_scratch_new(rs->index);
+    if (w->ctx == NULL || w->scratch == NULL)
+        goto fail;
+    return w;
+fail:
+    ruleset_worker_free(&w);
+    return NULL;
+}
+
+void ruleset_worker_free(struct ruleset_worker **pw)
+{
+    struct ruleset_worker *w;
+
+    if (pw == NULL || *pw == NULL)
+        return;
+    w = *pw;
+    text_doc_free(&w->doc);
+    /* not w->rs: the set may already be gone */
+    if (w->norms != NULL)
+        for (size_t i = 0; i < w->nnorms; i++)
+            text_norm_free(&w->norms[i]);
+    free(w->norms);
+    rule_ctx_free(&w->ctx);
+    ruleindex_scratch_free(&w->scratch);
+    free(w);
+    *pw = NULL;
+}
+
+int ruleset_worker_match(struct ruleset_worker *w, const struct item *it, ruleset_match_fn cb,
+                         void *arg)
+{
+    const struct ruleset *rs = w->rs;
+
+    w->have_item = 0;
+    text_doc_reset(w->doc);
+    if (text_doc_add_item(w->doc, it) < 0)
+        return -1;
+    w->have_item = 1;
+    w->items++;
+    if (rs->naive) {
+        for (size_t i = 0; i < rs->n; i++) {
+            const struct rs_rule *r = &rs->rules[i];
+
+            if (!r->info.enabled)
+                continue;
+            w->candidates++;
+            if (rule_eval_ctx(r->expr, w->doc, w->ctx)) {
+                int rc;
+
+                w->matches++;
+                rc = cb(&r->info, it, arg);
+                if (rc != 0)
+                    return rc;
+            }
+        }
+        return 0;
+    }
+    {
+        const uint32_t *cand;
+        long nc = ruleindex_candidates(rs->index, w->doc, w->scratch, &cand);
+
+        if (nc < 0)
+            return -1;
+        w->candidates += (unsigned long long)nc;
+        for (long k = 0; k < nc; k++) {
+            const struct rs_rule *r = &rs->rules[cand[k]];
+
+            /* the rules of a large set are far apart in memory: start
+             * fetching the next ones while this one is evaluated */
+            if (k + 4 < nc)
+                __builtin_prefetch(&rs->rules[cand[k + 4]]);
+            if (k + 2 < nc)
+                __builtin_prefetch(rs->rules[cand[k + 2]].expr);
+
+            if (rule_eval_ctx(r->expr, w->doc, w->ctx)) {
+                int rc;
+
+                w->matches++;
+                rc = cb(&r->info, it, arg);
+                if (rc != 0)
+                    return rc;
+            }
+        }
+    }
+    return 0;
+}
+
+int ruleset_worker_explain(struct ruleset_worker *w, size_t index,
+                           struct rule_explanation **out)
+{
+    *out = NULL;
+    if (!w->have_item || index >= w->rs->n)
+        return 0;
+    return rule_explain(w->rs->rules[index].expr, w->doc, w->ctx, out);
+}
+
+void ruleset_worker_stats(const struct ruleset_worker *w, unsigned long long *items,
+                          unsigned long long *candidates, unsigned long long *matches)
+{
+    if (items != NULL)
+        *items = w->items;
+    if (candidates != NULL)
+        *candidates = w->candidates;
+    if (matches != NULL)
+        *matches = w->matches;
 }
 
 int ruleset_match(struct ruleset *rs, const struct item *it, ruleset_match_fn cb, void *arg)
 {
-    text_doc_reset(rs->doc);
-    if (text_doc_add_item(rs->doc, it) < 0)
+    if (rs->own == NULL && (rs->own = ruleset_worker_new(rs)) == NULL)
         return -1;
-    for (size_t i = 0; i < rs->n; i++) {
-        if (rule_eval(rs->rules[i].expr, rs->doc)) {
-            int r = cb(&rs->rules[i].info, it, arg);
+    return ruleset_worker_match(rs->own, it, cb, arg);
+}
 
-            if (r != 0)
-                return r;
-        }
-    }
-    return 0;
+int ruleset_explain(struct ruleset *rs, size_t index, struct rule_explanation **out)
+{
+    *out = NULL;
+    if (rs->own == NULL)
+        return 0;
+    return ruleset_worker_explain(rs->own, index, out);
 }

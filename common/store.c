@@ -14,6 +14,12 @@
 #include <string.h>
 
 #define STORE_BUSY_TIMEOUT_MS 5000
+#define STORE_FOREVER "9223372036854775807"
+/* Checkpoint (and fsync) the WAL after this many pages (16 MB with 4 KiB
+ * pages) instead of SQLite's 1000: a busy fetcher commits once per feed,
+ * and each checkpoint waits for the disk.  store_checkpoint() runs one
+ * when the daemon is idle. */
+#define STORE_WAL_PAGES "4096"
 
 enum store_stmt {
     ST_BEGIN,
@@ -23,8 +29,13 @@ enum store_stmt {
     ST_FEED_PUT,
     ST_SEEN_HAS,
     ST_SEEN_ADD,
+    ST_SEEN_TOUCH,
+    ST_HASH_TOUCH,
+    ST_HASH_ADD,
     ST_SEEN_PRUNE_ONE,
     ST_SEEN_PRUNE_ALL,
+    ST_HASH_PRUNE_ONE,
+    ST_HASH_PRUNE_ALL,
     ST_COUNTER_NEXT,
     ST_COUNTER_GET,
     ST_COUNT
@@ -35,20 +46,38 @@ static const char *const store_sql[ST_COUNT] = {
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_FEED_GET] = "SELECT etag, last_modified, last_ok, last_error, failures,"
-                    " next_poll, items_seen FROM feeds WHERE url = ?1",
+                    " next_poll, items_seen, last_error_at, doc_at FROM feeds WHERE url = ?1",
     [ST_FEED_PUT] = "INSERT OR REPLACE INTO feeds(url, etag, last_modified, last_ok,"
-                    " last_error, failures, next_poll, items_seen)"
-                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    " last_error, failures, next_poll, items_seen, last_error_at, doc_at)"
+                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [ST_SEEN_HAS] = "SELECT 1 FROM seen WHERE feed = ?1 AND id = ?2",
-    [ST_SEEN_ADD] = "INSERT OR IGNORE INTO seen(feed, id, first_seen) VALUES(?1, ?2, ?3)",
-    [ST_SEEN_PRUNE_ONE] = "DELETE FROM seen WHERE feed = ?1 AND first_seen < ?2",
-    [ST_SEEN_PRUNE_ALL] = "DELETE FROM seen WHERE first_seen < ?1",
+    [ST_SEEN_ADD] = "INSERT OR IGNORE INTO seen(feed, id, first_seen, last_seen)"
+                    " VALUES(?1, ?2, ?3, ?3)",
+    [ST_SEEN_TOUCH] = "UPDATE seen SET last_seen = max(last_seen, ?3) WHERE feed = ?1 AND id = ?2",
+    [ST_HASH_TOUCH] = "UPDATE seen_hash SET last_seen = max(last_seen, ?3)"
+                      " WHERE feed = ?1 AND hash = ?2",
+    [ST_HASH_ADD] = "INSERT INTO seen_hash(feed, hash, last_seen) VALUES(?1, ?2, ?3)"
+                    " ON CONFLICT(feed, hash) DO UPDATE SET last_seen = max(last_seen, ?3)",
+    /* an entry of the latest document (last_seen >= doc_at) always stays */
+    [ST_SEEN_PRUNE_ONE] = "DELETE FROM seen WHERE feed = ?1 AND last_seen < ?2 AND last_seen <"
+                          " coalesce((SELECT doc_at FROM feeds WHERE url = ?1), " STORE_FOREVER ")",
+    [ST_SEEN_PRUNE_ALL] = "DELETE FROM seen WHERE last_seen < ?1 AND last_seen <"
+                          " coalesce((SELECT doc_at FROM feeds WHERE url = seen.feed), "
+                          STORE_FOREVER ")",
+    [ST_HASH_PRUNE_ONE] = "DELETE FROM seen_hash WHERE feed = ?1 AND last_seen < ?2 AND"
+                          " last_seen < coalesce((SELECT doc_at FROM feeds WHERE url = ?1), "
+                          STORE_FOREVER ")",
+    [ST_HASH_PRUNE_ALL] = "DELETE FROM seen_hash WHERE last_seen < ?1 AND last_seen <"
+                          " coalesce((SELECT doc_at FROM feeds WHERE url = seen_hash.feed), "
+                          STORE_FOREVER ")",
     [ST_COUNTER_NEXT] = "INSERT INTO counters(name, value) VALUES(?1, 1)"
                         " ON CONFLICT(name) DO UPDATE SET value = value + 1"
                         " RETURNING value",
     [ST_COUNTER_GET] = "SELECT value FROM counters WHERE name = ?1",
 };
 
+/* The current schema, for a new file (a version-1 file keeps its tables
+ * and is upgraded by store_upgrade_v1 before store_schema_v2 runs). */
 static const char store_schema[] =
     "CREATE TABLE IF NOT EXISTS meta("
     "  key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -56,13 +85,30 @@ static const char store_schema[] =
     "  url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT,"
     "  last_ok INTEGER NOT NULL DEFAULT 0, last_error TEXT,"
     "  failures INTEGER NOT NULL DEFAULT 0, next_poll INTEGER NOT NULL DEFAULT 0,"
-    "  items_seen INTEGER NOT NULL DEFAULT 0);"
+    "  items_seen INTEGER NOT NULL DEFAULT 0,"
+    "  last_error_at INTEGER NOT NULL DEFAULT 0, doc_at INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS seen("
     "  feed TEXT NOT NULL, id TEXT NOT NULL, first_seen INTEGER NOT NULL,"
+    "  last_seen INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY(feed, id)) WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS seen_first ON seen(first_seen);"
     "CREATE TABLE IF NOT EXISTS counters("
     "  name TEXT PRIMARY KEY, value INTEGER NOT NULL);";
+
+/* What version 2 added: last_error_at, doc_at, seen.last_seen, seen_hash. */
+static const char store_upgrade_v1[] =
+    "ALTER TABLE feeds ADD COLUMN last_error_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE feeds ADD COLUMN doc_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE seen ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE seen SET last_seen = first_seen;"
+    "DROP INDEX IF EXISTS seen_first;"
+    "UPDATE meta SET value = '2' WHERE key = 'schema_version';";
+
+/* No index on last_seen: every fetched document refreshes it, and the
+ * hourly prune is cheaper as a scan than an index kept on every write. */
+static const char store_schema_v2[] =
+    "CREATE TABLE IF NOT EXISTS seen_hash("
+    "  feed TEXT NOT NULL, hash INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+    "  PRIMARY KEY(feed, hash)) WITHOUT ROWID;";
 
 struct store {
     sqlite3 *db;
@@ -109,22 +155,27 @@ static int store_exec_stmt(struct store *st, enum store_stmt which, const char *
     return 0;
 }
 
-/* Check the schema version row, inserting it in a new database. */
-static int store_check_version(struct store *st, na_error *err)
+/* Read the schema version into *version, inserting the current one in a
+ * new database (unless readonly).  Returns 0, or -1 with *err. */
+static int store_read_version(struct store *st, int readonly, long long *version,
+                              na_error *err)
 {
     sqlite3_stmt *s = NULL;
-    long long version = -1;
-    int rc;
+    int rc = SQLITE_OK;
 
-    rc = sqlite3_prepare_v2(st->db,
-                            "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', ?1)",
-                            -1, &s, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int(s, 1, STORE_SCHEMA_VERSION);
-    if (rc == SQLITE_OK && sqlite3_step(s) != SQLITE_DONE)
-        rc = SQLITE_ERROR;
-    sqlite3_finalize(s);
-    s = NULL;
+    *version = -1;
+    if (!readonly) {
+        rc = sqlite3_prepare_v2(st->db,
+                                "INSERT OR IGNORE INTO meta(key, value)"
+                                " VALUES('schema_version', ?1)",
+                                -1, &s, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int(s, 1, STORE_SCHEMA_VERSION);
+        if (rc == SQLITE_OK && sqlite3_step(s) != SQLITE_DONE)
+            rc = SQLITE_ERROR;
+        sqlite3_finalize(s);
+        s = NULL;
+    }
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = 'schema_version'",
                                 -1, &s, NULL);
@@ -133,9 +184,9 @@ static int store_check_version(struct store *st, na_error *err)
         char *end = NULL;
 
         if (v != NULL)
-            version = strtoll(v, &end, 10);
+            *version = strtoll(v, &end, 10);
         if (v == NULL || end == v || *end != '\0')
-            version = -1;
+            *version = -1;
     } else {
         rc = SQLITE_ERROR;
     }
@@ -146,19 +197,54 @@ static int store_check_version(struct store *st, na_error *err)
         return -1;
     }
     sqlite3_finalize(s);
-    if (version < 1)
+    if (*version < 1)
         return na_error_set(err, 0, 0, "%s: invalid schema version in table meta", st->path);
-    if (version > STORE_SCHEMA_VERSION)
+    if (*version > STORE_SCHEMA_VERSION)
         return na_error_set(err, 0, 0,
                             "%s: schema version %lld is newer than this program's (%d)",
-                            st->path, version, STORE_SCHEMA_VERSION);
+                            st->path, *version, STORE_SCHEMA_VERSION);
     return 0;
 }
 
-int store_open(const char *path, struct store **out, na_error *err)
+/* Run a script of statements; returns 0, or -1 with *err saying `what`. */
+static int store_exec_script(struct store *st, const char *sql, const char *what,
+                             na_error *err)
+{
+    char *emsg = NULL;
+    int rc = sqlite3_exec(st->db, sql, NULL, NULL, &emsg);
+
+    if (rc == SQLITE_OK)
+        return 0;
+    na_error_set(err, 0, 0, "%s: %s: %s", st->path, what,
+                 emsg != NULL ? emsg : sqlite3_errstr(rc));
+    sqlite3_free(emsg);
+    return -1;
+}
+
+/* Bring the schema to STORE_SCHEMA_VERSION (creating it in a new file) in
+ * one transaction.  Returns 0, or -1 with *err. */
+static int store_setup_schema(struct store *st, na_error *err)
+{
+    long long version;
+
+    if (store_exec_script(st, "BEGIN IMMEDIATE", "cannot open state database", err) != 0)
+        return -1;
+    if (store_exec_script(st, store_schema, "cannot open state database", err) != 0 ||
+        store_read_version(st, 0, &version, err) != 0 ||
+        (version == 1 &&
+         store_exec_script(st, store_upgrade_v1, "cannot upgrade the schema", err) != 0) ||
+        store_exec_script(st, store_schema_v2, "cannot open state database", err) != 0 ||
+        store_exec_script(st, "COMMIT", "cannot open state database", err) != 0) {
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static int store_open_mode(const char *path, int readonly, struct store **out, na_error *err)
 {
     struct store *st;
-    char *emsg = NULL;
+    long long version;
     int rc, i;
 
     *out = NULL;
@@ -168,7 +254,9 @@ int store_open(const char *path, struct store **out, na_error *err)
         return na_error_set(err, 0, 0, "%s: out of memory", path);
     }
     rc = sqlite3_open_v2(path, &st->db,
-                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                         (readonly ? SQLITE_OPEN_READONLY
+                                   : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                             SQLITE_OPEN_NOMUTEX,
                          NULL);
     if (rc != SQLITE_OK) {
         na_error_set(err, 0, 0, "%s: cannot open state database: %s", path,
@@ -179,20 +267,26 @@ int store_open(const char *path, struct store **out, na_error *err)
     sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
     /* The first statement reads the header: a file that is not a database
      * fails here with SQLITE_NOTADB. */
-    rc = sqlite3_exec(st->db,
-                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                      " PRAGMA foreign_keys=ON;",
-                      NULL, NULL, &emsg);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(st->db, store_schema, NULL, NULL, &emsg);
-    if (rc != SQLITE_OK) {
-        na_error_set(err, 0, 0, "%s: cannot open state database: %s", path,
-                     emsg != NULL ? emsg : sqlite3_errstr(rc));
-        sqlite3_free(emsg);
+    if (readonly) {
+        if (store_exec_script(st, "PRAGMA query_only=ON", "cannot open state database",
+                              err) != 0 ||
+            store_read_version(st, 1, &version, err) != 0)
+            goto fail;
+        if (version < STORE_SCHEMA_VERSION) {
+            na_error_set(err, 0, 0,
+                         "%s: schema version %lld is older than this program's (%d): "
+                         "start newsalert-fetcher once to upgrade it",
+                         path, version, STORE_SCHEMA_VERSION);
+            goto fail;
+        }
+    } else if (store_exec_script(st,
+                                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                                 " PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint="
+                                 STORE_WAL_PAGES ";",
+                                 "cannot open state database", err) != 0 ||
+               store_setup_schema(st, err) != 0) {
         goto fail;
     }
-    if (store_check_version(st, err) < 0)
-        goto fail;
     for (i = 0; i < ST_COUNT; i++) {
         rc = sqlite3_prepare_v3(st->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                 &st->stmt[i], NULL);
@@ -208,6 +302,16 @@ int store_open(const char *path, struct store **out, na_error *err)
 fail:
     store_close(&st);
     return -1;
+}
+
+int store_open(const char *path, struct store **out, na_error *err)
+{
+    return store_open_mode(path, 0, out, err);
+}
+
+int store_open_readonly(const char *path, struct store **out, na_error *err)
+{
+    return store_open_mode(path, 1, out, err);
 }
 
 void store_close(struct store **pst)
@@ -228,9 +332,23 @@ void store_close(struct store **pst)
     free(st);
 }
 
+struct sqlite3 *store_sqlite(struct store *st)
+{
+    return st->db;
+}
+
 const char *store_errmsg(const struct store *st)
 {
     return st->errmsg;
+}
+
+int store_checkpoint(struct store *st)
+{
+    int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+        return store_fail(st, "cannot checkpoint");
+    return 0;
 }
 
 int store_begin(struct store *st)
@@ -300,6 +418,8 @@ int store_feed_get(struct store *st, const char *url, struct store_feed_state *o
         out->failures = sqlite3_column_int(s, 4);
         out->next_poll = sqlite3_column_int64(s, 5);
         out->items_seen = sqlite3_column_int64(s, 6);
+        out->last_error_at = sqlite3_column_int64(s, 7);
+        out->doc_at = sqlite3_column_int64(s, 8);
     } else if (rc != SQLITE_DONE) {
         store_fail(st, "cannot read feed state");
         sqlite3_reset(s);
@@ -335,6 +455,10 @@ int store_feed_put(struct store *st, const struct store_feed_state *fs)
         rc = sqlite3_bind_int64(s, 7, fs->next_poll);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(s, 8, fs->items_seen);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 9, fs->last_error_at);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 10, fs->doc_at);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(s);
     sqlite3_reset(s);
@@ -379,18 +503,78 @@ int store_seen_add(struct store *st, const char *feed_url, const char *item_id, 
     return sqlite3_changes(st->db) > 0 ? 1 : 0;
 }
 
-int64_t store_seen_prune(struct store *st, const char *feed_url, int64_t before)
+const char *store_feed_status(const struct store_feed_state *fs)
 {
-    sqlite3_stmt *s;
+    if (fs->failures >= STORE_FAILING_AFTER)
+        return "failing";
+    if (fs->failures > 0)
+        return "retrying";
+    if (fs->last_ok == 0)
+        return "never polled";
+    return "ok";
+}
+
+/* Run an UPDATE of the seen set keyed by (feed, id) or (feed, hash) with
+ * ?3 = now; returns the rows changed, or -1. */
+static int store_seen_touch(struct store *st, enum store_stmt which, const char *feed_url,
+                            const char *item_id, uint64_t hash, int64_t now)
+{
+    sqlite3_stmt *s = store_stmt(st, which);
+    int rc;
+
+    rc = store_bind_text(s, 1, feed_url);
+    if (rc == SQLITE_OK)
+        rc = item_id != NULL ? store_bind_text(s, 2, item_id)
+                             : sqlite3_bind_int64(s, 2, (sqlite3_int64)hash);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 3, now);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return store_fail(st, "cannot update the seen set");
+    return sqlite3_changes(st->db);
+}
+
+int store_seen_check(struct store *st, const char *feed_url, const char *item_id,
+                     uint64_t hash, int64_t now)
+{
+    int n = store_seen_touch(st, ST_SEEN_TOUCH, feed_url, item_id, 0, now);
+
+    if (n != 0)
+        return n < 0 ? -1 : 1;
+    if (hash == 0)
+        return 0;
+    n = store_seen_touch(st, ST_HASH_TOUCH, feed_url, NULL, hash, now);
+    if (n != 0)
+        return n < 0 ? -1 : 2;
+    return 0;
+}
+
+int store_seen_record(struct store *st, const char *feed_url, const char *item_id,
+                      uint64_t hash, int64_t now)
+{
+    int added = store_seen_add(st, feed_url, item_id, now);
+
+    if (added < 0 || hash == 0)
+        return added;
+    if (store_seen_touch(st, ST_HASH_ADD, feed_url, NULL, hash, now) < 0)
+        return -1;
+    return added;
+}
+
+/* One prune statement; returns the rows deleted or -1. */
+static int64_t store_prune_one(struct store *st, enum store_stmt which, const char *feed_url,
+                               int64_t before)
+{
+    sqlite3_stmt *s = store_stmt(st, which);
     int rc;
 
     if (feed_url != NULL) {
-        s = store_stmt(st, ST_SEEN_PRUNE_ONE);
         rc = store_bind_text(s, 1, feed_url);
         if (rc == SQLITE_OK)
             rc = sqlite3_bind_int64(s, 2, before);
     } else {
-        s = store_stmt(st, ST_SEEN_PRUNE_ALL);
         rc = sqlite3_bind_int64(s, 1, before);
     }
     if (rc == SQLITE_OK)
@@ -399,6 +583,21 @@ int64_t store_seen_prune(struct store *st, const char *feed_url, int64_t before)
     if (rc != SQLITE_DONE)
         return store_fail(st, "cannot prune seen items");
     return sqlite3_changes64(st->db);
+}
+
+int64_t store_seen_prune(struct store *st, const char *feed_url, int64_t before)
+{
+    int64_t ids, hashes;
+
+    ids = store_prune_one(st, feed_url != NULL ? ST_SEEN_PRUNE_ONE : ST_SEEN_PRUNE_ALL,
+                          feed_url, before);
+    if (ids < 0)
+        return -1;
+    hashes = store_prune_one(st, feed_url != NULL ? ST_HASH_PRUNE_ONE : ST_HASH_PRUNE_ALL,
+                             feed_url, before);
+    if (hashes < 0)
+        return -1;
+    return ids + hashes;
 }
 
 int store_counter_next(struct store *st, const char *name, int64_t *out)

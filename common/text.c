@@ -1,43 +1,83 @@
 /*
  * text.c - tokenising, Unicode folding and stemming (see text.h).
  *
- * Cost model: folding a non-ASCII word with utf8proc and stemming with
- * Snowball are the expensive steps, so ASCII words are folded with a few
- * bit operations and every normaliser keeps a bounded cache from the raw
- * word to its stem; a hit skips both steps.  Documents intern their stems
- * in a hash table so that a rule term is one lookup, and chain the tokens
- * of each stem so that phrases only look at the places where their first
- * word occurs.
+ * Cost model (the matcher's hot path): folding a non-ASCII word with
+ * utf8proc (~38 ns a byte) and stemming with Snowball (~210 ns a word) are
+ * the expensive steps, so every normaliser interns what it has seen: a raw
+ * word maps to the ids of its folded form and of its stem, each interned
+ * once, so a word seen before costs one hash lookup (short keys are kept in
+ * the slot itself, so a hit touches one cache line).  A document keeps,
+ * per layer, a map from the normaliser's ids to its own small ids (arrays
+ * stamped with an epoch, so emptying it is O(1)), chains the tokens of each
+ * stem so that phrases only look at the places where their first word
+ * occurs, and never copies a string.  The normaliser's tables are emptied
+ * only between two documents (text_doc_reset), when they grew too large,
+ * so ids stay valid while a document is filled and used.
  */
+#define _DEFAULT_SOURCE /* madvise */
 #include "text.h"
 
 #include <libstemmer.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <utf8proc.h>
 
 #include "item.h"
 
 #define NO_INDEX UINT32_MAX
 
-/* Words longer than this (in bytes) are not cached. */
+/* Words longer than this (in bytes) are not remembered by raw form. */
 #define CACHE_WORD_MAX 64
-/* The cache is emptied when it holds this many words or this many bytes. */
-#define CACHE_MAX_WORDS (1u << 16)
-#define CACHE_MAX_BYTES (4u << 20)
+/* A normaliser forgets everything (between documents) past these. */
+#define CACHE_MAX_WORDS (1u << 19)
+#define CACHE_MAX_BYTES (32u << 20)
 /* Folded words longer than this are not stemmed (no English word is). */
 #define STEM_WORD_MAX 256
+/* Keys of at most this many bytes are compared inside the slot. */
+#define INLINE_KEY 12
+/* The small direct-mapped cache in front of a normaliser's word table:
+ * a Zipf vocabulary's few thousand common words stay in a fast cache. */
+#define L1_SLOTS 32768
+#define L1_KEY 19
+
+/* ---- large tables ----------------------------------------------------------- */
+
+#define HUGE_PAGE (2u << 20)
+
+/* Memory for a table of `bytes` that is looked up at random: 64-byte
+ * aligned; from 2 MiB on, in 2 MiB pages where the kernel offers them
+ * (transparent huge pages on request), since a random look-up in a table
+ * of many MB otherwise misses the TLB as well as the cache.  Freed with
+ * free(). */
+static void *table_alloc(size_t bytes)
+{
+    if (bytes >= HUGE_PAGE && bytes <= SIZE_MAX - HUGE_PAGE) {
+        size_t size = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+        void *p = aligned_alloc(HUGE_PAGE, size);
+
+        if (p != NULL) {
+#ifdef MADV_HUGEPAGE
+            (void)madvise(p, size, MADV_HUGEPAGE);
+#endif
+            return p;
+        }
+    }
+    return aligned_alloc(64, (bytes + 63) / 64 * 64);
+}
 
 /* ---- a string-keyed open-addressing hash table with its own arena ------- */
 
+/* 32 bytes, in a 64-byte aligned array: a look-up touches one cache line
+ * (the tables are far larger than the caches: a miss is the cost). */
 struct strtab_slot {
-    uint64_t hash;
-    uint32_t off;  /* key offset in the arena */
+    uint32_t tag;  /* the high half of the key's hash (the low half placed it) */
+    uint32_t off;  /* key offset in the arena; NO_INDEX: empty slot */
     uint32_t len;  /* key length */
-    uint32_t val;  /* caller's value */
-    uint32_t vlen; /* caller's value (second word) */
-    int used;
+    uint32_t val;  /* caller's values */
+    uint32_t val2;
+    char inl[INLINE_KEY]; /* the key itself when len <= INLINE_KEY */
 };
 
 struct strtab {
@@ -48,7 +88,7 @@ struct strtab {
     size_t alen, acap;
 };
 
-static uint64_t hash_bytes(const char *s, size_t len)
+uint64_t text_hash(const char *s, size_t len)
 {
     uint64_t h = 14695981039346656037ull; /* FNV-1a */
 
@@ -64,7 +104,7 @@ static long strtab_arena_add(struct strtab *t, const char *s, size_t len)
 {
     size_t need, off;
 
-    if (len > UINT32_MAX - 1 - t->alen)
+    if (len > UINT32_MAX - 2 - t->alen)
         return -1;
     need = t->alen + len + 1;
     if (need > t->acap) {
@@ -86,6 +126,16 @@ static long strtab_arena_add(struct strtab *t, const char *s, size_t len)
     return (long)off;
 }
 
+static int slot_is(const struct strtab *t, const struct strtab_slot *s, const char *key,
+                   size_t len, uint64_t h)
+{
+    if (s->tag != (uint32_t)(h >> 32) || s->len != len)
+        return 0;
+    if (len <= INLINE_KEY)
+        return memcmp(s->inl, key, len) == 0;
+    return memcmp(t->arena + s->off, key, len) == 0;
+}
+
 static struct strtab_slot *strtab_lookup(const struct strtab *t, const char *key,
                                          size_t len, uint64_t h)
 {
@@ -97,9 +147,9 @@ static struct strtab_slot *strtab_lookup(const struct strtab *t, const char *key
     for (i = (size_t)h & mask;; i = (i + 1) & mask) {
         struct strtab_slot *s = &t->slots[i];
 
-        if (!s->used)
+        if (s->off == NO_INDEX)
             return NULL;
-        if (s->hash == h && s->len == len && memcmp(t->arena + s->off, key, len) == 0)
+        if (slot_is(t, s, key, len, h))
             return s;
     }
 }
@@ -107,16 +157,19 @@ static struct strtab_slot *strtab_lookup(const struct strtab *t, const char *key
 static int strtab_grow(struct strtab *t)
 {
     size_t ncap = t->cap != 0 ? t->cap * 2 : 64;
-    struct strtab_slot *ns = calloc(ncap, sizeof(*ns));
+    struct strtab_slot *ns = table_alloc(ncap * sizeof(*ns));
 
     if (ns == NULL)
         return -1;
+    memset(ns, 0xff, ncap * sizeof(*ns));
     for (size_t i = 0; i < t->cap; i++) {
         size_t j;
 
-        if (!t->slots[i].used)
+        if (t->slots[i].off == NO_INDEX)
             continue;
-        for (j = (size_t)t->slots[i].hash & (ncap - 1); ns[j].used; j = (j + 1) & (ncap - 1))
+        for (j = (size_t)text_hash(t->arena + t->slots[i].off, t->slots[i].len) & (ncap - 1);
+             ns[j].off != NO_INDEX;
+             j = (j + 1) & (ncap - 1))
             ;
         ns[j] = t->slots[i];
     }
@@ -126,7 +179,7 @@ static int strtab_grow(struct strtab *t)
     return 0;
 }
 
-/* Insert a key known to be absent; returns its slot (val/vlen zero) or NULL
+/* Insert a key known to be absent; returns its slot (values zero) or NULL
  * when out of memory. */
 static struct strtab_slot *strtab_insert(struct strtab *t, const char *key, size_t len,
                                          uint64_t h)
@@ -140,15 +193,17 @@ static struct strtab_slot *strtab_insert(struct strtab *t, const char *key, size
     off = strtab_arena_add(t, key, len);
     if (off < 0)
         return NULL;
-    for (i = (size_t)h & (t->cap - 1); t->slots[i].used; i = (i + 1) & (t->cap - 1))
+    for (i = (size_t)h & (t->cap - 1); t->slots[i].off != NO_INDEX; i = (i + 1) & (t->cap - 1))
         ;
     s = &t->slots[i];
-    s->hash = h;
+    s->tag = (uint32_t)(h >> 32);
     s->off = (uint32_t)off;
     s->len = (uint32_t)len;
     s->val = 0;
-    s->vlen = 0;
-    s->used = 1;
+    s->val2 = 0;
+    memset(s->inl, 0, sizeof(s->inl));
+    if (len <= INLINE_KEY)
+        memcpy(s->inl, key, len);
     t->count++;
     return s;
 }
@@ -156,7 +211,7 @@ static struct strtab_slot *strtab_insert(struct strtab *t, const char *key, size
 static void strtab_clear(struct strtab *t)
 {
     if (t->count != 0)
-        memset(t->slots, 0, t->cap * sizeof(*t->slots));
+        memset(t->slots, 0xff, t->cap * sizeof(*t->slots));
     t->count = 0;
     t->alen = 0;
 }
@@ -167,6 +222,31 @@ static void strtab_release(struct strtab *t)
     free(t->arena);
     memset(t, 0, sizeof(*t));
 }
+
+/* The capacity to grow an array of `cap` elements to so it holds `need`. */
+static size_t grow_cap(size_t cap, size_t need)
+{
+    size_t ncap = cap != 0 ? cap : 64;
+
+    while (ncap < need)
+        ncap *= 2;
+    return ncap;
+}
+
+/* Reallocate to ncap elements; used through the RESIZE macro so that no
+ * pointer is ever accessed through a `void **`. */
+static void *resize(void *p, size_t ncap, size_t size)
+{
+    return realloc(p, ncap * size);
+}
+
+#define RESIZE(arr, ncap)                                                                      \
+    do {                                                                                       \
+        void *np_ = resize((arr), (ncap), sizeof(*(arr)));                                     \
+        if (np_ == NULL)                                                                       \
+            return -1;                                                                         \
+        (arr) = np_;                                                                           \
+    } while (0)
 
 /* ---- code points ---------------------------------------------------------- */
 
@@ -209,29 +289,112 @@ int text_is_mark(int32_t cp)
     return c >= UTF8PROC_CATEGORY_MN && c <= UTF8PROC_CATEGORY_ME;
 }
 
+/* ---- fields and languages ---------------------------------------------------- */
+
+static const char *const field_names[TEXT_FIELD_COUNT] = {
+    "title", "summary", "content", "author", "category", "feed", "link",
+};
+
+const char *text_field_name(int field)
+{
+    return field >= 0 && field < TEXT_FIELD_COUNT ? field_names[field] : NULL;
+}
+
+int text_field_lookup(const char *name, size_t len)
+{
+    for (int i = 0; i < TEXT_FIELD_COUNT; i++)
+        if (strlen(field_names[i]) == len && memcmp(field_names[i], name, len) == 0)
+            return i;
+    return -1;
+}
+
+int text_lang_known(const char *lang)
+{
+    const char **l = sb_stemmer_list();
+
+    for (; *l != NULL; l++)
+        if (strcmp(*l, lang) == 0)
+            return 1;
+    return 0;
+}
+
+const char *text_lang_list(void)
+{
+    static char buf[1024];
+    static int done;
+    const char **l;
+    size_t len = 0;
+
+    if (done)
+        return buf;
+    buf[0] = '\0';
+    for (l = sb_stemmer_list(); *l != NULL; l++) {
+        size_t n = strlen(*l);
+
+        if (len + n + 3 >= sizeof(buf))
+            break;
+        if (len > 0) {
+            memcpy(buf + len, ", ", 2);
+            len += 2;
+        }
+        memcpy(buf + len, *l, n);
+        len += n;
+        buf[len] = '\0';
+    }
+    done = 1;
+    return buf;
+}
+
 /* ---- the normaliser --------------------------------------------------------- */
+
+/* 32 bytes, 64-byte aligned: one cache line. */
+struct l1_slot {
+    uint32_t tag; /* the high half of the word's hash */
+    uint32_t fid, sid;
+    unsigned char len; /* 0: empty */
+    char key[L1_KEY];
+};
 
 struct text_norm {
     struct sb_stemmer *stemmer;
-    struct strtab cache; /* raw word -> stem (val = offset, vlen = length) */
+    struct l1_slot *l1;   /* L1_SLOTS, by hash */
+    struct strtab words;  /* raw word -> fold id (val), stem id (val2) */
+    struct strtab folds;  /* folded form -> fold id (val) */
+    struct strtab stems;  /* stem -> stem id (val) */
+    uint32_t *fold_off, *fold_len, *fold_stem; /* per fold id */
+    size_t nfolds, fcap;
+    uint32_t *stem_off, *stem_len; /* per stem id */
+    uint64_t *stem_hash;
+    size_t nstems, scap;
+    unsigned generation; /* bumped whenever the ids are forgotten */
     char *fold;          /* scratch: the folded word */
     size_t foldcap;
-    char *out;           /* scratch: the stem of an uncached word */
-    size_t outcap;
 };
 
-struct text_norm *text_norm_new(void)
+struct text_norm *text_norm_new_lang(const char *lang)
 {
-    struct text_norm *n = calloc(1, sizeof(*n));
+    struct text_norm *n;
 
+    if (lang == NULL || !text_lang_known(lang))
+        return NULL;
+    n = calloc(1, sizeof(*n));
     if (n == NULL)
         return NULL;
-    n->stemmer = sb_stemmer_new("english", NULL);
+    n->l1 = table_alloc(L1_SLOTS * sizeof(*n->l1));
+    if (n->l1 != NULL)
+        memset(n->l1, 0, L1_SLOTS * sizeof(*n->l1));
+    n->stemmer = n->l1 != NULL ? sb_stemmer_new(lang, NULL) : NULL;
     if (n->stemmer == NULL) {
+        free(n->l1);
         free(n);
         return NULL;
     }
     return n;
+}
+
+struct text_norm *text_norm_new(void)
+{
+    return text_norm_new_lang("english");
 }
 
 void text_norm_free(struct text_norm **pn)
@@ -242,11 +405,34 @@ void text_norm_free(struct text_norm **pn)
         return;
     n = *pn;
     sb_stemmer_delete(n->stemmer);
-    strtab_release(&n->cache);
+    free(n->l1);
+    strtab_release(&n->words);
+    strtab_release(&n->folds);
+    strtab_release(&n->stems);
+    free(n->fold_off);
+    free(n->fold_len);
+    free(n->fold_stem);
+    free(n->stem_off);
+    free(n->stem_len);
+    free(n->stem_hash);
     free(n->fold);
-    free(n->out);
     free(n);
     *pn = NULL;
+}
+
+/* Forget every id when the tables grew too large.  Only between documents. */
+static void norm_maintain(struct text_norm *n)
+{
+    if (n->words.count < CACHE_MAX_WORDS && n->folds.count < CACHE_MAX_WORDS &&
+        n->words.alen + n->folds.alen + n->stems.alen < CACHE_MAX_BYTES)
+        return;
+    strtab_clear(&n->words);
+    strtab_clear(&n->folds);
+    strtab_clear(&n->stems);
+    memset(n->l1, 0, L1_SLOTS * sizeof(*n->l1));
+    n->nfolds = 0;
+    n->nstems = 0;
+    n->generation++;
 }
 
 static int ensure(char **buf, size_t *cap, size_t need)
@@ -267,8 +453,6 @@ static int ensure(char **buf, size_t *cap, size_t need)
     return 0;
 }
 
-/* Fold the word into a string; *owned is set when it must be free()d.
- * Returns the folded bytes or NULL when out of memory. */
 static const char *fold_word(struct text_norm *n, const char *w, size_t len, size_t *flen,
                              char **owned)
 {
@@ -308,83 +492,186 @@ static const char *fold_word(struct text_norm *n, const char *w, size_t len, siz
     return n->fold;
 }
 
-int text_norm_word(struct text_norm *n, const char *word, size_t len, const char **stem,
-                   size_t *stem_len)
+/* The stem id of `st`, interned when new; -1 when out of memory. */
+static long norm_stem(struct text_norm *n, const char *st, size_t slen)
 {
-    const char *folded, *st;
+    uint64_t h = text_hash(st, slen);
+    struct strtab_slot *s = strtab_lookup(&n->stems, st, slen, h);
+
+    if (s != NULL)
+        return (long)s->val;
+    if (n->nstems >= NO_INDEX - 1)
+        return -1;
+    if (n->nstems >= n->scap) {
+        size_t ncap = grow_cap(n->scap, n->nstems + 1);
+
+        RESIZE(n->stem_off, ncap);
+        RESIZE(n->stem_len, ncap);
+        RESIZE(n->stem_hash, ncap);
+        n->scap = ncap;
+    }
+    s = strtab_insert(&n->stems, st, slen, h);
+    if (s == NULL)
+        return -1;
+    s->val = (uint32_t)n->nstems;
+    n->stem_off[n->nstems] = s->off;
+    n->stem_len[n->nstems] = s->len;
+    n->stem_hash[n->nstems] = h;
+    return (long)n->nstems++;
+}
+
+/* The fold id of the folded form `f` (stemmed and interned when new); -1
+ * when out of memory. */
+static long norm_fold(struct text_norm *n, const char *f, size_t flen)
+{
+    uint64_t h = text_hash(f, flen);
+    struct strtab_slot *s = strtab_lookup(&n->folds, f, flen, h);
+    const char *st;
+    size_t slen;
+    long sid;
+
+    if (s != NULL)
+        return (long)s->val;
+    if (n->nfolds >= NO_INDEX - 1)
+        return -1;
+    if (flen <= STEM_WORD_MAX) {
+        st = (const char *)sb_stemmer_stem(n->stemmer, (const sb_symbol *)f, (int)flen);
+        if (st == NULL)
+            return -1;
+        slen = (size_t)sb_stemmer_length(n->stemmer);
+    } else {
+        st = f;
+        slen = flen;
+    }
+    sid = norm_stem(n, st, slen);
+    if (sid < 0)
+        return -1;
+    if (n->nfolds >= n->fcap) {
+        size_t ncap = grow_cap(n->fcap, n->nfolds + 1);
+
+        RESIZE(n->fold_off, ncap);
+        RESIZE(n->fold_len, ncap);
+        RESIZE(n->fold_stem, ncap);
+        n->fcap = ncap;
+    }
+    s = strtab_insert(&n->folds, f, flen, h);
+    if (s == NULL)
+        return -1;
+    s->val = (uint32_t)n->nfolds;
+    n->fold_off[n->nfolds] = s->off;
+    n->fold_len[n->nfolds] = s->len;
+    n->fold_stem[n->nfolds] = (uint32_t)sid;
+    return (long)n->nfolds++;
+}
+
+/* Start fetching the cache lines that norm_ids_h will read for a word of
+ * hash h (a document's words are looked up a few words ahead, so that the
+ * cache misses of a large vocabulary overlap instead of adding up). */
+static void norm_prefetch(const struct text_norm *n, size_t len, uint64_t h)
+{
+    if (len > CACHE_WORD_MAX)
+        return;
+    __builtin_prefetch(&n->l1[(h >> 20) & (L1_SLOTS - 1)]);
+    if (n->words.cap != 0)
+        __builtin_prefetch(&n->words.slots[(size_t)h & (n->words.cap - 1)]);
+}
+
+/* The fold and stem ids of a raw word whose text_hash is h (any value when
+ * len > CACHE_WORD_MAX).  Returns 0 or -1 (out of memory). */
+static int norm_ids_h(struct text_norm *n, const char *word, size_t len, uint64_t h,
+                      uint32_t *fid, uint32_t *sid)
+{
+    const char *folded;
     char *owned;
-    size_t flen, slen;
-    uint64_t h = 0;
-    int cacheable = len <= CACHE_WORD_MAX;
+    size_t flen;
+    long f;
 
-    if (cacheable) {
+    if (len <= CACHE_WORD_MAX) {
         const struct strtab_slot *s;
+        struct l1_slot *c;
 
-        h = hash_bytes(word, len);
-        s = strtab_lookup(&n->cache, word, len, h);
+        c = &n->l1[(h >> 20) & (L1_SLOTS - 1)];
+        if (c->tag == (uint32_t)(h >> 32) && c->len == len && memcmp(c->key, word, len) == 0) {
+            *fid = c->fid;
+            *sid = c->sid;
+            return 0;
+        }
+        s = strtab_lookup(&n->words, word, len, h);
         if (s != NULL) {
-            *stem = n->cache.arena + s->val;
-            *stem_len = s->vlen;
+            *fid = s->val;
+            *sid = s->val2;
+            if (len <= L1_KEY) {
+                c->tag = (uint32_t)(h >> 32);
+                c->len = (unsigned char)len;
+                c->fid = *fid;
+                c->sid = *sid;
+                memcpy(c->key, word, len);
+            }
             return 0;
         }
     }
     folded = fold_word(n, word, len, &flen, &owned);
     if (folded == NULL)
         return -1;
-    if (flen <= STEM_WORD_MAX) {
-        st = (const char *)sb_stemmer_stem(n->stemmer, (const sb_symbol *)folded, (int)flen);
-        if (st == NULL) {
-            free(owned);
-            return -1;
-        }
-        slen = (size_t)sb_stemmer_length(n->stemmer);
-    } else {
-        st = folded;
-        slen = flen;
-    }
-    if (cacheable) {
-        struct strtab_slot *s;
-        long off;
-
-        if (n->cache.count >= CACHE_MAX_WORDS || n->cache.alen >= CACHE_MAX_BYTES)
-            strtab_clear(&n->cache);
-        s = strtab_insert(&n->cache, word, len, h);
-        off = s != NULL ? strtab_arena_add(&n->cache, st, slen) : -1;
-        if (off >= 0) {
-            s->val = (uint32_t)off;
-            s->vlen = (uint32_t)slen;
-            free(owned);
-            *stem = n->cache.arena + off;
-            *stem_len = slen;
-            return 0;
-        }
-        /* No memory for the cache: drop it, still answer below. */
-        strtab_clear(&n->cache);
-    }
-    if (ensure(&n->out, &n->outcap, slen + 1) < 0) {
-        free(owned);
-        return -1;
-    }
-    memcpy(n->out, st, slen);
-    n->out[slen] = '\0';
+    f = norm_fold(n, folded, flen);
     free(owned);
-    *stem = n->out;
-    *stem_len = slen;
+    if (f < 0)
+        return -1;
+    *fid = (uint32_t)f;
+    *sid = n->fold_stem[f];
+    if (len <= CACHE_WORD_MAX) {
+        struct strtab_slot *s = strtab_insert(&n->words, word, len, h);
+
+        if (s == NULL)
+            return -1;
+        s->val = *fid;
+        s->val2 = *sid;
+    }
     return 0;
 }
 
-static int emit_word(struct text_norm *n, const char *s, size_t start, size_t end, size_t col,
-                     text_word_fn cb, void *arg)
+/* The fold and stem ids of a raw word.  Returns 0 or -1 (out of memory). */
+static int norm_ids(struct text_norm *n, const char *word, size_t len, uint32_t *fid,
+                    uint32_t *sid)
 {
-    const char *stem;
-    size_t slen;
-
-    if (text_norm_word(n, s + start, end - start, &stem, &slen) < 0)
-        return -1;
-    return cb(arg, stem, slen, start, end - start, col);
+    return norm_ids_h(n, word, len, len <= CACHE_WORD_MAX ? text_hash(word, len) : 0, fid,
+                      sid);
 }
 
-int text_norm_split(struct text_norm *n, const char *s, size_t len, text_word_fn cb, void *arg)
+int text_norm_word2(struct text_norm *n, const char *word, size_t len, const char **stem,
+                    size_t *stem_len, const char **folded_out, size_t *folded_len)
+{
+    uint32_t fid, sid;
+
+    if (norm_ids(n, word, len, &fid, &sid) < 0)
+        return -1;
+    *stem = n->stems.arena + n->stem_off[sid];
+    *stem_len = n->stem_len[sid];
+    *folded_out = n->folds.arena + n->fold_off[fid];
+    *folded_len = n->fold_len[fid];
+    return 0;
+}
+
+unsigned text_norm_generation(const struct text_norm *n)
+{
+    return n->generation;
+}
+
+int text_norm_word(struct text_norm *n, const char *word, size_t len, const char **stem,
+                   size_t *stem_len)
+{
+    const char *f;
+    size_t flen;
+
+    return text_norm_word2(n, word, len, stem, stem_len, &f, &flen);
+}
+
+/* ---- splitting ------------------------------------------------------------------ */
+
+typedef int (*raw_word_fn)(void *arg, const char *s, size_t off, size_t wlen, size_t column);
+
+/* Call cb for each word of s[0..len), in order.  Returns 0 or cb's value. */
+static int split_raw(const char *s, size_t len, raw_word_fn cb, void *arg)
 {
     size_t i = 0, col = 1, start = 0, startcol = 0;
     int in_word = 0, r;
@@ -405,7 +692,7 @@ int text_norm_split(struct text_norm *n, const char *s, size_t len, text_word_fn
         }
         if (in_word) {
             if (!word && !mark) {
-                r = emit_word(n, s, start, i, startcol, cb, arg);
+                r = cb(arg, s, start, i - start, startcol);
                 if (r != 0)
                     return r;
                 in_word = 0;
@@ -419,35 +706,157 @@ int text_norm_split(struct text_norm *n, const char *s, size_t len, text_word_fn
         col++;
     }
     if (in_word)
-        return emit_word(n, s, start, len, startcol, cb, arg);
+        return cb(arg, s, start, len - start, startcol);
     return 0;
+}
+
+struct split_ctx {
+    struct text_norm *n;
+    text_word_fn cb;
+    void *arg;
+};
+
+static int split_stem(void *arg, const char *s, size_t off, size_t wlen, size_t column)
+{
+    struct split_ctx *c = arg;
+    const char *stem, *folded;
+    size_t slen, flen;
+
+    if (text_norm_word2(c->n, s + off, wlen, &stem, &slen, &folded, &flen) < 0)
+        return -1;
+    return c->cb(c->arg, stem, slen, off, wlen, column);
+}
+
+int text_norm_split(struct text_norm *n, const char *s, size_t len, text_word_fn cb, void *arg)
+{
+    struct split_ctx c = {n, cb, arg};
+
+    return split_raw(s, len, split_stem, &c);
 }
 
 /* ---- documents ----------------------------------------------------------- */
 
 struct doc_tok {
-    uint32_t term;
-    uint32_t next; /* next token with the same term, or NO_INDEX */
+    uint32_t fold;  /* doc fold id */
+    uint32_t fnext; /* next token with the same folded form, or NO_INDEX */
     uint32_t pos;
+    uint32_t src;
+    uint32_t off, len;
     int field;
 };
 
-struct doc_term {
-    uint32_t first, last; /* token chain */
-    uint32_t off, len;    /* the stem in terms.arena */
+/* A word of the field being added, between splitting and interning. */
+struct doc_word {
+    uint64_t hash;
+    uint32_t off, len;
+    uint32_t nf, sid; /* layer 0 normaliser's fold and stem ids */
+};
+
+struct doc_source {
+    int field;
+    const char *text;
+    size_t len;
+};
+
+struct term_slot {
+    uint64_t hash;
+    uint32_t term, epoch;
+};
+
+/* A map from a normaliser's ids to the document's, valid for one epoch
+ * (stamp and value side by side: one cache line per look-up). */
+struct idmap_entry {
+    uint32_t epoch, val;
+};
+
+struct idmap {
+    struct idmap_entry *e;
+    size_t cap;
+};
+
+struct doc_layer {
+    struct text_norm *norm;
+    struct idmap map;           /* norm stem id -> doc term */
+    uint32_t *first, *last;     /* per doc term: token chain */
+    uint32_t *nid;              /* per doc term: the norm's stem id */
+    size_t nterms, tcap;
+    uint32_t *tok_next, *tok_term; /* per token */
+    size_t tokcap;
+    uint32_t *fold_term;        /* per doc fold */
+    size_t foldcap;
+    /* the document's terms by stem hash (slots of other epochs are empty),
+     * so that a rule's word absent from the document is rejected without
+     * touching the normaliser's large tables */
+    struct term_slot *ht;
+    size_t htcap;               /* 0 or a power of two */
+    uint64_t *thash;            /* per doc term: its stem's hash */
 };
 
 struct text_doc {
-    struct text_norm *norm;
     int own_norm;
-    struct strtab terms; /* stem -> term id (val) */
-    struct doc_term *tv;
-    size_t nterms, tvcap;
+    struct doc_layer *layers;
+    size_t nlayers;
+    uint32_t epoch;
+    struct idmap foldmap;       /* layer 0 norm fold id -> doc fold */
+    uint32_t *fnid, *ffirst, *flast; /* per doc fold */
+    uint32_t *flen;             /* per doc fold: its length */
+    uint64_t *fpfx;             /* per doc fold: its first 8 bytes (see pack8) */
+    size_t nfolds, fcap;
     struct doc_tok *tok;
     size_t ntok, tokcap;
+    struct doc_source *src;
+    size_t nsrc, srccap;
     uint32_t next_pos[TEXT_FIELD_COUNT];
-    int cur_field; /* the field being added */
+    int used[TEXT_FIELD_COUNT]; /* the field already has a source */
+    int cur_field;
+    uint32_t cur_src;
+    struct doc_word *wb; /* the words of the field being added */
+    size_t nwb, wbcap;
 };
+
+static void idmap_release(struct idmap *m)
+{
+    free(m->e);
+}
+
+/* The doc id mapped to norm id `id` in this epoch, or NO_INDEX. */
+static uint32_t idmap_get(const struct idmap *m, uint32_t id, uint32_t epoch)
+{
+    return id < m->cap && m->e[id].epoch == epoch ? m->e[id].val : NO_INDEX;
+}
+
+static int idmap_set(struct idmap *m, uint32_t id, uint32_t val, uint32_t epoch)
+{
+    if (id >= m->cap) {
+        size_t ncap = grow_cap(m->cap, (size_t)id + 1);
+
+        RESIZE(m->e, ncap);
+        memset(m->e + m->cap, 0, (ncap - m->cap) * sizeof(*m->e));
+        m->cap = ncap;
+    }
+    m->e[id].epoch = epoch;
+    m->e[id].val = val;
+    return 0;
+}
+
+static void idmap_forget(struct idmap *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        m->e[i].epoch = 0;
+}
+
+static void layer_release(struct doc_layer *l)
+{
+    idmap_release(&l->map);
+    free(l->first);
+    free(l->last);
+    free(l->nid);
+    free(l->tok_next);
+    free(l->tok_term);
+    free(l->fold_term);
+    free(l->ht);
+    free(l->thash);
+}
 
 struct text_doc *text_doc_new(struct text_norm *norm)
 {
@@ -455,16 +864,47 @@ struct text_doc *text_doc_new(struct text_norm *norm)
 
     if (d == NULL)
         return NULL;
+    d->layers = calloc(1, sizeof(*d->layers));
+    if (d->layers == NULL) {
+        free(d);
+        return NULL;
+    }
     if (norm == NULL) {
         norm = text_norm_new();
         if (norm == NULL) {
+            free(d->layers);
             free(d);
             return NULL;
         }
         d->own_norm = 1;
     }
-    d->norm = norm;
+    d->layers[0].norm = norm;
+    d->nlayers = 1;
+    d->epoch = 1;
     return d;
+}
+
+int text_doc_add_layer(struct text_doc *d, struct text_norm *norm)
+{
+    struct doc_layer *nl;
+
+    if (d->ntok != 0 || d->nfolds != 0 || norm == NULL)
+        return -1;
+    for (size_t i = 0; i < d->nlayers; i++)
+        if (d->layers[i].norm == norm)
+            return -1;
+    nl = realloc(d->layers, (d->nlayers + 1) * sizeof(*nl));
+    if (nl == NULL)
+        return -1;
+    d->layers = nl;
+    memset(&nl[d->nlayers], 0, sizeof(*nl));
+    nl[d->nlayers].norm = norm;
+    return (int)d->nlayers++;
+}
+
+size_t text_doc_nlayers(const struct text_doc *d)
+{
+    return d->nlayers;
 }
 
 void text_doc_free(struct text_doc **pd)
@@ -475,91 +915,368 @@ void text_doc_free(struct text_doc **pd)
         return;
     d = *pd;
     if (d->own_norm)
-        text_norm_free(&d->norm);
-    strtab_release(&d->terms);
-    free(d->tv);
+        text_norm_free(&d->layers[0].norm);
+    for (size_t i = 0; i < d->nlayers; i++)
+        layer_release(&d->layers[i]);
+    free(d->layers);
+    idmap_release(&d->foldmap);
+    free(d->fnid);
+    free(d->ffirst);
+    free(d->flast);
+    free(d->flen);
+    free(d->fpfx);
     free(d->tok);
+    free(d->src);
+    free(d->wb);
     free(d);
     *pd = NULL;
 }
 
 void text_doc_reset(struct text_doc *d)
 {
-    strtab_clear(&d->terms);
-    d->nterms = 0;
+    for (size_t i = 0; i < d->nlayers; i++) {
+        struct doc_layer *l = &d->layers[i];
+
+        norm_maintain(l->norm);
+        l->nterms = 0;
+    }
+    d->nfolds = 0;
     d->ntok = 0;
+    d->nsrc = 0;
     memset(d->next_pos, 0, sizeof(d->next_pos));
+    memset(d->used, 0, sizeof(d->used));
+    if (++d->epoch == 0) {
+        /* after 2^32 documents: forget every stamp once */
+        idmap_forget(&d->foldmap);
+        for (size_t i = 0; i < d->nlayers; i++) {
+            struct doc_layer *l = &d->layers[i];
+
+            idmap_forget(&l->map);
+            for (size_t k = 0; k < l->htcap; k++)
+                l->ht[k].epoch = 0;
+        }
+        d->epoch = 1;
+    }
 }
 
-static int doc_add_word(void *arg, const char *stem, size_t slen, size_t off, size_t wlen,
-                        size_t column)
+/* Put doc term t (stem hash h) into l's table of terms. */
+static void ht_put(struct term_slot *ht, size_t cap, uint64_t h, uint32_t t, uint32_t epoch)
 {
-    struct text_doc *d = arg;
-    struct strtab_slot *s;
-    struct doc_tok *t;
-    uint64_t h = hash_bytes(stem, slen);
-    uint32_t term, idx;
+    size_t i;
 
-    (void)off;
-    (void)wlen;
-    (void)column;
+    for (i = (size_t)h & (cap - 1); ht[i].epoch == epoch; i = (i + 1) & (cap - 1))
+        ;
+    ht[i].hash = h;
+    ht[i].term = t;
+    ht[i].epoch = epoch;
+}
+
+/* Make room in l's table of terms for one more; 0 or -1. */
+static int ht_reserve(struct text_doc *d, struct doc_layer *l)
+{
+    struct term_slot *nh;
+    size_t ncap;
+
+    if ((l->nterms + 1) * 2 <= l->htcap)
+        return 0;
+    ncap = l->htcap != 0 ? l->htcap * 2 : 256;
+    nh = calloc(ncap, sizeof(*nh));
+    if (nh == NULL)
+        return -1;
+    for (size_t t = 0; t < l->nterms; t++)
+        ht_put(nh, ncap, l->thash[t], (uint32_t)t, d->epoch);
+    free(l->ht);
+    l->ht = nh;
+    l->htcap = ncap;
+    return 0;
+}
+
+/* The doc term of norm stem `sid` in layer l, added when new; -1 on ENOMEM. */
+static long layer_term(struct text_doc *d, struct doc_layer *l, uint32_t sid)
+{
+    uint32_t t = idmap_get(&l->map, sid, d->epoch);
+
+    if (t != NO_INDEX)
+        return (long)t;
+    if (l->nterms >= NO_INDEX - 1)
+        return -1;
+    if (l->nterms >= l->tcap) {
+        size_t ncap = grow_cap(l->tcap, l->nterms + 1);
+
+        RESIZE(l->first, ncap);
+        RESIZE(l->last, ncap);
+        RESIZE(l->nid, ncap);
+        RESIZE(l->thash, ncap);
+        l->tcap = ncap;
+    }
+    if (ht_reserve(d, l) < 0)
+        return -1;
+    t = (uint32_t)l->nterms;
+    l->thash[t] = l->norm->stem_hash[sid];
+    ht_put(l->ht, l->htcap, l->thash[t], t, d->epoch);
+    l->first[t] = NO_INDEX;
+    l->last[t] = NO_INDEX;
+    l->nid[t] = sid;
+    if (idmap_set(&l->map, sid, t, d->epoch) < 0)
+        return -1;
+    l->nterms++;
+    return (long)t;
+}
+
+/* A new doc fold for layer-0 norm fold `nf`: its term in every layer. */
+/* The first min(n, 8) bytes of p as an integer (the rest zero). */
+static uint64_t pack8(const char *p, size_t n)
+{
+    uint64_t v = 0;
+
+    memcpy(&v, p, n < 8 ? n : 8);
+    return v;
+}
+
+/* A new doc fold for layer-0 norm fold `nf`, of raw word w (wlen bytes):
+ * its term in every layer. */
+static long new_fold(struct text_doc *d, uint32_t nf, uint32_t sid0, const char *w,
+                     size_t wlen)
+{
+    struct text_norm *n0 = d->layers[0].norm;
+    size_t f = d->nfolds;
+    long term;
+
+    if (f >= NO_INDEX - 1)
+        return -1;
+    if (f >= d->fcap) {
+        size_t ncap = grow_cap(d->fcap, f + 1);
+
+        RESIZE(d->fnid, ncap);
+        RESIZE(d->ffirst, ncap);
+        RESIZE(d->flast, ncap);
+        RESIZE(d->flen, ncap);
+        RESIZE(d->fpfx, ncap);
+        d->fcap = ncap;
+    }
+    for (size_t i = 0; i < d->nlayers; i++) {
+        struct doc_layer *l = &d->layers[i];
+
+        if (f >= l->foldcap) {
+            size_t ncap = grow_cap(l->foldcap, f + 1);
+
+            RESIZE(l->fold_term, ncap);
+            l->foldcap = ncap;
+        }
+    }
+    term = layer_term(d, &d->layers[0], sid0);
+    if (term < 0)
+        return -1;
+    d->layers[0].fold_term[f] = (uint32_t)term;
+    for (size_t i = 1; i < d->nlayers; i++) {
+        struct doc_layer *l = &d->layers[i];
+        uint32_t fid, sid;
+
+        /* the folded form is folded again (a no-op) by the other language */
+        if (norm_ids(l->norm, n0->folds.arena + n0->fold_off[nf], n0->fold_len[nf], &fid,
+                     &sid) < 0)
+            return -1;
+        term = layer_term(d, l, sid);
+        if (term < 0)
+            return -1;
+        l->fold_term[f] = (uint32_t)term;
+    }
+    if (idmap_set(&d->foldmap, nf, (uint32_t)f, d->epoch) < 0)
+        return -1;
+    d->fnid[f] = nf;
+    d->ffirst[f] = NO_INDEX;
+    {
+        /* an ASCII word folds to itself in lower case (as fold_word does):
+         * no need to read the normaliser's copy */
+        size_t k;
+        char low[8];
+
+        for (k = 0; k < wlen && (unsigned char)w[k] < 0x80; k++)
+            if (k < 8)
+                low[k] = (char)(w[k] >= 'A' && w[k] <= 'Z' ? w[k] | 0x20 : w[k]);
+        if (k == wlen) {
+            d->flen[f] = (uint32_t)wlen;
+            d->fpfx[f] = pack8(low, wlen);
+        } else {
+            d->flen[f] = n0->fold_len[nf];
+            d->fpfx[f] = pack8(n0->folds.arena + n0->fold_off[nf], n0->fold_len[nf]);
+        }
+    }
+    d->flast[f] = NO_INDEX;
+    d->nfolds++;
+    return (long)f;
+}
+
+/* Append a token: the word at off (wlen bytes) of layer-0 fold and stem
+ * ids nf, sid. */
+static int doc_add_ids(struct text_doc *d, const char *s, size_t off, size_t wlen, uint32_t nf,
+                       uint32_t sid)
+{
+    struct doc_tok *t;
+    uint32_t fold, idx;
+
     if (d->ntok >= NO_INDEX - 1 || d->next_pos[d->cur_field] >= NO_INDEX - 1)
         return -1;
-    s = strtab_lookup(&d->terms, stem, slen, h);
-    if (s == NULL) {
-        struct doc_term *dt;
+    fold = idmap_get(&d->foldmap, nf, d->epoch);
+    if (fold == NO_INDEX) {
+        long f = new_fold(d, nf, sid, s + off, wlen);
 
-        if (d->nterms == d->tvcap) {
-            size_t ncap = d->tvcap != 0 ? d->tvcap * 2 : 64;
-            struct doc_term *p = realloc(d->tv, ncap * sizeof(*p));
-
-            if (p == NULL)
-                return -1;
-            d->tv = p;
-            d->tvcap = ncap;
-        }
-        s = strtab_insert(&d->terms, stem, slen, h);
-        if (s == NULL)
+        if (f < 0)
             return -1;
-        s->val = (uint32_t)d->nterms;
-        dt = &d->tv[d->nterms++];
-        dt->first = NO_INDEX;
-        dt->last = NO_INDEX;
-        dt->off = s->off;
-        dt->len = s->len;
+        fold = (uint32_t)f;
     }
-    term = s->val;
-    if (d->ntok == d->tokcap) {
-        size_t ncap = d->tokcap != 0 ? d->tokcap * 2 : 256;
-        struct doc_tok *p = realloc(d->tok, ncap * sizeof(*p));
+    for (size_t i = 0; i < d->nlayers; i++) {
+        struct doc_layer *l = &d->layers[i];
 
-        if (p == NULL)
-            return -1;
-        d->tok = p;
+        if (d->ntok >= l->tokcap) {
+            size_t ncap = grow_cap(l->tokcap, d->ntok + 1);
+
+            RESIZE(l->tok_next, ncap);
+            RESIZE(l->tok_term, ncap);
+            l->tokcap = ncap;
+        }
+    }
+    if (d->ntok >= d->tokcap) {
+        size_t ncap = grow_cap(d->tokcap, d->ntok + 1);
+
+        RESIZE(d->tok, ncap);
         d->tokcap = ncap;
     }
     idx = (uint32_t)d->ntok++;
     t = &d->tok[idx];
-    t->term = term;
-    t->next = NO_INDEX;
+    t->fold = fold;
+    t->fnext = NO_INDEX;
     t->pos = d->next_pos[d->cur_field]++;
+    t->src = d->cur_src;
+    t->off = (uint32_t)off;
+    t->len = (uint32_t)wlen;
     t->field = d->cur_field;
-    if (d->tv[term].last == NO_INDEX)
-        d->tv[term].first = idx;
+    if (d->flast[fold] == NO_INDEX)
+        d->ffirst[fold] = idx;
     else
-        d->tok[d->tv[term].last].next = idx;
-    d->tv[term].last = idx;
+        d->tok[d->flast[fold]].fnext = idx;
+    d->flast[fold] = idx;
+    for (size_t i = 0; i < d->nlayers; i++) {
+        struct doc_layer *l = &d->layers[i];
+        uint32_t term = l->fold_term[fold];
+
+        l->tok_term[idx] = term;
+        l->tok_next[idx] = NO_INDEX;
+        if (l->last[term] == NO_INDEX)
+            l->first[term] = idx;
+        else
+            l->tok_next[l->last[term]] = idx;
+        l->last[term] = idx;
+    }
+    return 0;
+}
+
+/* split_raw's callback: collect the word. */
+static int doc_collect(void *arg, const char *s, size_t off, size_t wlen, size_t column)
+{
+    struct text_doc *d = arg;
+    struct doc_word *w;
+
+    (void)s;
+    (void)column;
+    if (off > UINT32_MAX || wlen > UINT32_MAX)
+        return -1;
+    if (d->nwb >= d->wbcap) {
+        size_t ncap = grow_cap(d->wbcap, d->nwb + 1);
+
+        RESIZE(d->wb, ncap);
+        d->wbcap = ncap;
+    }
+    w = &d->wb[d->nwb++];
+    w->off = (uint32_t)off;
+    w->len = (uint32_t)wlen;
+    w->hash = 0;
+    return 0;
+}
+
+/* How many words ahead the tables are prefetched. */
+#define PREFETCH_AHEAD 8
+
+/* Tokenise s[0..len) into the current field: split it into words, then
+ * intern them, then append the tokens, each stage fetching the memory of a
+ * few words ahead (a rare word costs cache misses in the normaliser's
+ * tables and the document's maps; this way they overlap).  0 or -1. */
+static int doc_add_words(struct text_doc *d, const char *s, size_t len)
+{
+    struct text_norm *n0 = d->layers[0].norm;
+    size_t n;
+
+    d->nwb = 0;
+    if (split_raw(s, len, doc_collect, d) != 0)
+        return -1;
+    n = d->nwb;
+    for (size_t i = 0; i < n; i++) {
+        struct doc_word *w = &d->wb[i];
+
+        if (w->len <= CACHE_WORD_MAX) {
+            w->hash = text_hash(s + w->off, w->len);
+            if (i < PREFETCH_AHEAD)
+                norm_prefetch(n0, w->len, w->hash);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct doc_word *w = &d->wb[i];
+
+        if (i + PREFETCH_AHEAD < n)
+            norm_prefetch(n0, d->wb[i + PREFETCH_AHEAD].len, d->wb[i + PREFETCH_AHEAD].hash);
+        if (norm_ids_h(n0, s + w->off, w->len, w->hash, &w->nf, &w->sid) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct doc_word *w = &d->wb[i];
+
+        if (i + PREFETCH_AHEAD < n) {
+            const struct doc_word *a = &d->wb[i + PREFETCH_AHEAD];
+            const struct idmap *m = &d->layers[0].map;
+
+            if (a->nf < d->foldmap.cap)
+                __builtin_prefetch(&d->foldmap.e[a->nf]);
+            if (a->sid < m->cap)
+                __builtin_prefetch(&m->e[a->sid]);
+            __builtin_prefetch(&n0->stem_hash[a->sid]);
+        }
+        if (doc_add_ids(d, s, w->off, w->len, w->nf, w->sid) < 0)
+            return -1;
+    }
     return 0;
 }
 
 int text_doc_add_field_len(struct text_doc *d, int field, const char *utf8, size_t len)
 {
+    struct doc_source *s;
+
     if (field < 0 || field >= TEXT_FIELD_COUNT)
         return -1;
     if (utf8 == NULL || len == 0)
         return 0;
+    if (len > UINT32_MAX - 1 || d->nsrc >= NO_INDEX - 1)
+        return -1;
+    if (d->nsrc >= d->srccap) {
+        size_t ncap = grow_cap(d->srccap, d->nsrc + 1);
+
+        RESIZE(d->src, ncap);
+        d->srccap = ncap;
+    }
+    s = &d->src[d->nsrc];
+    s->field = field;
+    s->text = utf8;
+    s->len = len;
+    d->cur_src = (uint32_t)d->nsrc++;
+    if (field == TEXT_FIELD_LINK)
+        return 0;
+    if (d->used[field]) {
+        if (d->next_pos[field] > NO_INDEX - 2 - TEXT_SOURCE_GAP)
+            return -1;
+        d->next_pos[field] += TEXT_SOURCE_GAP;
+    }
+    d->used[field] = 1;
     d->cur_field = field;
-    return text_norm_split(d->norm, utf8, len, doc_add_word, d) != 0 ? -1 : 0;
+    return doc_add_words(d, utf8, len);
 }
 
 int text_doc_add_field(struct text_doc *d, int field, const char *utf8)
@@ -569,9 +1286,19 @@ int text_doc_add_field(struct text_doc *d, int field, const char *utf8)
 
 int text_doc_add_item(struct text_doc *d, const struct item *it)
 {
+    const char *feed = it->feed_title != NULL && it->feed_title[0] != '\0' ? it->feed_title
+                                                                           : it->feed;
+
     if (text_doc_add_field(d, TEXT_FIELD_TITLE, it->title) < 0 ||
         text_doc_add_field(d, TEXT_FIELD_SUMMARY, it->summary) < 0 ||
-        text_doc_add_field(d, TEXT_FIELD_CONTENT, it->content) < 0)
+        text_doc_add_field(d, TEXT_FIELD_CONTENT, it->content) < 0 ||
+        text_doc_add_field(d, TEXT_FIELD_AUTHOR, it->author) < 0)
+        return -1;
+    for (size_t i = 0; i < it->ncategories; i++)
+        if (text_doc_add_field(d, TEXT_FIELD_CATEGORY, it->categories[i]) < 0)
+            return -1;
+    if (text_doc_add_field(d, TEXT_FIELD_FEED, feed) < 0 ||
+        text_doc_add_field(d, TEXT_FIELD_LINK, it->link) < 0)
         return -1;
     return 0;
 }
@@ -584,27 +1311,197 @@ size_t text_doc_ntokens(const struct text_doc *d)
 void text_doc_token(const struct text_doc *d, size_t i, struct text_token *out)
 {
     const struct doc_tok *t = &d->tok[i];
-    const struct doc_term *dt = &d->tv[t->term];
+    const struct doc_layer *l = &d->layers[0];
+    const struct text_norm *n = l->norm;
+    uint32_t term = l->tok_term[i], sid = l->nid[term], nf = d->fnid[t->fold];
 
-    out->stem = d->terms.arena + dt->off;
-    out->stem_len = dt->len;
-    out->term = t->term;
+    out->stem = n->stems.arena + n->stem_off[sid];
+    out->stem_len = n->stem_len[sid];
+    out->folded = n->folds.arena + n->fold_off[nf];
+    out->folded_len = n->fold_len[nf];
+    out->term = term;
+    out->fold = t->fold;
     out->pos = t->pos;
     out->field = t->field;
+    out->src = t->src;
+    out->off = t->off;
+    out->len = t->len;
+}
+
+void text_doc_tok_pos(const struct text_doc *d, size_t i, int *field, uint32_t *pos)
+{
+    *field = d->tok[i].field;
+    *pos = d->tok[i].pos;
+}
+
+const char *text_doc_tok_folded(const struct text_doc *d, size_t i, size_t *len)
+{
+    const struct text_norm *n = d->layers[0].norm;
+    uint32_t nf = d->fnid[d->tok[i].fold];
+
+    *len = n->fold_len[nf];
+    return n->folds.arena + n->fold_off[nf];
+}
+
+size_t text_doc_nsources(const struct text_doc *d)
+{
+    return d->nsrc;
+}
+
+void text_doc_source(const struct text_doc *d, size_t i, int *field, const char **text,
+                     size_t *len)
+{
+    *field = d->src[i].field;
+    *text = d->src[i].text;
+    *len = d->src[i].len;
+}
+
+long text_doc_layer_term_h(const struct text_doc *d, size_t layer, const char *stem, size_t len,
+                           uint64_t h)
+{
+    const struct doc_layer *l;
+    const struct text_norm *n;
+    size_t mask;
+
+    if (layer >= d->nlayers)
+        return -1;
+    l = &d->layers[layer];
+    if (l->htcap == 0)
+        return -1;
+    n = l->norm;
+    mask = l->htcap - 1;
+    for (size_t i = (size_t)h & mask; l->ht[i].epoch == d->epoch; i = (i + 1) & mask) {
+        uint32_t t = l->ht[i].term, sid;
+
+        if (l->ht[i].hash != h)
+            continue;
+        sid = l->nid[t];
+        if (n->stem_len[sid] == len && memcmp(n->stems.arena + n->stem_off[sid], stem, len) == 0)
+            return (long)t;
+    }
+    return -1;
+}
+
+long text_doc_layer_term(const struct text_doc *d, size_t layer, const char *stem, size_t len)
+{
+    return text_doc_layer_term_h(d, layer, stem, len, text_hash(stem, len));
+}
+
+long text_doc_layer_first(const struct text_doc *d, size_t layer, uint32_t term)
+{
+    uint32_t f = d->layers[layer].first[term];
+
+    return f == NO_INDEX ? -1 : (long)f;
+}
+
+long text_doc_layer_next(const struct text_doc *d, size_t layer, long tok)
+{
+    uint32_t n = d->layers[layer].tok_next[tok];
+
+    return n == NO_INDEX ? -1 : (long)n;
+}
+
+uint32_t text_doc_layer_tok_term(const struct text_doc *d, size_t layer, size_t tok)
+{
+    return d->layers[layer].tok_term[tok];
+}
+
+size_t text_doc_layer_nterms(const struct text_doc *d, size_t layer)
+{
+    return layer < d->nlayers ? d->layers[layer].nterms : 0;
+}
+
+const char *text_doc_layer_stem(const struct text_doc *d, size_t layer, size_t i, size_t *len,
+                                uint64_t *hash)
+{
+    const struct doc_layer *l = &d->layers[layer];
+    uint32_t sid = l->nid[i];
+
+    *len = l->norm->stem_len[sid];
+    if (hash != NULL)
+        *hash = l->norm->stem_hash[sid];
+    return l->norm->stems.arena + l->norm->stem_off[sid];
 }
 
 long text_doc_find(const struct text_doc *d, const char *stem, size_t len)
 {
-    const struct strtab_slot *s = strtab_lookup(&d->terms, stem, len, hash_bytes(stem, len));
+    long t = text_doc_layer_term(d, 0, stem, len);
 
-    if (s == NULL)
-        return -1;
-    return (long)d->tv[s->val].first;
+    return t < 0 ? -1 : text_doc_layer_first(d, 0, (uint32_t)t);
 }
 
 long text_doc_next(const struct text_doc *d, long tok)
 {
-    uint32_t n = d->tok[tok].next;
+    return text_doc_layer_next(d, 0, tok);
+}
+
+uint32_t text_doc_layer_term_nid(const struct text_doc *d, size_t layer, size_t term)
+{
+    return d->layers[layer].nid[term];
+}
+
+const struct text_norm *text_doc_layer_norm(const struct text_doc *d, size_t layer)
+{
+    return d->layers[layer].norm;
+}
+
+uint32_t text_doc_fold_nid(const struct text_doc *d, size_t i)
+{
+    return d->fnid[i];
+}
+
+size_t text_doc_nfolds(const struct text_doc *d)
+{
+    return d->nfolds;
+}
+
+const char *text_doc_fold(const struct text_doc *d, size_t i, size_t *len, long *first)
+{
+    const struct text_norm *n = d->layers[0].norm;
+    uint32_t nf = d->fnid[i];
+
+    *len = n->fold_len[nf];
+    *first = d->ffirst[i] == NO_INDEX ? -1 : (long)d->ffirst[i];
+    return n->folds.arena + n->fold_off[nf];
+}
+
+int text_doc_fold_has_prefix(const struct text_doc *d, size_t i, const char *pfx, size_t n)
+{
+    static const char ones[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
+    const struct text_norm *nm;
+    uint32_t nf;
+
+    if (n > d->flen[i] || ((d->fpfx[i] ^ pack8(pfx, n)) & pack8(ones, n)) != 0)
+        return 0;
+    if (n <= 8)
+        return 1;
+    nm = d->layers[0].norm;
+    nf = d->fnid[i];
+    return memcmp(nm->folds.arena + nm->fold_off[nf], pfx, n) == 0;
+}
+
+long text_doc_fold_find_prefix(const struct text_doc *d, size_t from, const char *pfx, size_t n)
+{
+    static const char ones[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
+    uint64_t want = pack8(pfx, n), mask = pack8(ones, n);
+
+    for (size_t i = from; i < d->nfolds; i++) {
+        if (((d->fpfx[i] ^ want) & mask) != 0 || n > d->flen[i])
+            continue;
+        if (n <= 8 || text_doc_fold_has_prefix(d, i, pfx, n))
+            return (long)i;
+    }
+    return -1;
+}
+
+size_t text_doc_tok_fold(const struct text_doc *d, size_t i)
+{
+    return d->tok[i].fold;
+}
+
+long text_doc_fold_next(const struct text_doc *d, long tok)
+{
+    uint32_t n = d->tok[tok].fnext;
 
     return n == NO_INDEX ? -1 : (long)n;
 }

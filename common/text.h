@@ -12,16 +12,23 @@
  *     marks stripped ("Zélenskyy" -> "zelenskyy", "CAFÉ" -> "cafe",
  *     "Straße" -> "strasse"); ASCII words take a table fast path, other
  *     words go through utf8proc;
- *   - the folded word is stemmed with Snowball English ("concessions" ->
- *     "concess").  There are no stop words.
+ *   - the folded word is stemmed with a Snowball stemmer (English unless
+ *     another language is asked for: "concessions" -> "concess").  There
+ *     are no stop words.
  *
- * A normaliser (struct text_norm) holds the stemmer and a cache of
- * word -> stem results.  It is NOT thread-safe: use one per thread.
+ * A normaliser (struct text_norm) holds one language's stemmer and interns
+ * every word it sees: raw word -> (folded form, stem).  It is NOT
+ * thread-safe: use one per thread.  It forgets everything (to bound its
+ * memory) only when a document that uses it is reset, so several documents
+ * sharing one normaliser must be filled and used one at a time.
  *
- * A document (struct text_doc) holds the words of one item once: per field,
- * in order, each with its stem, its position in the field and a term id
- * shared by all tokens with the same stem, so that rules can be evaluated
- * against it without looking at the text again.
+ * A document (struct text_doc) holds the words of one item once: per source
+ * text (title, summary, each category...), in order, each with its folded
+ * form, its stem, its position in the field and its byte offsets, so that
+ * rules can be evaluated and explained without tokenising the text again.
+ * A document has one or more stem "layers": layer 0 uses the normaliser it
+ * was made with, text_doc_add_layer() adds one per further language, and
+ * every word is stemmed once per layer (once per distinct word, in fact).
  */
 #ifndef NEWSALERT_TEXT_H
 #define NEWSALERT_TEXT_H
@@ -31,16 +38,37 @@
 
 struct item;
 
-/* The fields of an item that rules look at by default. */
+/* The fields of an item that rules can name. */
 enum text_field {
     TEXT_FIELD_TITLE = 0,
     TEXT_FIELD_SUMMARY = 1,
     TEXT_FIELD_CONTENT = 2,
+    TEXT_FIELD_AUTHOR = 3,
+    TEXT_FIELD_CATEGORY = 4,
+    TEXT_FIELD_FEED = 5, /* the feed's title, else the feed's URL */
+    TEXT_FIELD_LINK = 6, /* the story's URL: kept as text, not split into words */
     TEXT_FIELD_COUNT
 };
 
-/* Bit mask of every field, for rule terms that look at all of them. */
-#define TEXT_FIELDS_ALL ((1u << TEXT_FIELD_COUNT) - 1u)
+/* The fields an unscoped rule term looks at: title, summary, content. */
+#define TEXT_FIELDS_DEFAULT                                                                    \
+    ((1u << TEXT_FIELD_TITLE) | (1u << TEXT_FIELD_SUMMARY) | (1u << TEXT_FIELD_CONTENT))
+/* Kept for older callers: the same as TEXT_FIELDS_DEFAULT. */
+#define TEXT_FIELDS_ALL TEXT_FIELDS_DEFAULT
+
+/* The field's name as rules write it ("title"...), or NULL when out of range. */
+const char *text_field_name(int field);
+
+/* The field named by `name`/`len` (lower case), or -1. */
+int text_field_lookup(const char *name, size_t len);
+
+/* Positions of two category strings (and of two calls adding text to the
+ * same field) are at least this far apart, so that no phrase and no NEAR
+ * (whose distance is at most this) spans them. */
+#define TEXT_SOURCE_GAP 1024
+
+/* The hash used for words everywhere (FNV-1a, 64 bits). */
+uint64_t text_hash(const char *s, size_t len);
 
 /* ---- the normaliser ---------------------------------------------------- */
 
@@ -50,8 +78,23 @@ struct text_norm;
  * of memory. */
 struct text_norm *text_norm_new(void);
 
+/* A normaliser for Snowball language `lang` ("english", "french", "fr"...,
+ * any name sb_stemmer_list() knows).  NULL when the language is unknown
+ * (check first with text_lang_known) or out of memory. */
+struct text_norm *text_norm_new_lang(const char *lang);
+
+/* Whether libstemmer has a stemmer called `lang` (UTF-8 encoding). */
+int text_lang_known(const char *lang);
+
+/* The names libstemmer knows, as one comma-separated string (static). */
+const char *text_lang_list(void);
+
 /* Free *pn and set it to NULL.  NULL-safe. */
 void text_norm_free(struct text_norm **pn);
+
+/* Changes whenever the normaliser forgets its words (and so renumbers its
+ * ids: see text_doc_layer_term_nid). */
+unsigned text_norm_generation(const struct text_norm *n);
 
 /* Fold and stem one word.  `word`/`len` must be one word as defined above
  * (text_norm_split gives such words); other text is folded as one piece.
@@ -59,6 +102,10 @@ void text_norm_free(struct text_norm **pn);
  * valid until the next call on `n`.  Returns 0, or -1 when out of memory. */
 int text_norm_word(struct text_norm *n, const char *word, size_t len,
                    const char **stem, size_t *stem_len);
+
+/* Same, and also give the folded, unstemmed form (valid as long as *stem). */
+int text_norm_word2(struct text_norm *n, const char *word, size_t len, const char **stem,
+                    size_t *stem_len, const char **folded, size_t *folded_len);
 
 /* Called by text_norm_split for each word, in order.  `stem` is as for
  * text_norm_word; `off`/`wlen` locate the word's bytes in the input and
@@ -88,53 +135,123 @@ struct text_doc;
 
 /* One token of a document. */
 struct text_token {
-    const char *stem; /* folded and stemmed, NUL-terminated, owned by the doc */
+    const char *stem;   /* layer 0 stem, NUL-terminated, owned by the doc */
     size_t stem_len;
-    uint32_t term;    /* same value for every token with the same stem */
-    uint32_t pos;     /* 0-based word position within its field */
-    int field;        /* enum text_field */
+    const char *folded; /* folded, unstemmed form, NUL-terminated */
+    size_t folded_len;
+    uint32_t term;      /* layer 0: same value for every token with the same stem */
+    uint32_t fold;      /* same value for every token with the same folded form */
+    uint32_t pos;       /* 0-based word position within its field */
+    int field;          /* enum text_field */
+    uint32_t src;       /* the source text it comes from (text_doc_source) */
+    uint32_t off, len;  /* its bytes in that source */
 };
 
-/* A new, empty document that uses normaliser `norm` (borrowed: it must
- * outlive the document; the document is then as thread-unsafe as `norm`).
- * With norm == NULL the document makes and owns a normaliser of its own.
- * Returns NULL when out of memory. */
+/* A new, empty document whose layer 0 uses normaliser `norm` (borrowed: it
+ * must outlive the document; the document is then as thread-unsafe as
+ * `norm`).  With norm == NULL the document makes and owns an English
+ * normaliser.  Returns NULL when out of memory. */
 struct text_doc *text_doc_new(struct text_norm *norm);
 
 /* Free *pd (and its own normaliser, if it made one), set *pd to NULL.
  * NULL-safe. */
 void text_doc_free(struct text_doc **pd);
 
+/* Add a stem layer using normaliser `norm` (borrowed, for another
+ * language; not one the document already uses).  Only while the document is
+ * empty.  Returns the layer's number (1, 2...), or -1 when out of memory or
+ * refused. */
+int text_doc_add_layer(struct text_doc *d, struct text_norm *norm);
+
+/* Number of layers (>= 1). */
+size_t text_doc_nlayers(const struct text_doc *d);
+
 /* Forget all tokens so the document can be filled with the next item; the
  * memory is kept for reuse. */
 void text_doc_reset(struct text_doc *d);
 
 /* Tokenise `utf8` (NUL-terminated; NULL is an empty field) and append its
- * words to the document as field `field` (enum text_field).  A field may be
- * added more than once: positions go on from that field's previous call, so
- * a phrase may span two calls for the same field made one after the other.
+ * words to the document as field `field` (enum text_field).  The text is
+ * BORROWED: it must stay unchanged while the document holds it (until
+ * text_doc_reset or free), as explanations point into it.  A field may be
+ * added more than once: positions go on from that field's previous call
+ * plus TEXT_SOURCE_GAP, so no phrase spans two calls.  TEXT_FIELD_LINK text
+ * is only kept (for substring and regex terms), not split.
  * Returns 0, or -1 when out of memory or for a field out of range. */
 int text_doc_add_field(struct text_doc *d, int field, const char *utf8);
 
 /* Same as text_doc_add_field() for `len` bytes that need no terminator. */
 int text_doc_add_field_len(struct text_doc *d, int field, const char *utf8, size_t len);
 
-/* Add the default fields of an item: title, summary and content.  Returns 0
- * or -1 when out of memory. */
+/* Add every field of an item (borrowed as above): title, summary,
+ * content, author, each category, the feed (feed_title, or the feed URL
+ * when there is no title) and the link.  Returns 0 or -1 when out of
+ * memory. */
 int text_doc_add_item(struct text_doc *d, const struct item *it);
 
 /* Number of tokens, over all fields, in the order they were added. */
 size_t text_doc_ntokens(const struct text_doc *d);
 
-/* Token i (0 <= i < text_doc_ntokens(d)); the pointer stays valid until
+/* Token i (0 <= i < text_doc_ntokens(d)); the pointers stay valid until
  * the document is changed. */
 void text_doc_token(const struct text_doc *d, size_t i, struct text_token *out);
 
-/* Index of the first token whose stem is `stem`/`len`, or -1 when there is
- * none.  `stem` must already be folded and stemmed (text_norm_word). */
+/* Number of source texts, and source i: its field and bytes. */
+size_t text_doc_nsources(const struct text_doc *d);
+void text_doc_source(const struct text_doc *d, size_t i, int *field, const char **text,
+                     size_t *len);
+
+/* Index of the first token whose layer-0 stem is `stem`/`len`, or -1 when
+ * there is none.  `stem` must already be folded and stemmed (text_norm_word). */
 long text_doc_find(const struct text_doc *d, const char *stem, size_t len);
 
-/* Index of the next token after token `tok` with the same stem, or -1. */
+/* Index of the next token after token `tok` with the same layer-0 stem, or -1. */
 long text_doc_next(const struct text_doc *d, long tok);
+
+/* The same for layer `layer`: the term id of `stem` (or -1 when absent), the
+ * first token of a term and the next token after `tok` with the same term
+ * (-1 at the end), and the term of token `tok`. */
+long text_doc_layer_term(const struct text_doc *d, size_t layer, const char *stem, size_t len);
+/* ... with h = text_hash(stem, len) computed by the caller (once). */
+long text_doc_layer_term_h(const struct text_doc *d, size_t layer, const char *stem, size_t len,
+                           uint64_t h);
+long text_doc_layer_first(const struct text_doc *d, size_t layer, uint32_t term);
+long text_doc_layer_next(const struct text_doc *d, size_t layer, long tok);
+uint32_t text_doc_layer_tok_term(const struct text_doc *d, size_t layer, size_t tok);
+
+/* Distinct stems of a layer: their number, and stem i (NUL-terminated;
+ * *hash, when not NULL, is its text_hash). */
+size_t text_doc_layer_nterms(const struct text_doc *d, size_t layer);
+const char *text_doc_layer_stem(const struct text_doc *d, size_t layer, size_t i, size_t *len,
+                                uint64_t *hash);
+
+/* Token i's field and position, and its folded form (cheaper than
+ * text_doc_token). */
+void text_doc_tok_pos(const struct text_doc *d, size_t i, int *field, uint32_t *pos);
+const char *text_doc_tok_folded(const struct text_doc *d, size_t i, size_t *len);
+
+/* Distinct folded forms: their number, form i (NUL-terminated) and its first
+ * token; the next token with the same form after `tok`, or -1. */
+size_t text_doc_nfolds(const struct text_doc *d);
+const char *text_doc_fold(const struct text_doc *d, size_t i, size_t *len, long *first);
+long text_doc_fold_next(const struct text_doc *d, long tok);
+
+/* Whether distinct folded form i starts with the n bytes of pfx, and the
+ * distinct folded form of token i: the document keeps each form's length
+ * and first 8 bytes, so a prefix test rarely reads the normaliser's large
+ * tables. */
+int text_doc_fold_has_prefix(const struct text_doc *d, size_t i, const char *pfx, size_t n);
+size_t text_doc_tok_fold(const struct text_doc *d, size_t i);
+/* The first distinct folded form from `from` on that starts with pfx (n
+ * bytes), or -1. */
+long text_doc_fold_find_prefix(const struct text_doc *d, size_t from, const char *pfx, size_t n);
+
+/* Stable ids, for callers that memoise work per word across documents:
+ * the normaliser's id of a layer's term i and of fold i (valid while
+ * text_norm_generation of that layer's normaliser is unchanged), and the
+ * normaliser of a layer. */
+uint32_t text_doc_layer_term_nid(const struct text_doc *d, size_t layer, size_t term);
+uint32_t text_doc_fold_nid(const struct text_doc *d, size_t i);
+const struct text_norm *text_doc_layer_norm(const struct text_doc *d, size_t layer);
 
 #endif

@@ -317,3 +317,420 @@ fail:
     zmq_msg_close(&bpart);
     return -1;
 }
+
+/* ---- durable delivery: hand-off, heartbeat, replay (see wire.h) ---- */
+
+void wire_set_heartbeat(void *sock)
+{
+    int ivl = WIRE_HEARTBEAT_IVL_MS, timeout = WIRE_HEARTBEAT_TIMEOUT_MS;
+
+    zmq_setsockopt(sock, ZMQ_HEARTBEAT_IVL, &ivl, sizeof(ivl));
+    zmq_setsockopt(sock, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof(timeout));
+    zmq_setsockopt(sock, ZMQ_HEARTBEAT_TTL, &timeout, sizeof(timeout));
+}
+
+#define WIRE_MAX_RECV_PARTS 4
+
+/* Receive a whole message: up to WIRE_MAX_RECV_PARTS parts into parts[]
+ * (each initialised; the caller closes *n of them), the rest drained.
+ * *total is the number of parts the message had.  Returns 0 or -2. */
+static int wire_recv_msg(void *sock, int flags, zmq_msg_t *parts, size_t *n, size_t *total)
+{
+    *n = 0;
+    *total = 0;
+    if (wire_recv_part(sock, &parts[0], flags) != 0)
+        return -2;
+    *n = *total = 1;
+    while (wire_more(sock)) {
+        if (*n == WIRE_MAX_RECV_PARTS) {
+            *total += wire_drain(sock);
+            break;
+        }
+        while (wire_recv_part(sock, &parts[*n], 0) != 0) {
+            if (errno != EINTR)
+                return 0; /* the peer's message is cut short: report what came */
+        }
+        (*n)++;
+        (*total)++;
+    }
+    return 0;
+}
+
+static void wire_close_parts(zmq_msg_t *parts, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        zmq_msg_close(&parts[i]);
+}
+
+/* Parse a JSON header part: an object, at most WIRE_MAX_HEADER bytes, with
+ * "v" == WIRE_VERSION.  Returns the object (caller decrefs) or NULL with
+ * *err set, the message naming `what`. */
+static json_t *wire_header_max(zmq_msg_t *part, const char *what, size_t max, na_error *err)
+{
+    size_t size = zmq_msg_size(part);
+    json_error_t jerr;
+    json_t *root, *v;
+
+    if (size > max) {
+        na_error_set(err, 0, 0, "%s header of %zu bytes exceeds the limit of %zu", what, size,
+                     max);
+        return NULL;
+    }
+    root = json_loadb(zmq_msg_data(part), size, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        na_error_set(err, jerr.line, jerr.column, "%s header:%d:%d: invalid JSON: %s", what,
+                     jerr.line, jerr.column, jerr.text);
+        return NULL;
+    }
+    v = json_object_get(root, "v");
+    if (!json_is_object(root) || !json_is_integer(v) ||
+        json_integer_value(v) != WIRE_VERSION) {
+        na_error_set(err, 0, 0, "%s header is not an object with \"v\": %d", what,
+                     WIRE_VERSION);
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+static json_t *wire_header(zmq_msg_t *part, const char *what, na_error *err)
+{
+    return wire_header_max(part, what, WIRE_MAX_HEADER, err);
+}
+
+/* An integer member >= 0, or -1 when missing or of another type. */
+static int64_t wire_get_count(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return -1;
+    return (int64_t)json_integer_value(v);
+}
+
+static int wire_op_is(json_t *obj, const char *op)
+{
+    json_t *v = json_object_get(obj, "op");
+
+    return json_is_string(v) && strcmp(json_string_value(v), op) == 0;
+}
+
+static int wire_set_peer(struct wire_peer *peer, zmq_msg_t *part)
+{
+    size_t size = zmq_msg_size(part);
+
+    if (size == 0 || size > WIRE_MAX_PEER)
+        return -1;
+    memcpy(peer->id, zmq_msg_data(part), size);
+    peer->len = size;
+    return 0;
+}
+
+/* Send a JSON header (decref'ed here), with more parts to follow when
+ * `more`. */
+static int wire_send_json(void *sock, json_t *obj, int flags)
+{
+    char *s = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
+    int rc, saved;
+
+    json_decref(obj);
+    if (s == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    rc = zmq_send(sock, s, strlen(s), flags);
+    saved = errno;
+    free(s);
+    errno = saved;
+    return rc < 0 ? -1 : 0;
+}
+
+int wire_send_handoff(void *sock, int64_t tag, const char *json, size_t len, int flags)
+{
+    char hdr[80];
+    int n;
+
+    if (len > WIRE_MAX_ITEM) {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    /* a fixed header, written directly (one per item: the fetcher's hot
+     * path) */
+    n = snprintf(hdr, sizeof(hdr), "{\"v\":%d,\"op\":\"item\",\"tag\":%lld}", WIRE_VERSION,
+                 (long long)tag);
+    if (n < 0 || (size_t)n >= sizeof(hdr) ||
+        zmq_send(sock, hdr, (size_t)n, flags | ZMQ_SNDMORE) < 0)
+        return -1;
+    return zmq_send(sock, json, len, flags) < 0 ? -1 : 0;
+}
+
+int wire_recv_handoff(void *router, int flags, struct wire_peer *peer, int64_t *tag,
+                      struct item **out, na_error *err)
+{
+    zmq_msg_t parts[WIRE_MAX_RECV_PARTS];
+    size_t n, total, size;
+    json_t *hdr = NULL;
+    int rc = -1;
+
+    *out = NULL;
+    *tag = -1;
+    peer->len = 0;
+    if (wire_recv_msg(router, flags, parts, &n, &total) != 0)
+        return -2;
+    if (wire_set_peer(peer, &parts[0]) != 0)
+        peer->len = 0;
+    if (total != 3) {
+        na_error_set(err, 0, 0, "item message has %zu parts, expected 2", total - 1);
+        goto out;
+    }
+    if ((hdr = wire_header(&parts[1], "item", err)) == NULL)
+        goto out;
+    if (!wire_op_is(hdr, "item") || (*tag = wire_get_count(hdr, "tag")) < 0) {
+        na_error_set(err, 0, 0, "item header needs \"op\": \"item\" and a \"tag\" >= 0");
+        *tag = -1;
+        goto out;
+    }
+    size = zmq_msg_size(&parts[2]);
+    if (size > WIRE_MAX_ITEM) {
+        na_error_set(err, 0, 0, "item message of %zu bytes exceeds the limit of %d", size,
+                     WIRE_MAX_ITEM);
+        goto out;
+    }
+    if (item_from_json(zmq_msg_data(&parts[2]), size, out, err) != 0) {
+        *out = NULL;
+        na_error_prefix(err, "item message");
+        goto out;
+    }
+    rc = 0;
+out:
+    json_decref(hdr);
+    wire_close_parts(parts, n);
+    return rc;
+}
+
+int wire_send_acks(void *router, const struct wire_peer *peer, const int64_t *tags, size_t n)
+{
+    json_t *arr = json_array(), *obj;
+    size_t i;
+
+    if (n > WIRE_MAX_ACKS) {
+        json_decref(arr);
+        errno = EMSGSIZE;
+        return -1;
+    }
+    for (i = 0; arr != NULL && i < n; i++)
+        json_array_append_new(arr, json_integer(tags[i]));
+    obj = json_pack("{s:i,s:s,s:o}", "v", WIRE_VERSION, "op", "ack", "tags", arr);
+    if (zmq_send(router, peer->id, peer->len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        json_decref(obj);
+        return -1;
+    }
+    return wire_send_json(router, obj, ZMQ_DONTWAIT);
+}
+
+int wire_recv_acks(void *dealer, int flags, int64_t **tags, size_t *n, na_error *err)
+{
+    zmq_msg_t parts[WIRE_MAX_RECV_PARTS];
+    size_t np, total, i, count;
+    json_t *hdr = NULL, *arr;
+    int64_t *out = NULL;
+    int rc = -1;
+
+    *tags = NULL;
+    *n = 0;
+    if (wire_recv_msg(dealer, flags, parts, &np, &total) != 0)
+        return -2;
+    if (total != 1) {
+        na_error_set(err, 0, 0, "ack message has %zu parts, expected 1", total);
+        goto out;
+    }
+    if ((hdr = wire_header_max(&parts[0], "ack", WIRE_MAX_ACK_FRAME, err)) == NULL)
+        goto out;
+    arr = json_object_get(hdr, "tags");
+    if (!wire_op_is(hdr, "ack") || !json_is_array(arr) ||
+        (count = json_array_size(arr)) > WIRE_MAX_ACKS) {
+        na_error_set(err, 0, 0, "ack needs \"op\": \"ack\" and \"tags\": an array of at most %d",
+                     WIRE_MAX_ACKS);
+        goto out;
+    }
+    if (count > 0 && (out = malloc(count * sizeof(*out))) == NULL) {
+        na_error_set(err, 0, 0, "out of memory");
+        goto out;
+    }
+    for (i = 0; i < count; i++) {
+        json_t *t = json_array_get(arr, i);
+
+        if (!json_is_integer(t) || json_integer_value(t) < 0) {
+            na_error_set(err, 0, 0, "ack tag %zu is not an integer >= 0", i);
+            goto out;
+        }
+        out[i] = (int64_t)json_integer_value(t);
+    }
+    *tags = out;
+    *n = count;
+    out = NULL;
+    rc = 0;
+out:
+    free(out);
+    json_decref(hdr);
+    wire_close_parts(parts, np);
+    return rc;
+}
+
+int wire_send_heartbeat(void *pub, int64_t head, int64_t oldest, int64_t ts)
+{
+    static const char topic[] = WIRE_HEARTBEAT_TOPIC;
+
+    if (zmq_send(pub, topic, sizeof(topic) - 1, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return -1;
+    return wire_send_json(pub,
+                          json_pack("{s:i,s:I,s:I,s:I}", "v", WIRE_VERSION, "head",
+                                    (json_int_t)head, "oldest", (json_int_t)oldest, "ts",
+                                    (json_int_t)ts),
+                          ZMQ_DONTWAIT);
+}
+
+void wire_replay_req_clear(struct wire_replay_req *req)
+{
+    for (size_t i = 0; i < req->ntopics; i++)
+        free(req->topics[i]);
+    free(req->topics);
+    memset(req, 0, sizeof(*req));
+    req->id = -1;
+}
+
+int wire_recv_replay_req(void *router, int flags, struct wire_peer *peer,
+                         struct wire_replay_req *req, na_error *err)
+{
+    zmq_msg_t parts[WIRE_MAX_RECV_PARTS];
+    size_t n, total, i;
+    json_t *hdr = NULL, *topics;
+    int rc = -1;
+
+    memset(req, 0, sizeof(*req));
+    req->id = -1;
+    peer->len = 0;
+    if (wire_recv_msg(router, flags, parts, &n, &total) != 0)
+        return -2;
+    if (wire_set_peer(peer, &parts[0]) != 0)
+        peer->len = 0;
+    if (total != 2) {
+        na_error_set(err, 0, 0, "replay request has %zu parts, expected 1", total - 1);
+        goto out;
+    }
+    if ((hdr = wire_header(&parts[1], "replay request", err)) == NULL)
+        goto out;
+    req->id = wire_get_count(hdr, "id");
+    if (req->id < 0) {
+        na_error_set(err, 0, 0, "replay request needs an \"id\" >= 0");
+        goto out;
+    }
+    if (wire_op_is(hdr, "head")) {
+        req->head_only = 1;
+        rc = 0;
+        goto out;
+    }
+    if (!wire_op_is(hdr, "replay")) {
+        na_error_set(err, 0, 0, "replay request has an unknown \"op\"");
+        goto out;
+    }
+    if ((req->after = wire_get_count(hdr, "after")) < 0) {
+        na_error_set(err, 0, 0, "replay request needs an \"after\" seq >= 0");
+        goto out;
+    }
+    topics = json_object_get(hdr, "topics");
+    if (topics != NULL && (!json_is_array(topics) ||
+                           json_array_size(topics) > WIRE_MAX_REPLAY_TOPICS)) {
+        na_error_set(err, 0, 0, "replay request \"topics\" is not an array of at most %d",
+                     WIRE_MAX_REPLAY_TOPICS);
+        goto out;
+    }
+    if (topics != NULL && json_array_size(topics) > 0) {
+        req->topics = calloc(json_array_size(topics), sizeof(*req->topics));
+        if (req->topics == NULL) {
+            na_error_set(err, 0, 0, "out of memory");
+            goto out;
+        }
+        for (i = 0; i < json_array_size(topics); i++) {
+            json_t *t = json_array_get(topics, i);
+
+            if (!json_is_string(t) || json_string_length(t) > WIRE_MAX_TOPIC ||
+                strlen(json_string_value(t)) != json_string_length(t)) {
+                na_error_set(err, 0, 0, "replay request topic %zu is not a string of at most %d "
+                             "bytes", i, WIRE_MAX_TOPIC);
+                goto out;
+            }
+            if ((req->topics[i] = strdup(json_string_value(t))) == NULL) {
+                na_error_set(err, 0, 0, "out of memory");
+                goto out;
+            }
+            req->ntopics++;
+        }
+    }
+    rc = 0;
+out:
+    if (rc != 0) {
+        int64_t id = req->id;
+
+        wire_replay_req_clear(req);
+        req->id = id;
+    }
+    json_decref(hdr);
+    wire_close_parts(parts, n);
+    return rc;
+}
+
+static int wire_send_peer(void *router, const struct wire_peer *peer)
+{
+    return zmq_send(router, peer->id, peer->len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ? -1 : 0;
+}
+
+int wire_send_replay_batch(void *router, const struct wire_peer *peer, int64_t id,
+                           const char *const *topics, const char *const *bodies,
+                           const size_t *lens, size_t n)
+{
+    size_t i;
+
+    if (wire_send_peer(router, peer) != 0 ||
+        wire_send_json(router,
+                       json_pack("{s:i,s:s,s:I,s:I}", "v", WIRE_VERSION, "type", "batch", "id",
+                                 (json_int_t)id, "count", (json_int_t)n),
+                       ZMQ_SNDMORE | ZMQ_DONTWAIT) != 0)
+        return -1;
+    for (i = 0; i < n; i++) {
+        int last = i + 1 == n;
+
+        /* Once the first part is accepted, the rest of the message is too
+         * (ZeroMQ queues whole messages). */
+        if (zmq_send(router, topics[i], strlen(topics[i]), ZMQ_SNDMORE) < 0 ||
+            zmq_send(router, bodies[i], lens[i], last ? 0 : ZMQ_SNDMORE) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int wire_send_replay_end(void *router, const struct wire_peer *peer, int64_t id, int64_t last,
+                         int64_t head, int64_t oldest)
+{
+    if (wire_send_peer(router, peer) != 0)
+        return -1;
+    return wire_send_json(router,
+                          json_pack("{s:i,s:s,s:I,s:I,s:I,s:I}", "v", WIRE_VERSION, "type", "end",
+                                    "id", (json_int_t)id, "last", (json_int_t)last, "head",
+                                    (json_int_t)head, "oldest", (json_int_t)oldest),
+                          ZMQ_DONTWAIT);
+}
+
+int wire_send_replay_error(void *router, const struct wire_peer *peer, int64_t id,
+                           const char *code, const char *message, int64_t oldest,
+                           int64_t head)
+{
+    if (wire_send_peer(router, peer) != 0)
+        return -1;
+    return wire_send_json(router,
+                          json_pack("{s:i,s:s,s:I,s:s,s:s,s:I,s:I}", "v", WIRE_VERSION, "type",
+                                    "error", "id", (json_int_t)id, "code", code, "message",
+                                    message, "oldest", (json_int_t)oldest, "head",
+                                    (json_int_t)head),
+                          ZMQ_DONTWAIT);
+}

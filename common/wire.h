@@ -15,6 +15,7 @@
 #define NEWSALERT_WIRE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "error.h"
 #include "item.h"
@@ -38,5 +39,98 @@ int wire_send_alert(void *sock, const char *topic, const char *body, size_t len,
 /* Receive an alert.  *topic and *body are NUL-terminated and the caller's
  * to free.  Return values as wire_recv_item. */
 int wire_recv_alert(void *sock, int flags, char **topic, char **body, na_error *err);
+
+/* ---- durable delivery (issue 5): hand-off, heartbeat, replay ----
+ *
+ * Every JSON header below is an object with "v": WIRE_VERSION; a message
+ * with another version, a wrong number of parts, oversize parts or bad
+ * JSON is an error in *err, consumed entirely.  See README "Durable
+ * delivery" for the protocol as a client sees it.
+ *
+ * items_endpoint (fetcher DEALER -> matcher ROUTER):
+ *   item: [{"v":1,"op":"item","tag":T}, item JSON]   T: the sender's key
+ *   ack:  [{"v":1,"op":"ack","tags":[T,...]}]        matcher -> fetcher
+ * alerts_endpoint also carries heartbeats, once a second:
+ *   [WIRE_HEARTBEAT_TOPIC, {"v":1,"head":H,"oldest":O,"ts":T}]
+ * replay_endpoint (client DEALER -> matcher ROUTER): see wire_replay_req.
+ */
+#define WIRE_VERSION 1
+#define WIRE_HEARTBEAT_TOPIC "\x01heartbeat" /* rule ids cannot hold control bytes */
+#define WIRE_MAX_HEADER 4096                   /* a JSON header or a replay request */
+#define WIRE_MAX_PEER 256                      /* a ROUTER routing id */
+#define WIRE_MAX_ACKS 1024                     /* tags in one ack */
+/* an ack frame: WIRE_MAX_ACKS tags of up to 20 characters and a comma each */
+#define WIRE_MAX_ACK_FRAME (64 + WIRE_MAX_ACKS * 21)
+#define WIRE_MAX_REPLAY_TOPICS 64
+#define WIRE_HEARTBEAT_IVL_MS 1000  /* ZMQ_HEARTBEAT_IVL */
+#define WIRE_HEARTBEAT_TIMEOUT_MS 5000 /* ZMQ_HEARTBEAT_TIMEOUT and _TTL */
+
+/* A ROUTER peer: the routing id frame that came with a request. */
+struct wire_peer {
+    unsigned char id[WIRE_MAX_PEER];
+    size_t len;
+};
+
+/* Set ZMQ_HEARTBEAT_IVL/TIMEOUT/TTL on a socket (before connect/bind). */
+void wire_set_heartbeat(void *sock);
+
+/* Hand-off, sender side: [header with tag, json].  Returns 0 or -1 (errno
+ * from zmq_send). */
+int wire_send_handoff(void *sock, int64_t tag, const char *json, size_t len, int flags);
+
+/* Hand-off, ROUTER side: receive one item.  Returns 0 with *peer, *tag and
+ * *out; -1 with *err for a bad message (consumed; *tag is set, and *peer,
+ * when the header was readable so the sender may be told, else *tag = -1);
+ * -2 when nothing could be received. */
+int wire_recv_handoff(void *router, int flags, struct wire_peer *peer, int64_t *tag,
+                      struct item **out, na_error *err);
+
+/* Send an ack for n tags (n <= WIRE_MAX_ACKS) to peer, never blocking.
+ * Returns 0 or -1 (errno). */
+int wire_send_acks(void *router, const struct wire_peer *peer, const int64_t *tags, size_t n);
+
+/* Hand-off, DEALER side: receive an ack.  Returns 0 and *tags (caller
+ * frees) with *n, -1 with *err (consumed), -2 when nothing came. */
+int wire_recv_acks(void *dealer, int flags, int64_t **tags, size_t *n, na_error *err);
+
+/* Send a heartbeat on the PUB socket. */
+int wire_send_heartbeat(void *pub, int64_t head, int64_t oldest, int64_t ts);
+
+/* A replay request, one frame:
+ *   {"v":1,"op":"replay","id":ID,"after":SEQ,"topics":["prefix",...]}
+ *   {"v":1,"op":"head","id":ID}
+ * ID and SEQ are integers >= 0; topics may be missing or empty (= all). */
+struct wire_replay_req {
+    int head_only;   /* op "head" */
+    int64_t id;      /* echoed in every reply; -1 when unreadable */
+    int64_t after;
+    char **topics;
+    size_t ntopics;
+};
+
+/* Receive a replay request on the ROUTER.  Returns 0 with *peer and *req
+ * (clear it with wire_replay_req_clear), -1 with *err (consumed; *peer set
+ * when a routing id came, req->id set when readable), -2 when nothing
+ * came. */
+int wire_recv_replay_req(void *router, int flags, struct wire_peer *peer,
+                         struct wire_replay_req *req, na_error *err);
+
+void wire_replay_req_clear(struct wire_replay_req *req);
+
+/* Replies to a replay request (never blocking; -1 with errno when the peer
+ * is gone or its queue is full):
+ *   batch: [{"v":1,"type":"batch","id":ID,"count":K}, topic1, body1, ...]
+ *   end:   [{"v":1,"type":"end","id":ID,"last":L,"head":H,"oldest":O}]
+ *   error: [{"v":1,"type":"error","id":ID,"code":C,"message":M,
+ *            "oldest":O,"head":H}]
+ * wire_send_replay_batch sends n alerts (n >= 1). */
+int wire_send_replay_batch(void *router, const struct wire_peer *peer, int64_t id,
+                           const char *const *topics, const char *const *bodies,
+                           const size_t *lens, size_t n);
+int wire_send_replay_end(void *router, const struct wire_peer *peer, int64_t id, int64_t last,
+                         int64_t head, int64_t oldest);
+int wire_send_replay_error(void *router, const struct wire_peer *peer, int64_t id,
+                           const char *code, const char *message, int64_t oldest,
+                           int64_t head);
 
 #endif

@@ -6,12 +6,16 @@
 #   (no option)  what it takes to build and run newsalert: the C toolchain,
 #                cmake, pkg-config, the -dev packages of the libraries it links
 #                (ZeroMQ, libcurl, jansson, libxml2, SQLite, libstemmer,
-#                utf8proc, PCRE2), cmocka (CMake configures the unit tests by
-#                default, so a plain build needs it) and ca-certificates (the
-#                fetcher talks HTTPS).
+#                utf8proc, PCRE2, OpenSSL's libcrypto: libssl-dev, which
+#                libcurl4-openssl-dev only suggests; the notifier signs
+#                webhooks with HMAC-SHA256), cmocka (CMake configures the unit
+#                tests by default, so a plain build needs it) and
+#                ca-certificates (the fetcher talks HTTPS).
 #   --test       also what only the test suite uses: python3 and python3-zmq
 #                (the integration tests drive the daemons over ZeroMQ) and
-#                valgrind (memory checks).  Use this on CI and dev machines.
+#                valgrind (memory checks), clang and libclang-rt-14-dev
+#                (libFuzzer, for the fuzz ctest), nginx and curl (the
+#                bench_fetch_smoke ctest).  Use this on CI and dev machines.
 #   --bench      also what only the benchmarks under tests/bench use (the
 #                comparators named in the issues).
 #   --check      install nothing: list the missing packages and exit 1 if any
@@ -32,7 +36,7 @@ die() {
 }
 
 usage() {
-    sed -n '4,18p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '4,22p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 with_test=0
@@ -57,12 +61,25 @@ done
 
 packages="build-essential cmake pkg-config
 libzmq3-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev libxml2-dev
-libsqlite3-dev libstemmer-dev libutf8proc-dev libpcre2-dev ca-certificates"
+libsqlite3-dev libstemmer-dev libutf8proc-dev libpcre2-dev libssl-dev ca-certificates"
 if [ "$with_test" -eq 1 ]; then
     packages="$packages python3 python3-zmq valgrind"
+    # the parser fuzz targets (tests/fuzz): clang and its libFuzzer runtime
+    packages="$packages clang libclang-rt-14-dev"
+    # the bench_fetch_smoke ctest: nginx serves the feeds, curl is the
+    # comparator (without them the test is skipped)
+    packages="$packages nginx curl"
 fi
 if [ "$with_bench" -eq 1 ]; then
     packages="$packages python3 python3-zmq"
+    # bench_parse: Python feedparser, the parse comparator
+    packages="$packages python3-feedparser"
+    # bench_fetch: nginx serves the feeds, curl is the comparator, time -v
+    # measures peak memory
+    packages="$packages nginx curl time"
+    # bench_match: Hyperscan, the literal-scan comparator (built only when found);
+    # util-linux's taskset pins the benchmark to one core
+    packages="$packages libhyperscan-dev util-linux"
 fi
 
 command -v dpkg-query >/dev/null 2>&1 ||

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The test command: install what is missing, build, and run the whole test
-# suite twice: a normal build (build/) and an AddressSanitizer +
-# UndefinedBehaviorSanitizer build (build-asan/).  .ci/run calls exactly this.
+# suite twice: a normal build (build/, where the unit tests also run under
+# valgrind memcheck) and an AddressSanitizer + UndefinedBehaviorSanitizer
+# build (build-asan/).  .ci/run calls exactly this.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
 
 "$root/deploy/install-deps.sh" --test
 
-cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNEWSALERT_VALGRIND=ON
 cmake --build "$root/build" -j"$jobs"
 (cd "$root/build" && ctest --output-on-failure -j"$jobs")
 

@@ -167,6 +167,9 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->fetcher.timeout_s, 20);
     assert_int_equal(cfg->fetcher.max_bytes, 8 * MIB);
     assert_int_equal(cfg->fetcher.max_age_s, 172800);
+    assert_int_equal(cfg->fetcher.per_host, 2);
+    assert_int_equal(cfg->fetcher.seen_retention_s, 30 * 86400);
+    assert_int_equal(cfg->fetcher.max_backoff_s, 6 * 3600);
     assert_int_equal(cfg->notifier.ntopics, 1);
     assert_string_equal(cfg->notifier.topics[0], "");
     assert_int_equal(cfg->notifier.nsinks, 1);
@@ -312,6 +315,22 @@ static void test_bounds_accepted(void **state)
     assert_int_equal(cfg->fetcher.max_bytes, 4294967296LL);
     assert_int_equal(cfg->fetcher.max_age_s, INT_MAX);
     config_free(&cfg);
+
+    /* fetcher: per-host limit, seen-set retention (0: forever), backoff cap */
+    cfg = load_ok(put(fx, "newsalert.json",
+                      "{\"fetcher\": {\"per_host\": 1, \"seen_retention_s\": 0,\n"
+                      " \"max_backoff_s\": 60}}"));
+    assert_int_equal(cfg->fetcher.per_host, 1);
+    assert_int_equal(cfg->fetcher.seen_retention_s, 0);
+    assert_int_equal(cfg->fetcher.max_backoff_s, 60);
+    config_free(&cfg);
+    cfg = load_ok(put(fx, "newsalert.json",
+                      "{\"fetcher\": {\"per_host\": 4096, \"seen_retention_s\": 2147483647,\n"
+                      " \"max_backoff_s\": 2592000}}"));
+    assert_int_equal(cfg->fetcher.per_host, 4096);
+    assert_int_equal(cfg->fetcher.seen_retention_s, INT_MAX);
+    assert_int_equal(cfg->fetcher.max_backoff_s, 30 * 86400);
+    config_free(&cfg);
 }
 
 /* --- config_load: bad files ---------------------------------------------- */
@@ -407,6 +426,11 @@ static void test_out_of_range(void **state)
         {"\"max_bytes\": 4294967297", "'fetcher.max_bytes' must be between"},
         {"\"max_age_s\": -1", "'fetcher.max_age_s' must be between 0 and 2147483647, not -1"},
         {"\"max_age_s\": 2147483648", "'fetcher.max_age_s' must be between"},
+        {"\"per_host\": 0", "'fetcher.per_host' must be between 1 and 4096, not 0"},
+        {"\"per_host\": \"2\"", "'fetcher.per_host' must be"},
+        {"\"seen_retention_s\": -1", "'fetcher.seen_retention_s' must be between 0 and"},
+        {"\"max_backoff_s\": 59", "'fetcher.max_backoff_s' must be between 60 and 2592000"},
+        {"\"max_backoff_s\": 2592001", "'fetcher.max_backoff_s' must be between"},
     };
     struct fixture *fx = *state;
     char text[256];
@@ -423,6 +447,52 @@ static void test_out_of_range(void **state)
     config_fails(fx, "{\"notifier\": {\"sinks\": [{\"type\": \"exec\", \"command\": \"x\",\n"
                      " \"concurrency\": 257}]}}", 2, 2,
                  "'notifier.sinks[0].concurrency' must be between 1 and 256, not 257");
+}
+
+/* --- the matcher section (rules, issue 4) --------------------------------- */
+
+static void test_matcher_threads(void **state)
+{
+    struct fixture *fx = *state;
+    struct config *cfg;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+    cfg = load_ok(put(fx, "newsalert.json", "{}"));
+    assert_int_equal(cfg->matcher.threads, cores < 1 ? 1 : cores > 64 ? 64 : cores);
+    config_free(&cfg);
+    cfg = load_ok(put(fx, "newsalert.json", "{\"matcher\": {\"threads\": 3}}"));
+    assert_int_equal(cfg->matcher.threads, 3);
+    config_free(&cfg);
+    config_fails(fx, "{\"matcher\": {\n    \"threads\": 0}}", 2, 5,
+                 "'matcher.threads' must be between 1 and 64, not 0");
+    config_fails(fx, "{\"matcher\": {\n    \"threads\": 65}}", 2, 5,
+                 "'matcher.threads' must be between 1 and 64");
+    config_fails(fx, "{\"matcher\": {\n    \"thread\": 2}}", 2, 5, "unknown key 'thread'");
+}
+
+/* --- the journal section (durable, issue 5) ------------------------------ */
+
+static void test_journal_section(void **state)
+{
+    struct fixture *fx = *state;
+    struct config *cfg;
+
+    cfg = load_ok(put(fx, "newsalert.json", "{}"));
+    assert_int_equal(cfg->journal.retention_s, 7LL * 24 * 3600);
+    assert_int_equal(cfg->journal.max_alerts, 1000000);
+    assert_int_equal(cfg->journal.sync, 1);
+    config_free(&cfg);
+    cfg = load_ok(put(fx, "newsalert.json",
+                      "{\"journal\": {\"retention_s\": 0, \"max_alerts\": 50, \"sync\": false}}"));
+    assert_int_equal(cfg->journal.retention_s, 0);
+    assert_int_equal(cfg->journal.max_alerts, 50);
+    assert_int_equal(cfg->journal.sync, 0);
+    config_free(&cfg);
+    config_fails(fx, "{\"journal\": {\n    \"max_alerts\": -1}}", 2, 5,
+                 "'journal.max_alerts' must be between 0 and");
+    config_fails(fx, "{\"journal\": {\n    \"sync\": 1}}", 2, 5, "journal.sync");
+    config_fails(fx, "{\"journal\": {\n    \"retention\": 1}}", 2, 5,
+                 "unknown key 'retention'");
 }
 
 static void test_endpoints_and_paths(void **state)
@@ -451,7 +521,8 @@ static void test_bad_sinks(void **state)
         {"{\"type\": \"file\", \"path\": \"\"}", 3, "a file sink needs a 'path'"},
         {"{\"type\": \"exec\"}", 3, "an exec sink needs a 'command'"},
         {"{\"type\": \"exec\", \"command\": \"\"}", 3, "an exec sink needs a 'command'"},
-        {"{\"type\": \"email\"}", 4, "unknown sink type 'email' (expected stdout, file or exec)"},
+        {"{\"type\": \"pager\"}", 4,
+         "unknown sink type 'pager' (expected stdout, file, exec, webhook or email)"},
         {"{\"type\": \"Stdout\"}", 4, "unknown sink type 'Stdout'"},
         {"{\"type\": \"stdout\", \"format\": \"xml\"}", 22,
          "unknown format 'xml' (expected auto, text or json)"},
@@ -475,6 +546,144 @@ static void test_bad_sinks(void **state)
     config_fails(*state, "{\"notifier\": {\"sinks\": [{\"type\": \"stdout\"},\n"
                          "     {\"type\": \"exec\"}]}}", 2, 6,
                  "an exec sink needs a 'command'");
+}
+
+/* --- notifier: webhook and email sinks (notify) ----------------------------- */
+
+static void test_remote_sinks(void **state)
+{
+    struct fixture *fx = *state;
+    struct config *cfg;
+    const struct sink_conf *s;
+
+    cfg = load_ok(put(fx, "newsalert.json",
+                      "{\"notifier\": {\"sinks\": [\n"
+                      " {\"type\": \"webhook\", \"url\": \"https://hooks.example/x\"},\n"
+                      " {\"type\": \"webhook\", \"name\": \"chat\", \"template\": \"matrix\",\n"
+                      "  \"url\": \"http://m.example/send/{seq}\", \"secret\": \"k\",\n"
+                      "  \"signature_header\": \"X-Sig\", \"headers\": {\"Authorization\": "
+                      "\"Bearer t\"},\n"
+                      "  \"retry_initial_ms\": 50, \"retry_max_s\": 2, \"max_attempts\": 7,\n"
+                      "  \"timeout_s\": 5, \"topics\": [\"a-\"], \"start\": \"now\"},\n"
+                      " {\"type\": \"webhook\", \"url\": \"http://n.example/t\", \"template\": "
+                      "\"ntfy\", \"method\": \"PUT\"},\n"
+                      " {\"type\": \"email\", \"url\": \"smtp://127.0.0.1:2525\",\n"
+                      "  \"from\": \"na@example.org\", \"to\": [\"a@example.org\", "
+                      "\"b@example.org\"]},\n"
+                      " {\"type\": \"email\", \"name\": \"mail2\", \"url\": \"smtps://mx\", "
+                      "\"from\": \"f@x\", \"to\": [\"t@x\"],\n"
+                      "  \"username\": \"u\", \"password\": \"p\", \"starttls\": \"try\"}\n"
+                      "]}}"));
+    assert_int_equal(cfg->notifier.nsinks, 5);
+    s = &cfg->notifier.sinks[0];
+    assert_int_equal(s->type, SINK_WEBHOOK);
+    assert_string_equal(s->name, "webhook:https://hooks.example/x");
+    assert_string_equal(s->url, "https://hooks.example/x");
+    assert_int_equal(s->tmpl, SINK_TEMPLATE_JSON);
+    assert_string_equal(s->method, "POST");
+    assert_null(s->secret);
+    assert_string_equal(s->signature_header, "X-Newsalert-Signature");
+    assert_int_equal(s->nheaders, 0);
+    assert_int_equal(s->retry_initial_ms, 1000);
+    assert_int_equal(s->retry_max_s, 300);
+    assert_int_equal(s->max_attempts, 0);
+    assert_int_equal(s->timeout_s, 30);
+    assert_int_equal(s->start, SINK_START_OLDEST);
+    s = &cfg->notifier.sinks[1];
+    assert_string_equal(s->name, "chat");
+    assert_int_equal(s->tmpl, SINK_TEMPLATE_MATRIX);
+    assert_string_equal(s->method, "PUT");
+    assert_string_equal(s->secret, "k");
+    assert_string_equal(s->signature_header, "X-Sig");
+    assert_int_equal(s->nheaders, 1);
+    assert_string_equal(s->headers[0], "Authorization: Bearer t");
+    assert_int_equal(s->retry_initial_ms, 50);
+    assert_int_equal(s->retry_max_s, 2);
+    assert_int_equal(s->max_attempts, 7);
+    assert_int_equal(s->timeout_s, 5);
+    assert_int_equal(s->start, SINK_START_NOW);
+    assert_string_equal(s->topics[0], "a-");
+    s = &cfg->notifier.sinks[2];
+    assert_int_equal(s->tmpl, SINK_TEMPLATE_NTFY);
+    assert_string_equal(s->method, "PUT");
+    s = &cfg->notifier.sinks[3];
+    assert_int_equal(s->type, SINK_EMAIL);
+    assert_string_equal(s->name, "email:smtp://127.0.0.1:2525");
+    assert_string_equal(s->from, "na@example.org");
+    assert_int_equal(s->nto, 2);
+    assert_string_equal(s->to[1], "b@example.org");
+    assert_null(s->username);
+    assert_int_equal(s->starttls, SINK_STARTTLS_REQUIRED);
+    s = &cfg->notifier.sinks[4];
+    assert_string_equal(s->username, "u");
+    assert_string_equal(s->password, "p");
+    assert_int_equal(s->starttls, SINK_STARTTLS_TRY);
+    config_free(&cfg);
+}
+
+static void test_bad_remote_sinks(void **state)
+{
+    static const char head[] = "{\"notifier\": {\"sinks\": [\n  ";
+    static const struct {
+        const char *sink;
+        int col;
+        const char *needle;
+    } cases[] = {
+        {"{\"type\": \"webhook\"}", 3, "a webhook sink needs an http:// or https:// 'url'"},
+        {"{\"type\": \"webhook\", \"url\": \"ftp://x\"}", 3, "needs an http:// or https://"},
+        {"{\"type\": \"webhook\", \"url\": \"http://x\", \"template\": \"teams\"}", 42,
+         "unknown template 'teams' (expected json, slack, discord, matrix or ntfy)"},
+        {"{\"type\": \"webhook\", \"url\": \"http://x\", \"method\": \"GET\"}", 42,
+         "unknown method 'GET'"},
+        {"{\"type\": \"webhook\", \"url\": \"http://x\", \"secret\": \"\"}", 42,
+         "'secret' must not be empty"},
+        {"{\"type\": \"webhook\", \"url\": \"http://x\", \"headers\": {\"A B\": \"x\"}}", 54,
+         "bad header 'A B'"},
+        {"{\"type\": \"webhook\", \"url\": \"http://x\", \"headers\": {\"A\": \"x\\r\\nB: y\"}}",
+         54, "bad header 'A'"},
+        {"{\"type\": \"webhook\", \"url\": \"http://x\", \"headers\": [\"A: b\"]}", 42,
+         "must be an object of strings"},
+        {"{\"type\": \"webhook\", \"url\": \"http://x\", \"signature_header\": \"a:b\"}", 42,
+         "bad header name 'a:b'"},
+        {"{\"type\": \"webhook\", \"url\": \"http://x\", \"to\": [\"a@b\"]}", 3,
+         "'to' is only for email sinks"},
+        {"{\"type\": \"webhook\", \"url\": \"http://x\", \"retry_max_s\": 0}", 42,
+         "retry_max_s"},
+        {"{\"type\": \"webhook\", \"url\": \"http://x\", \"concurrency\": 2}", 3,
+         "'concurrency' is only for exec sinks"},
+        {"{\"type\": \"email\", \"url\": \"http://x\"}", 3,
+         "an email sink needs an smtp:// or smtps:// 'url'"},
+        {"{\"type\": \"email\", \"url\": \"smtp://x\", \"to\": [\"a@b\"]}", 3,
+         "an email sink needs a 'from' address"},
+        {"{\"type\": \"email\", \"url\": \"smtp://x\", \"from\": \"f@x\"}", 3,
+         "an email sink needs a non-empty 'to' array"},
+        {"{\"type\": \"email\", \"url\": \"smtp://x\", \"from\": \"f@x\", \"to\": []}", 3,
+         "non-empty 'to'"},
+        {"{\"type\": \"email\", \"url\": \"smtp://x\", \"from\": \"f@x\", \"to\": [\"a\\r\\nb\"]}",
+         62, "bad address"},
+        {"{\"type\": \"email\", \"url\": \"smtp://x\", \"from\": \"f@x\", \"to\": [\"t@x\"], "
+         "\"username\": \"u\"}", 3, "'username' and 'password' go together"},
+        {"{\"type\": \"email\", \"url\": \"smtp://x\", \"from\": \"f@x\", \"to\": [\"t@x\"], "
+         "\"starttls\": \"yes\"}", 70, "unknown starttls 'yes' (expected required, try or off)"},
+        {"{\"type\": \"email\", \"url\": \"smtp://x\", \"from\": \"f@x\", \"to\": [\"t@x\"], "
+         "\"template\": \"slack\"}", 3, "'template' is only for webhook sinks"},
+        {"{\"type\": \"file\", \"path\": \"a\", \"url\": \"http://x\"}", 3,
+         "'url' is only for webhook and email sinks"},
+        {"{\"type\": \"stdout\", \"start\": \"newest\"}", 22,
+         "unknown start 'newest' (expected oldest or now)"},
+        {"{\"type\": \"stdout\", \"name\": \"\"}", 3, "a sink 'name' must not be empty"},
+    };
+    char text[512];
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(text, sizeof(text), "%s%s]}}", head, cases[i].sink);
+        config_fails(*state, text, 2, cases[i].col, cases[i].needle);
+    }
+    /* names key the cursors: two sinks may not share one */
+    config_fails(*state, "{\"notifier\": {\"sinks\": [{\"type\": \"stdout\"},\n"
+                         "     {\"type\": \"stdout\", \"format\": \"json\"}]}}", 2, 6,
+                 "duplicate sink name 'stdout'");
 }
 
 /* --- feedlist_load ---------------------------------------------------------- */
@@ -771,8 +980,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_matcher_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal_section, setup, teardown),
         cmocka_unit_test_setup_teardown(test_endpoints_and_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_sinks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remote_sinks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_remote_sinks, setup, teardown),
         cmocka_unit_test(test_feedlist_fixture),
         cmocka_unit_test_setup_teardown(test_feedlist_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_feedlist_urls, setup, teardown),

@@ -6,9 +6,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
+#include <curl/curl.h>
 
 #include "date.h"
 
@@ -51,6 +54,60 @@ static void test_rfc822_variants(void **state)
     assert_int_equal(parse_ok("12 Feb 2025 15:30:00 GMT"), T_2025_02_12_1530);
     assert_int_equal(parse_ok("Wed, 12 Feb 2025 10:30:00 EST"), T_2025_02_12_1530);
     assert_int_equal(parse_ok("Wednesday, 12-Feb-25 15:30:00 GMT"), T_2025_02_12_1530);
+    /* zone names, curl's and ours */
+    assert_int_equal(parse_ok("Wed, 12 Feb 2025 07:30:00 PST"), T_2025_02_12_1530);
+    assert_int_equal(parse_ok("Wed, 12 Feb 2025 08:30:00 PDT"), T_2025_02_12_1530);
+    assert_int_equal(parse_ok("Wed, 12 Feb 2025 16:30:00 CET"), T_2025_02_12_1530);
+    assert_int_equal(parse_ok("Wed, 12 Feb 2025 17:30:00 CEST"), T_2025_02_12_1530);
+    assert_int_equal(parse_ok("Thu, 13 Feb 2025 01:30:00 AEST"), T_2025_02_12_1530);
+    assert_int_equal(parse_ok("Wed, 12 Feb 2025 21:00:00 IST"), T_2025_02_12_1530);
+    assert_int_equal(parse_ok("Wed, 12 Feb 2025 18:30:00 MSK"), T_2025_02_12_1530);
+    /* broken variants curl refuses */
+    assert_int_equal(parse_ok("Wed, 12 February 2025 15:30:00 GMT"), T_2025_02_12_1530);
+    assert_int_equal(parse_ok("12 Sept 2025 15:30:00 GMT"), parse_ok("12 Sep 2025 15:30:00 GMT"));
+    assert_int_equal(parse_ok("Wed, 12 Feb 2025 16:30:00 +01:00"), T_2025_02_12_1530);
+    assert_int_equal(parse_ok("Wed, 12 Feb 2025 15:30 GMT"), T_2025_02_12_1530);
+    assert_int_equal(parse_ok("Wed Feb 12 15:30:00 2025"), T_2025_02_12_1530);
+}
+
+/* The common RFC 822 form is read without curl: on thousands of instants
+ * from 1970 to 2100, in several spellings, it must agree with the instant
+ * and with curl_getdate itself. */
+static void test_rfc822_fast_path(void **state)
+{
+    static const char *const forms[] = {
+        "%a, %d %b %Y %H:%M:%S GMT", "%a, %d %b %Y %H:%M:%S +0000", "%d %b %Y %H:%M:%S UT",
+        "%a, %e %b %Y %H:%M:%S UTC", "%a,  %d %b %Y %H:%M GMT"};
+
+    (void)state;
+    for (int64_t t = 0; t < INT64_C(4102444800); t += 1234567) {
+        time_t tt = (time_t)t;
+        struct tm tm;
+
+        gmtime_r(&tt, &tm);
+        for (size_t f = 0; f < sizeof(forms) / sizeof(forms[0]); f++) {
+            char text[64];
+            int64_t got = -1, want = f == 4 ? t - tm.tm_sec : t;
+            char *p = text;
+
+            strftime(text, sizeof(text), forms[f], &tm);
+            while (*p == ' ')
+                p++; /* %e pads with a space */
+            assert_int_equal(date_parse(p, &got), 0);
+            if (got != want || (int64_t)curl_getdate(p, NULL) != want)
+                fail_msg("\"%s\": %lld, curl %lld, want %lld", p, (long long)got,
+                         (long long)curl_getdate(p, NULL), (long long)want);
+        }
+        {
+            char text[64], off[80];
+            int64_t got = -1;
+
+            strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S", &tm);
+            snprintf(off, sizeof(off), "%s -0130", text);
+            assert_int_equal(date_parse(off, &got), 0);
+            assert_int_equal(got, t + 5400);
+        }
+    }
 }
 
 static void test_invalid_dates(void **state)
@@ -69,6 +126,7 @@ static void test_invalid_dates(void **state)
     assert_int_equal(date_parse("2025-02-12T15:61:00Z", &t), -1);
     assert_int_equal(date_parse("2025-02-12T15:30:00+25:00", &t), -1);
     assert_int_equal(date_parse("2025-02-12T15:30:00Zjunk", &t), -1);
+    assert_int_equal(date_parse("Wed, 30 Feb 2025 15:30:00 GMT", &t), -1);
     assert_int_equal(t, 42); /* untouched on failure */
 }
 
@@ -92,6 +150,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rfc3339_variants),
         cmocka_unit_test(test_rfc822_variants),
+        cmocka_unit_test(test_rfc822_fast_path),
         cmocka_unit_test(test_invalid_dates),
         cmocka_unit_test(test_format),
     };

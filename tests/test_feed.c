@@ -1,8 +1,10 @@
 /*
  * test_feed.c - the feed parser: formats (RSS, Atom, JSON Feed) on the
  * seed-story fixtures, encodings, dates, hostile documents (billion laughs,
- * XXE, HTML, garbage, wrong JSON types, truncation, size), the contract
- * JSON and the plain-text items for the matcher.
+ * XXE, HTML, garbage, wrong JSON types, truncation, 100,000 items, deep
+ * nesting, huge attributes, NUL bytes, cut UTF-16, bad dates, the inputs
+ * the fuzzer found), the contract JSON and the plain-text items for the
+ * matcher.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -157,6 +159,73 @@ static void test_items_plain_text(void **state)
         free(items);
         feed_doc_free(&doc);
     }
+}
+
+/* HTML in titles, summaries and content becomes clean text for matching:
+ * entities decoded, scripts and styles dropped, whitespace folded; an Atom
+ * entry's content (copied into its missing summary) is text in both. */
+static void test_items_clean_text(void **state)
+{
+    struct feed_doc *doc = parse_ok(
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title type=\"html\">A &amp;amp; B</title>"
+        "<entry><id>e1</id><title type=\"html\">Rock &amp;amp; &lt;b&gt;roll&lt;/b&gt;</title>"
+        "<content type=\"html\">&lt;p&gt;One\n\t &amp;eacute;l&amp;egrave;ve&lt;/p&gt;"
+        "&lt;script&gt;var x = '&lt;p&gt;no';&lt;/script&gt;&lt;style&gt;p{}&lt;/style&gt;"
+        "&lt;p&gt;two&amp;nbsp;&amp;mdash; three&lt;br/&gt;four&lt;/p&gt;</content></entry>"
+        "<entry><id>e2</id><title type=\"xhtml\"><div xmlns=\"http://www.w3.org/1999/xhtml\">"
+        "<b>X</b>&amp;<i>Y</i></div></title><summary>plain: 1 &lt; 2 &amp;&amp; 3 &gt; 2</summary>"
+        "<content type=\"xhtml\"><div xmlns=\"http://www.w3.org/1999/xhtml\"><p>para</p>"
+        "<p>graph</p></div></content></entry></feed>",
+        NULL);
+    struct item **items = NULL;
+    size_t n = 0;
+
+    (void)state;
+    assert_int_equal(feed_doc_to_items(doc, NULL, &items, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(items[0]->feed_title, "A & B");
+    assert_string_equal(items[0]->title, "Rock & roll");
+    assert_string_equal(items[0]->summary,
+                        "One \xc3\xa9l\xc3\xa8ve two \xe2\x80\x94 three four");
+    assert_string_equal(items[0]->content, items[0]->summary);
+    assert_string_equal(items[1]->title, "X&Y");
+    assert_string_equal(items[1]->summary, "plain: 1 < 2 && 3 > 2");
+    assert_string_equal(items[1]->content, "para graph");
+    for (size_t i = 0; i < n; i++)
+        item_free(&items[i]);
+    free(items);
+    feed_doc_free(&doc);
+}
+
+/* What real feeds get wrong, read as their authors meant it: an Atom link
+ * with its URL as text, TypePad's escaped markup in an XHTML div under
+ * type="html", RSS <tags>, UTF-8 written as Latin-1 character references. */
+static void test_quirks(void **state)
+{
+    struct feed_doc *doc = parse_ok(
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry>"
+        "<link rel=\"alternate\" type=\"text/html\">http://example.com/a</link>"
+        "<content type=\"html\"><div xmlns=\"http://www.w3.org/1999/xhtml\">"
+        "Example &lt;b&gt;Atom&lt;/b&gt;</div></content></entry></feed>",
+        NULL);
+
+    (void)state;
+    assert_int_equal(doc->bozo, 0);
+    assert_string_equal(doc->entries[0].link, "http://example.com/a");
+    assert_string_equal(doc->entries[0].content, "Example <b>Atom</b>");
+    feed_doc_free(&doc);
+
+    doc = parse_ok("<rss version=\"2.0\"><channel><item><tags>one, two</tags>"
+                   "<category>three</category><description>&#226;&#128;&#166; "
+                   "&acirc;&#128;&brvbar;</description></item></channel></rss>",
+                   NULL);
+    assert_int_equal(doc->entries[0].ncategories, 3);
+    assert_string_equal(doc->entries[0].categories[0], "one");
+    assert_string_equal(doc->entries[0].categories[1], "two");
+    assert_string_equal(doc->entries[0].categories[2], "three");
+    assert_string_equal(doc->entries[0].summary, "\xe2\x80\xa6 \xe2\x80\xa6");
+    assert_int_equal(doc->bozo, 1); /* &acirc; is HTML's, not XML's */
+    feed_doc_free(&doc);
 }
 
 static void test_items_hash_id(void **state)
@@ -489,30 +558,301 @@ static void test_malformed(void **state)
     feed_doc_free(&doc);
 }
 
-static void test_huge_input_linear(void **state)
+/* An RSS document of n items (the caller frees it). */
+static char *rss_of_items(size_t n, size_t *len)
 {
-    const size_t n = 20000;
-    size_t cap = n * 200 + 256, len = 0;
+    size_t cap = n * 200 + 256;
     char *buf = malloc(cap);
+
+    assert_non_null(buf);
+    *len = (size_t)snprintf(buf, cap, "<rss version=\"2.0\"><channel><title>big</title>");
+    for (size_t i = 0; i < n; i++)
+        *len += (size_t)snprintf(buf + *len, cap - *len,
+                                 "<item><guid>id-%zu</guid><title>t &amp; %zu</title>"
+                                 "<description>&lt;p&gt;d %zu&lt;/p&gt;</description></item>",
+                                 i, i, i);
+    *len += (size_t)snprintf(buf + *len, cap - *len, "</channel></rss>");
+    return buf;
+}
+
+/* Parse buf and make its items; returns the seconds it took. */
+static double time_parse(const char *buf, struct feed_doc **doc, struct item ***items,
+                         size_t *nitems)
+{
+    double t0 = now();
+
+    *doc = parse_ok(buf, NULL);
+    assert_int_equal(feed_doc_to_items(*doc, "http://big.example/", items, nitems), 0);
+    return now() - t0;
+}
+
+/* 100,000 items: capped at FEED_MAX_ENTRIES with a bozo reason that says
+ * so, the entries kept are the first ones, and the time grows no faster
+ * than the document (checked against 10,000 items, so that valgrind or a
+ * busy machine do not matter: about 1 s here). */
+static void test_huge_input_capped(void **state)
+{
+    size_t len, nitems = 0;
+    char *buf, last[32];
+    struct feed_doc *doc;
+    struct item **items = NULL;
+    double t_small, t_big;
+
+    (void)state;
+    buf = rss_of_items(FEED_MAX_ENTRIES, &len);
+    t_small = time_parse(buf, &doc, &items, &nitems);
+    assert_int_equal(doc->nentries, FEED_MAX_ENTRIES);
+    assert_int_equal(doc->bozo, 0);
+    for (size_t i = 0; i < nitems; i++)
+        item_free(&items[i]);
+    free(items);
+    feed_doc_free(&doc);
+    free(buf);
+
+    buf = rss_of_items(100000, &len);
+    t_big = time_parse(buf, &doc, &items, &nitems);
+    if (t_big > 20 * t_small + 1.0)
+        fail_msg("100,000 items took %.2f s, 10,000 took %.2f s", t_big, t_small);
+    assert_int_equal(doc->nentries, FEED_MAX_ENTRIES);
+    assert_int_equal(nitems, FEED_MAX_ENTRIES);
+    assert_int_equal(doc->bozo, 1);
+    assert_string_equal(doc->bozo_reason, "more than 10000 entries: the rest are ignored");
+    snprintf(last, sizeof(last), "id-%u", FEED_MAX_ENTRIES - 1);
+    assert_string_equal(doc->entries[FEED_MAX_ENTRIES - 1].id, last);
+    assert_string_equal(items[0]->summary, "d 0");
+    for (size_t i = 0; i < nitems; i++)
+        item_free(&items[i]);
+    free(items);
+    feed_doc_free(&doc);
+
+    /* the same cap for a JSON Feed */
+    len = (size_t)snprintf(buf, 128, "{\"version\": \"https://jsonfeed.org/version/1.1\", "
+                                     "\"items\": [");
+    for (size_t i = 0; i < 20000; i++)
+        len += (size_t)snprintf(buf + len, 64, "%s{\"id\": \"j%zu\"}", i ? "," : "", i);
+    snprintf(buf + len, 8, "]}");
+    doc = parse_ok(buf, NULL);
+    assert_int_equal(doc->nentries, FEED_MAX_ENTRIES);
+    assert_int_equal(doc->bozo, 1);
+    assert_non_null(strstr(doc->bozo_reason, "the rest are ignored"));
+    feed_doc_free(&doc);
+    free(buf);
+}
+
+/* Elements nested far deeper than any feed: libxml2 stops at its depth
+ * limit (bozo, the reason names it), what came before is kept, nothing
+ * recurses without bound. */
+static void test_deep_nesting(void **state)
+{
+    const size_t depth = 100000;
+    size_t cap = depth * 12 + 512, len = 0;
+    char *buf = malloc(cap);
+    struct feed_doc *doc;
+    struct item **items = NULL;
+    size_t nitems = 0;
+
+    (void)state;
+    assert_non_null(buf);
+    /* nested XML elements inside an item */
+    len = (size_t)snprintf(buf, cap, "<rss version=\"2.0\"><channel><title>deep</title>"
+                                     "<item><title>kept</title><description>");
+    for (size_t i = 0; i < depth; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "<div>");
+    doc = parse_ok(buf, NULL);
+    assert_int_equal(doc->bozo, 1);
+    assert_non_null(strstr(doc->bozo_reason, "depth"));
+    assert_int_equal(doc->nentries, 1);
+    assert_string_equal(doc->entries[0].title, "kept");
+    feed_doc_free(&doc);
+
+    /* nested escaped HTML: plain text of it is empty, never a stack overflow */
+    len = (size_t)snprintf(buf, cap, "<rss version=\"2.0\"><channel><title>deep</title>"
+                                     "<item><title>t</title><description>");
+    for (size_t i = 0; i < depth; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "&lt;b&gt;");
+    len += (size_t)snprintf(buf + len, cap - len, "end</description></item></channel></rss>");
+    doc = parse_ok(buf, NULL);
+    assert_int_equal(doc->nentries, 1);
+    assert_int_equal(feed_doc_to_items(doc, NULL, &items, &nitems), 0);
+    assert_int_equal(nitems, 1);
+    assert_string_equal(items[0]->summary, "end");
+    item_free(&items[0]);
+    free(items);
+    feed_doc_free(&doc);
+    free(buf);
+}
+
+/* An attribute value of 20 MB: past libxml2's limit, flagged, the rest of
+ * the document recovered. */
+static void test_huge_attribute(void **state)
+{
+    const size_t big = 20u * 1024u * 1024u;
+    char *buf = malloc(big + 512);
+    size_t len;
     struct feed_doc *doc;
     double t0;
 
     (void)state;
     assert_non_null(buf);
-    len += (size_t)snprintf(buf + len, cap - len, "<rss version=\"2.0\"><channel><title>big</title>");
-    for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(buf + len, cap - len,
-                                "<item><guid>id-%zu</guid><title>t &amp; %zu</title>"
-                                "<description>&lt;p&gt;d %zu&lt;/p&gt;</description></item>",
-                                i, i, i);
-    len += (size_t)snprintf(buf + len, cap - len, "</channel></rss>");
+    len = (size_t)snprintf(buf, 512, "<rss version=\"2.0\"><channel><title>x</title>"
+                                     "<item><title>big</title><enclosure url=\"");
+    memset(buf + len, 'a', big);
+    len += big;
+    len += (size_t)snprintf(buf + len, 512, "\" type=\"audio/mpeg\"/></item></channel></rss>");
     t0 = now();
     doc = parse_ok(buf, NULL);
-    assert_true(now() - t0 < 10.0);
-    assert_int_equal(doc->nentries, n);
-    assert_string_equal(doc->entries[n - 1].id, "id-19999");
+    assert_true(now() - t0 < 60.0); /* about 0.1 s; libxml2 stops at 10 MB */
+    assert_int_equal(doc->bozo, 1);
+    assert_non_null(doc->bozo_reason);
+    assert_int_equal(doc->nentries, 1);
+    assert_string_equal(doc->entries[0].title, "big");
+    assert_int_equal(doc->entries[0].nenclosures, 0);
     feed_doc_free(&doc);
     free(buf);
+}
+
+/* NUL bytes: a few are dropped (bozo, the reason counts them), many make
+ * the document binary data. */
+static void test_nul_bytes(void **state)
+{
+    static const char feed[] = "<rss version=\"2.0\"><channel><title>nu\0ll</title>"
+                               "<item><title>a\0b</title></item></channel></rss>";
+    char bin[256];
+    struct feed_doc *doc = NULL;
+    na_error err;
+
+    (void)state;
+    assert_int_equal(feed_parse(feed, sizeof(feed) - 1, NULL, NULL, &doc, &err), 0);
+    assert_int_equal(doc->bozo, 1);
+    assert_string_equal(doc->bozo_reason, "2 NUL bytes removed (the first at offset 37)");
+    assert_string_equal(doc->title, "null");
+    assert_string_equal(doc->entries[0].title, "ab");
+    feed_doc_free(&doc);
+
+    memset(bin, 0, sizeof(bin));
+    memcpy(bin, "<rss>", 5);
+    parse_fails(bin, sizeof(bin), "not a feed: binary data (251 NUL bytes, the first at offset 5)");
+}
+
+/* UTF-16 cut in the middle of a character (an odd byte count, half a
+ * surrogate pair): decoded as far as it goes, flagged, entries kept. */
+static void test_truncated_utf16(void **state)
+{
+    static const char text[] = "<rss version=\"2.0\"><channel><title>T</title><item>"
+                               "<title>caf\xc3\xa9</title></item><item><title>cut";
+    char buf[512];
+    size_t len = 0;
+    struct feed_doc *doc = NULL;
+    na_error err;
+
+    (void)state;
+    buf[len++] = (char)0xFF;
+    buf[len++] = (char)0xFE;
+    for (size_t i = 0; i < sizeof(text) - 1; i++) {
+        unsigned char ch = (unsigned char)text[i];
+
+        if (ch == 0xC3) { /* U+00E9 */
+            buf[len++] = (char)0xE9;
+            buf[len++] = 0;
+            i++;
+            continue;
+        }
+        buf[len++] = (char)ch;
+        buf[len++] = 0;
+    }
+    buf[len++] = 0x3D; /* the first half of a surrogate pair, cut */
+    buf[len++] = (char)0xD8;
+    buf[len++] = 0x41; /* and one odd byte */
+    assert_int_equal(feed_parse(buf, len, NULL, NULL, &doc, &err), 0);
+    assert_string_equal(doc->encoding, "utf-16le");
+    assert_int_equal(doc->bozo, 1);
+    assert_non_null(doc->bozo_reason);
+    assert_true(doc->nentries >= 1);
+    assert_string_equal(doc->entries[0].title, "caf\xc3\xa9");
+    feed_doc_free(&doc);
+}
+
+/* Dates no parser can read leave the date unknown; they never fail the
+ * feed or become a made-up time. */
+static void test_invalid_dates(void **state)
+{
+    static const char *const bad[] = {
+        "", "yesterday", "2025-13-45T99:99:99Z", "Mon, 32 Foo 2025 25:61:00 GMT",
+        "99999999999999999999", "2025-02-30T10:00:00Z+", "\xff\xfe", "T", "-", "+0100"};
+    char text[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct feed_doc *doc;
+
+        snprintf(text, sizeof(text),
+                 "<rss version=\"2.0\"><channel><item><title>a</title><pubDate>%s</pubDate>"
+                 "</item></channel></rss>",
+                 bad[i]);
+        doc = parse_ok(text, NULL);
+        assert_int_equal(doc->nentries, 1);
+        if (doc->entries[0].published != ITEM_TIME_UNKNOWN)
+            fail_msg("\"%s\" parsed as %lld", bad[i], (long long)doc->entries[0].published);
+        feed_doc_free(&doc);
+    }
+}
+
+/* Every input the fuzzer found a bug with (tests/fuzz/regressions) parses
+ * without a crash, a leak or a sanitizer report, in every mode. */
+static void test_fuzz_regressions(void **state)
+{
+    static const char *const files[] = {
+        "jsonfeed-short-version.json", /* read past a short "version" string */
+    };
+    static const char *const ctypes[] = {NULL, "text/xml; charset=iso-8859-1",
+                                         "application/xml; charset=utf-16"};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char path[512], *buf;
+        FILE *fp;
+        long size;
+
+        snprintf(path, sizeof(path), NA_SOURCE_DIR "/tests/fuzz/regressions/%s", files[i]);
+        fp = fopen(path, "rb");
+        if (fp == NULL)
+            fail_msg("%s: cannot open", path);
+        assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+        size = ftell(fp);
+        rewind(fp);
+        buf = malloc((size_t)size + 1);
+        assert_non_null(buf);
+        assert_int_equal(fread(buf, 1, (size_t)size, fp), (size_t)size);
+        fclose(fp);
+        for (size_t k = 0; k < sizeof(ctypes) / sizeof(ctypes[0]); k++) {
+            struct feed_doc *doc = NULL;
+            struct item **items = NULL;
+            size_t nitems = 0;
+            na_error err;
+            char *json;
+
+            if (feed_parse(buf, (size_t)size, "http://x.example/", ctypes[k], &doc, &err) != 0)
+                continue; /* an error is a fine answer; a crash is not */
+            json = feed_doc_to_json(doc);
+            assert_non_null(json);
+            free(json);
+            assert_int_equal(feed_doc_to_items(doc, NULL, &items, &nitems), 0);
+            for (size_t j = 0; j < nitems; j++)
+                item_free(&items[j]);
+            free(items);
+            feed_doc_free(&doc);
+        }
+        free(buf);
+    }
+    /* the first: a "version" that is no jsonfeed.org URL, items kept */
+    {
+        struct feed_doc *doc = parse_file_ok("../../fuzz/regressions/jsonfeed-short-version.json");
+
+        assert_int_equal(doc->bozo, 1);
+        assert_string_equal(doc->version, "");
+        assert_true(doc->nentries >= 1);
+        feed_doc_free(&doc);
+    }
 }
 
 static void test_contract_json(void **state)
@@ -549,6 +889,8 @@ int main(void)
         cmocka_unit_test(test_seed_atom),
         cmocka_unit_test(test_seed_json),
         cmocka_unit_test(test_items_plain_text),
+        cmocka_unit_test(test_items_clean_text),
+        cmocka_unit_test(test_quirks),
         cmocka_unit_test(test_items_hash_id),
         cmocka_unit_test(test_formats),
         cmocka_unit_test(test_xml_base_and_sanitising),
@@ -560,7 +902,13 @@ int main(void)
         cmocka_unit_test(test_not_feeds),
         cmocka_unit_test(test_wrong_types_json),
         cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_huge_input_linear),
+        cmocka_unit_test(test_huge_input_capped),
+        cmocka_unit_test(test_deep_nesting),
+        cmocka_unit_test(test_huge_attribute),
+        cmocka_unit_test(test_nul_bytes),
+        cmocka_unit_test(test_truncated_utf16),
+        cmocka_unit_test(test_invalid_dates),
+        cmocka_unit_test(test_fuzz_regressions),
         cmocka_unit_test(test_contract_json),
     };
 

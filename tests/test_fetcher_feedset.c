@@ -1,7 +1,9 @@
 /*
  * test_fetcher_feedset.c - the fetcher's feed set: retry backoff, state
  * loaded from the store, and reloads that keep the state of the feeds
- * that stay and hand back the ones that go.
+ * that stay and hand back the ones that go; the schedule (publisher hints
+ * against the configured interval, jitter), hosts for the per-host limit,
+ * the poller's header parsers and ingest's content hash.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,24 +17,27 @@
 #include <cmocka.h>
 
 #include "feedset.h"
+#include "ingest.h"
+#include "item.h"
+#include "poller.h"
 #include "store.h"
 
 static void test_backoff(void **state)
 {
     (void)state;
     /* doubles from the interval ... */
-    assert_int_equal(feedset_backoff(300, 1), 300);
-    assert_int_equal(feedset_backoff(300, 2), 600);
-    assert_int_equal(feedset_backoff(300, 3), 1200);
-    assert_int_equal(feedset_backoff(300, 6), 9600);
+    assert_int_equal(feedset_backoff(300, 1, FEEDSET_MAX_BACKOFF_S), 300);
+    assert_int_equal(feedset_backoff(300, 2, FEEDSET_MAX_BACKOFF_S), 600);
+    assert_int_equal(feedset_backoff(300, 3, FEEDSET_MAX_BACKOFF_S), 1200);
+    assert_int_equal(feedset_backoff(300, 6, FEEDSET_MAX_BACKOFF_S), 9600);
     /* ... up to FEEDSET_MAX_BACKOFF_S ... */
-    assert_int_equal(feedset_backoff(300, 7), 19200);
-    assert_int_equal(feedset_backoff(300, 8), FEEDSET_MAX_BACKOFF_S);
-    assert_int_equal(feedset_backoff(300, 1000000), FEEDSET_MAX_BACKOFF_S);
+    assert_int_equal(feedset_backoff(300, 7, FEEDSET_MAX_BACKOFF_S), 19200);
+    assert_int_equal(feedset_backoff(300, 8, FEEDSET_MAX_BACKOFF_S), FEEDSET_MAX_BACKOFF_S);
+    assert_int_equal(feedset_backoff(300, 1000000, FEEDSET_MAX_BACKOFF_S), FEEDSET_MAX_BACKOFF_S);
     /* ... or the interval when that is longer */
-    assert_int_equal(feedset_backoff(86400, 1), 86400);
-    assert_int_equal(feedset_backoff(86400, 5), 86400);
-    assert_int_equal(feedset_backoff(1, 3), 4);
+    assert_int_equal(feedset_backoff(86400, 1, FEEDSET_MAX_BACKOFF_S), 86400);
+    assert_int_equal(feedset_backoff(86400, 5, FEEDSET_MAX_BACKOFF_S), 86400);
+    assert_int_equal(feedset_backoff(1, 3, FEEDSET_MAX_BACKOFF_S), 4);
 }
 
 static struct feed_conf conf(const char *url, const char *name, int interval)
@@ -115,11 +120,210 @@ static void test_build_and_reload(void **state)
     rmdir(dir);
 }
 
+/* What wins when the publisher's hints and the configuration disagree. */
+static void test_schedule(void **state)
+{
+    struct fs_hints none = {-1, -1, -1, -1}, h;
+
+    (void)state;
+    /* no hint: the interval */
+    assert_int_equal(feedset_delay(300, 0, FEEDSET_MAX_BACKOFF_S, NULL), 300);
+    assert_int_equal(feedset_delay(300, 0, FEEDSET_MAX_BACKOFF_S, &none), 300);
+    /* shorter hints never make us poll more often */
+    h = none;
+    h.max_age_s = 0;
+    h.ttl_s = 60;
+    h.expires_s = 10;
+    assert_int_equal(feedset_delay(300, 0, FEEDSET_MAX_BACKOFF_S, &h), 300);
+    /* the longest of the longer hints wins: ttl, max-age, Expires, Retry-After */
+    h = none;
+    h.ttl_s = 60 * 60;
+    assert_int_equal(feedset_delay(300, 0, FEEDSET_MAX_BACKOFF_S, &h), 3600);
+    h.max_age_s = 7200;
+    assert_int_equal(feedset_delay(300, 0, FEEDSET_MAX_BACKOFF_S, &h), 7200);
+    h.expires_s = 9000;
+    assert_int_equal(feedset_delay(300, 0, FEEDSET_MAX_BACKOFF_S, &h), 9000);
+    h.retry_after_s = 10000;
+    assert_int_equal(feedset_delay(300, 0, FEEDSET_MAX_BACKOFF_S, &h), 10000);
+    /* but no hint postpones a feed by more than a day (or its own interval) */
+    h.retry_after_s = 30 * 86400;
+    assert_int_equal(feedset_delay(300, 0, FEEDSET_MAX_BACKOFF_S, &h), FEEDSET_MAX_HINT_S);
+    assert_int_equal(feedset_delay(3 * 86400, 0, FEEDSET_MAX_BACKOFF_S, &h), 3 * 86400);
+    /* after a failure: backoff, or a longer Retry-After; caching hints do not count */
+    h = none;
+    h.max_age_s = 86400;
+    assert_int_equal(feedset_delay(300, 2, FEEDSET_MAX_BACKOFF_S, &h), 600);
+    h.retry_after_s = 5000;
+    assert_int_equal(feedset_delay(300, 2, FEEDSET_MAX_BACKOFF_S, &h), 5000);
+    h.retry_after_s = 10;
+    assert_int_equal(feedset_delay(300, 2, FEEDSET_MAX_BACKOFF_S, &h), 600);
+    /* the backoff cap is configurable */
+    assert_int_equal(feedset_backoff(300, 10, 1000), 1000);
+    assert_int_equal(feedset_delay(300, 10, 1000, NULL), 1000);
+}
+
+static void test_jitter(void **state)
+{
+    int64_t j, lo = INT64_MAX, hi = -1, t;
+    int differs = 0;
+
+    (void)state;
+    /* deterministic, 0..10% of the delay, never negative */
+    assert_int_equal(feedset_jitter("http://a/rss", 1000, 300),
+                     feedset_jitter("http://a/rss", 1000, 300));
+    for (t = 0; t < 2000; t++) {
+        j = feedset_jitter("http://a/rss", 1700000000 + t, 300);
+        assert_true(j >= 0 && j <= 30);
+        lo = j < lo ? j : lo;
+        hi = j > hi ? j : hi;
+        differs |= j != feedset_jitter("http://b/rss", 1700000000 + t, 300);
+    }
+    /* it actually spreads: the whole range is used, feeds differ */
+    assert_int_equal(lo, 0);
+    assert_int_equal(hi, 30);
+    assert_true(differs);
+    assert_int_equal(feedset_jitter("http://a/rss", 5, 9), 0);
+}
+
+static void test_host_key(void **state)
+{
+    char buf[FEEDSET_HOST_MAX];
+
+    (void)state;
+    assert_string_equal(feedset_host_key("https://Example.COM/a/b?c", buf, sizeof(buf)),
+                        "https://example.com");
+    assert_string_equal(feedset_host_key("http://user:pw@host:8080/x", buf, sizeof(buf)),
+                        "http://host:8080");
+    assert_string_equal(feedset_host_key("http://host", buf, sizeof(buf)), "http://host");
+    assert_string_equal(feedset_host_key("http://h?q@x", buf, sizeof(buf)), "http://h");
+    assert_string_equal(feedset_host_key("file:///tmp/x.rss", buf, sizeof(buf)), "file://");
+    assert_string_equal(feedset_host_key("http://abcdef/", buf, 10), "http://ab");
+}
+
+/* Feeds on one host share it; the running transfers are counted. */
+static void test_hosts_shared(void **state)
+{
+    char dir[] = "/tmp/na-test-feedset-XXXXXX", path[64];
+    struct feed_conf v[3];
+    struct feedlist fl = {v, 3};
+    struct feedset *set = NULL, *set2 = NULL;
+    struct store *st = NULL;
+    na_error err;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/f.db", dir);
+    na_error_clear(&err);
+    assert_int_equal(store_open(path, &st, &err), 0);
+    v[0] = conf("http://news.example/a", "a", 60);
+    v[1] = conf("http://other.example/b", "b", 60);
+    v[2] = conf("http://NEWS.example/c", "c", 60);
+    assert_int_equal(feedset_build(&fl, NULL, st, &set, &err), 0);
+    assert_int_equal(set->nhosts, 2);
+    assert_ptr_equal(set->feeds[0]->host, set->feeds[2]->host);
+    assert_ptr_not_equal(set->feeds[0]->host, set->feeds[1]->host);
+    assert_string_equal(set->feeds[0]->host->key, "http://news.example");
+    set->feeds[0]->in_flight = 1;
+    set->feeds[2]->in_flight = 1;
+    /* a reload recounts the running transfers on the new hosts */
+    assert_int_equal(feedset_build(&fl, set, st, &set2, &err), 0);
+    assert_int_equal(set2->feeds[0]->host->in_flight, 2);
+    assert_int_equal(set2->feeds[1]->host->in_flight, 0);
+    feedset_free(&set);
+    feedset_free(&set2);
+    store_close(&st);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/f.db-wal", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/f.db-shm", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* The response hints as the poller reads them. */
+static void test_header_hints(void **state)
+{
+    const long long now = 1700000000; /* Tue, 14 Nov 2023 22:13:20 GMT */
+
+    (void)state;
+    assert_int_equal(poller_parse_retry_after(NULL, now), -1);
+    assert_int_equal(poller_parse_retry_after("120", now), 120);
+    assert_int_equal(poller_parse_retry_after(" 0 ", now), 0);
+    assert_int_equal(poller_parse_retry_after("12x", now), -1);
+    assert_int_equal(poller_parse_retry_after("-5", now), -1);
+    assert_int_equal(poller_parse_retry_after("99999999999999999999", now), -1);
+    assert_int_equal(poller_parse_retry_after("Tue, 14 Nov 2023 23:13:20 GMT", now), 3600);
+    assert_int_equal(poller_parse_retry_after("Tue, 14 Nov 2023 20:00:00 GMT", now), 0);
+    assert_int_equal(poller_parse_retry_after("soon", now), -1);
+
+    assert_int_equal(poller_parse_max_age(NULL), -1);
+    assert_int_equal(poller_parse_max_age("public, max-age=600"), 600);
+    assert_int_equal(poller_parse_max_age("s-maxage=900, max-age=\"60\""), 60);
+    assert_int_equal(poller_parse_max_age("s-maxage=900"), -1);
+    assert_int_equal(poller_parse_max_age("no-cache"), 0);
+    assert_int_equal(poller_parse_max_age("private, no-store, max-age=600"), 0);
+    assert_int_equal(poller_parse_max_age("max-age="), -1);
+    assert_true(poller_parse_max_age("max-age=99999999999999999999999") > 86400); /* no overflow */
+
+    /* Expires counts from the response's Date, else from now */
+    assert_int_equal(poller_parse_expires("Tue, 14 Nov 2023 23:13:20 GMT", NULL, now), 3600);
+    assert_int_equal(poller_parse_expires("Tue, 14 Nov 2023 23:13:20 GMT",
+                                          "Tue, 14 Nov 2023 23:00:00 GMT", now),
+                     800);
+    assert_int_equal(poller_parse_expires("0", NULL, now), -1);
+    assert_int_equal(poller_parse_expires("Mon, 13 Nov 2023 00:00:00 GMT", NULL, now), -1);
+    assert_int_equal(poller_parse_expires(NULL, NULL, now), -1);
+}
+
+/* The content hash that catches reissued ids. */
+static void test_content_hash(void **state)
+{
+    struct item a, b;
+
+    (void)state;
+    memset(&a, 0, sizeof(a));
+    a.published = ITEM_TIME_UNKNOWN;
+    assert_true(ingest_content_hash(&a) == 0); /* nothing to hash */
+    a.id = "guid-1";
+    a.title = "Storm hits coast";
+    a.link = "https://n.example/storm";
+    a.published = 1700000000;
+    a.summary = "first version";
+    b = a;
+    b.id = "guid-2"; /* a new id, same story */
+    b.summary = "edited summary";
+    assert_true(ingest_content_hash(&a) != 0);
+    assert_true(ingest_content_hash(&a) == ingest_content_hash(&b));
+    b.published = 1700000060; /* republished: a new story */
+    assert_true(ingest_content_hash(&a) != ingest_content_hash(&b));
+    b = a;
+    b.link = "https://n.example/storm-2";
+    assert_true(ingest_content_hash(&a) != ingest_content_hash(&b));
+    /* no link: title and summary */
+    a.link = NULL;
+    b = a;
+    assert_true(ingest_content_hash(&a) == ingest_content_hash(&b));
+    b.summary = "other text";
+    assert_true(ingest_content_hash(&a) != ingest_content_hash(&b));
+    /* the separator matters: ("ab", "c") is not ("a", "bc") */
+    a.title = "ab";
+    a.summary = "c";
+    b.title = "a";
+    b.summary = "bc";
+    assert_true(ingest_content_hash(&a) != ingest_content_hash(&b));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_build_and_reload),
+        cmocka_unit_test(test_schedule),
+        cmocka_unit_test(test_jitter),
+        cmocka_unit_test(test_host_key),
+        cmocka_unit_test(test_hosts_shared),
+        cmocka_unit_test(test_header_hints),
+        cmocka_unit_test(test_content_hash),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -43,6 +43,50 @@ static void test_to_text(void **state)
     check_text("<ul><li>one</li><li>two</li></ul>", "one two");
     check_text("unclosed <b>tag and <a href='x'>link", "unclosed tag and link");
     check_text("1 < 2 & 3 > 2", "1 < 2 & 3 > 2");
+    /* what a browser shows, no more */
+    check_text("<img alt=\"a > b\" src='x'>after", "after");
+    check_text("<p class=\"x\">in</p\n>out", "in out");
+    check_text("a<!-- <p>hidden</p> -->b<!-- never closed", "ab");
+    check_text("a<!DOCTYPE html>b<?php echo 1 ?>c<![CDATA[x]]>d", "abcd");
+    check_text("<SCRIPT type=x>if (a < b) {}</SCRIPT >shown<style>", "shown");
+    check_text("<title>t</title><noscript>n</noscript><iframe src=x>i</iframe>body",
+               "body");
+    check_text("<iframe src=x>no end tag, text kept", "no end tag, text kept");
+    check_text("<textarea>raw <b>text</b></textarea>after", "after");
+    check_text("a</ b>c</>d", "a</ b>c</>d");
+    /* references: HTML 4 names, Windows-1252 in C1, bad numbers, unknowns */
+    check_text("&mdash;&hellip;&copy;&Omega;", "\xe2\x80\x94\xe2\x80\xa6\xc2\xa9\xce\xa9");
+    check_text("don&#146;t &#x93;q&#x94;", "don\xe2\x80\x99t \xe2\x80\x9cq\xe2\x80\x9d");
+    check_text("&#0;&#xD800;&#x110000;&#99999999999;",
+               "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd&#99999999999;");
+    check_text("&bogus; &amp &#; &#x; &", "&bogus; &amp &#; &#x; &");
+    check_text("AT&T <b>&lt;b&gt;</b>", "AT&T <b>");
+}
+
+/* Hostile markup costs time in proportion to its size. */
+static void test_to_text_linear(void **state)
+{
+    const size_t n = 200000;
+    char *buf = malloc(n * 8 + 1), *got;
+    size_t len = 0;
+
+    (void)state;
+    assert_non_null(buf);
+    for (size_t i = 0; i < n; i++) { /* unclosed hidden elements, each a search */
+        memcpy(buf + len, "<iframe>", 8);
+        len += 8;
+    }
+    buf[len] = '\0';
+    got = html_to_text(buf, len);
+    assert_non_null(got);
+    assert_string_equal(got, "");
+    free(got);
+    for (size_t i = 0; i < n * 8; i++) /* one tag that never ends */
+        buf[i] = i == 0 ? '<' : i % 2 ? 'a' : '"';
+    got = html_to_text(buf, n * 8);
+    assert_non_null(got);
+    free(got);
+    free(buf);
 }
 
 static void test_sanitize(void **state)
@@ -85,6 +129,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_to_text),
+        cmocka_unit_test(test_to_text_linear),
         cmocka_unit_test(test_sanitize),
         cmocka_unit_test(test_fold_space),
     };

@@ -178,6 +178,61 @@ static int op_check(void)
     return 0;
 }
 
+/* The full language, the index and explanations. */
+static const char rules2_json[] =
+    "{\"rules\": [\n"
+    "  {\"id\": \"p\", \"query\": \"ukrain* NEAR/3 \\\"peace talks\\\"\", \"tags\": [\"t\"]},\n"
+    "  {\"id\": \"f\", \"query\": \"title:(kyiv OR helsinki) -sport\", \"lang\": \"french\"},\n"
+    "  {\"id\": \"r\", \"query\": \"/cease-?fire/ link:example\"},\n"
+    "  {\"id\": \"n\", \"query\": \"talks OR -zzz\"}\n"
+    "]}";
+
+struct explain_run {
+    struct ruleset *rs;
+    int n, oom;
+};
+
+static int explain_match(const struct rule_info *rule, const struct item *it, void *arg)
+{
+    struct explain_run *run = arg;
+    struct rule_explanation *x = NULL;
+    int r = ruleset_explain(run->rs, rule->index, &x);
+
+    (void)it;
+    if (r < 0) {
+        run->oom = 1;
+        return 1;
+    }
+    assert_int_equal(r, 1);
+    assert_non_null(x->snippet);
+    rule_explanation_free(&x);
+    run->n++;
+    return 0;
+}
+
+static int op_explain(void)
+{
+    struct explain_run run = {0};
+    struct item it = {0};
+    na_error err;
+    int r;
+
+    if (ruleset_load_buffer("mem.json", rules2_json, strlen(rules2_json), &run.rs, &err) < 0) {
+        assert_null(run.rs);
+        assert_non_null(strstr(err.msg, "out of memory"));
+        return -1;
+    }
+    it.title = "Kyiv: Ukrainian peace talks and a ceasefire";
+    it.summary = "More talks.";
+    it.link = "https://example.com/x";
+    r = ruleset_match(run.rs, &it, explain_match, &run);
+    ruleset_free(&run.rs);
+    if (r < 0 || run.oom)
+        return -1;
+    assert_int_equal(run.n, 4);
+    return 0;
+}
+
 static void test_oom_compile(void **state)
 {
     long runs;
@@ -202,6 +257,7 @@ static void test_oom_ruleset(void **state)
     (void)state;
     fail_each(op_ruleset, &runs);
     fail_each(op_check, &runs);
+    fail_each(op_explain, &runs);
 }
 
 int main(void)

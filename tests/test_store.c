@@ -167,6 +167,151 @@ static void test_seen(void **state)
     store_close(&st);
 }
 
+/* Content hashes: a feed that changes ids keeps being "seen" by content;
+ * a check refreshes last_seen, so pruning drops only what the feed stopped
+ * listing, never what its latest document holds. */
+static void test_seen_hash_and_retention(void **state)
+{
+    struct fixture *fx = *state;
+    struct store *st = open_ok(fx->path);
+    struct store_feed_state fs;
+    const char *a = "http://a/feed";
+
+    assert_int_equal(store_seen_check(st, a, "guid-1", 0x1111, 100), 0);
+    assert_int_equal(store_seen_record(st, a, "guid-1", 0x1111, 100), 1);
+    assert_int_equal(store_seen_record(st, a, "guid-1", 0x1111, 100), 0);
+    assert_int_equal(store_seen_check(st, a, "guid-1", 0x1111, 200), 1);
+    /* same content under a new id: seen by hash; the new id is not recorded */
+    assert_int_equal(store_seen_check(st, a, "guid-1-reissued", 0x1111, 200), 2);
+    assert_int_equal(store_seen_has(st, a, "guid-1-reissued"), 0);
+    /* a hash of 0 means "no content hash" */
+    assert_int_equal(store_seen_check(st, a, "guid-2", 0, 200), 0);
+    /* hashes are per feed; a hash above INT64_MAX round-trips */
+    assert_int_equal(store_seen_check(st, "http://b/feed", "x", 0x1111, 200), 0);
+    assert_int_equal(store_seen_record(st, a, "guid-3", UINT64_C(0xfedcba9876543210), 300), 1);
+    assert_int_equal(store_seen_check(st, a, "other", UINT64_C(0xfedcba9876543210), 300), 2);
+    assert_int_equal(raw_int(fx->path, "SELECT last_seen FROM seen WHERE id='guid-1'"), 200);
+    assert_int_equal(raw_int(fx->path, "SELECT last_seen FROM seen_hash WHERE hash=4369"), 200);
+
+    /* guid-1 (last seen 200) and guid-3 (300) both older than 1000: without a
+     * feeds row everything old goes */
+    assert_int_equal(store_seen_record(st, a, "guid-4", 0x4444, 900), 1);
+    memset(&fs, 0, sizeof(fs));
+    fs.url = (char *)a;
+    fs.doc_at = 300; /* the latest document was read at 300: guid-3 is in it */
+    fs.last_ok = 300;
+    assert_int_equal(store_feed_put(st, &fs), 0);
+    /* before 1000: guid-1 and hash 0x1111 go; guid-3 (latest doc) and its
+     * hash stay; guid-4 (900 >= doc_at) stays */
+    assert_int_equal(store_seen_prune(st, a, 1000), 2);
+    assert_int_equal(store_seen_has(st, a, "guid-1"), 0);
+    assert_int_equal(store_seen_check(st, a, "new", 0x1111, 1000), 0);
+    assert_int_equal(store_seen_has(st, a, "guid-3"), 1);
+    assert_int_equal(store_seen_has(st, a, "guid-4"), 1);
+    /* once a newer document (read at 900, listing guid-4 only) no longer
+     * lists guid-3, it can go */
+    fs.doc_at = 900;
+    assert_int_equal(store_feed_put(st, &fs), 0);
+    assert_int_equal(store_seen_prune(st, NULL, 1000), 2);
+    assert_int_equal(store_seen_has(st, a, "guid-3"), 0);
+    assert_int_equal(store_seen_has(st, a, "guid-4"), 1);
+    store_close(&st);
+}
+
+/* A version-1 file (the first release) is upgraded in place. */
+static void test_upgrade_v1(void **state)
+{
+    struct fixture *fx = *state;
+    struct store *st = NULL;
+    struct store_feed_state got;
+    sqlite3 *db = NULL;
+
+    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                     "INSERT INTO meta VALUES('schema_version', '1');"
+                     "CREATE TABLE feeds(url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT,"
+                     " last_ok INTEGER NOT NULL DEFAULT 0, last_error TEXT,"
+                     " failures INTEGER NOT NULL DEFAULT 0, next_poll INTEGER NOT NULL"
+                     " DEFAULT 0, items_seen INTEGER NOT NULL DEFAULT 0);"
+                     "CREATE TABLE seen(feed TEXT NOT NULL, id TEXT NOT NULL,"
+                     " first_seen INTEGER NOT NULL, PRIMARY KEY(feed, id)) WITHOUT ROWID;"
+                     "CREATE INDEX seen_first ON seen(first_seen);"
+                     "CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+                     "INSERT INTO feeds(url, last_ok, items_seen) VALUES('http://x', 5, 7);"
+                     "INSERT INTO seen VALUES('http://x', 'old-id', 42);",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    st = open_ok(fx->path);
+    assert_int_equal(raw_int(fx->path, "SELECT value FROM meta WHERE key='schema_version'"), 2);
+    assert_int_equal(store_feed_get(st, "http://x", &got), 1);
+    assert_int_equal(got.last_ok, 5);
+    assert_int_equal(got.items_seen, 7);
+    assert_int_equal(got.doc_at, 0);
+    store_feed_state_clear(&got);
+    assert_int_equal(store_seen_check(st, "http://x", "old-id", 0, 50), 1);
+    assert_int_equal(raw_int(fx->path, "SELECT last_seen FROM seen"), 50);
+    store_close(&st);
+}
+
+/* The CLI's view: read-only, refuses a missing file and an old schema,
+ * cannot write; and the status words. */
+static void test_readonly_and_status(void **state)
+{
+    struct fixture *fx = *state;
+    struct store *st = NULL, *ro = NULL;
+    struct store_feed_state fs, got;
+    na_error err;
+
+    na_error_clear(&err);
+    assert_int_equal(store_open_readonly(fx->path, &ro, &err), -1);
+    assert_null(ro);
+    assert_non_null(strstr(err.msg, fx->path));
+
+    st = open_ok(fx->path);
+    memset(&fs, 0, sizeof(fs));
+    fs.url = "http://x/rss";
+    assert_string_equal(store_feed_status(&fs), "never polled");
+    fs.failures = 1;
+    fs.last_error = "HTTP status 500";
+    fs.last_error_at = 77;
+    assert_string_equal(store_feed_status(&fs), "retrying");
+    fs.failures = STORE_FAILING_AFTER;
+    assert_string_equal(store_feed_status(&fs), "failing");
+    assert_int_equal(store_feed_put(st, &fs), 0);
+    fs.failures = 0;
+    fs.last_ok = 10;
+    assert_string_equal(store_feed_status(&fs), "ok");
+
+    /* the writer keeps the file open, as the daemon does */
+    na_error_clear(&err);
+    assert_int_equal(store_open_readonly(fx->path, &ro, &err), 0);
+    assert_int_equal(store_feed_get(ro, "http://x/rss", &got), 1);
+    assert_int_equal(got.failures, STORE_FAILING_AFTER);
+    assert_int_equal(got.last_error_at, 77);
+    assert_string_equal(got.last_error, "HTTP status 500");
+    store_feed_state_clear(&got);
+    assert_int_equal(store_seen_add(ro, "http://x/rss", "id", 1), -1);
+    assert_non_null(strstr(store_errmsg(ro), fx->path));
+    store_close(&ro);
+    store_close(&st);
+
+    /* an older schema: say how to upgrade */
+    {
+        sqlite3 *db = NULL;
+
+        assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value='1'", NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(db);
+    }
+    na_error_clear(&err);
+    assert_int_equal(store_open_readonly(fx->path, &ro, &err), -1);
+    assert_non_null(strstr(err.msg, "older than this program's"));
+}
+
 static void test_commit_without_begin_fails(void **state)
 {
     struct fixture *fx = *state;
@@ -303,6 +448,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_without_begin_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seen_hash_and_retention, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_v1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_readonly_and_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_feed_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_database, setup, teardown),

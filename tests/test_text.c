@@ -252,11 +252,14 @@ static void test_doc_tokens(void **state)
     assert_int_equal(text_doc_find(d, "talks", 5), -1);
     assert_int_equal(text_doc_find(d, "nothing", 7), -1);
 
-    /* a field added again goes on from its last position */
+    /* a field added again goes on from its last position, after a gap */
     assert_int_equal(text_doc_add_field(d, TEXT_FIELD_TITLE, "again"), 0);
     text_doc_token(d, 7, &t);
     assert_int_equal(t.field, TEXT_FIELD_TITLE);
-    assert_int_equal(t.pos, 2);
+    assert_int_equal(t.pos, 2 + TEXT_SOURCE_GAP);
+    assert_int_equal(t.src, 2); /* the third source text */
+    assert_int_equal(t.off, 0);
+    assert_int_equal(t.len, 5);
 
     assert_int_equal(text_doc_add_field(d, TEXT_FIELD_COUNT, "x"), -1);
     assert_int_equal(text_doc_add_field(d, -1, "x"), -1);
@@ -286,13 +289,40 @@ static void test_doc_item_own_norm(void **state)
     it.title = "Title words";
     it.summary = NULL;
     it.content = "Body";
-    it.author = "Not Indexed";
+    it.author = "Now Indexed";
+    it.link = "https://example.com/Story";
+    it.feed = "https://example.com/feed.xml";
     assert_int_equal(text_doc_add_item(d, &it), 0);
-    assert_int_equal(text_doc_ntokens(d), 3);
+    /* title 2, content 1, author 2, feed URL 5 (no feed title); link kept, not split */
+    assert_int_equal(text_doc_ntokens(d), 10);
     text_doc_token(d, 2, &t);
     assert_string_equal(t.stem, "bodi");
     assert_int_equal(t.field, TEXT_FIELD_CONTENT);
-    assert_int_equal(text_doc_find(d, "index", 5), -1);
+    text_doc_token(d, 4, &t);
+    assert_string_equal(t.stem, "index");
+    assert_string_equal(t.folded, "indexed");
+    assert_int_equal(t.field, TEXT_FIELD_AUTHOR);
+    text_doc_token(d, 5, &t);
+    assert_string_equal(t.folded, "https");
+    assert_int_equal(t.field, TEXT_FIELD_FEED);
+    assert_int_equal(text_doc_find(d, "stori", 5), -1);
+    assert_int_equal(text_doc_nsources(d), 5);
+    {
+        int field;
+        const char *text;
+        size_t len;
+
+        text_doc_source(d, 4, &field, &text, &len);
+        assert_int_equal(field, TEXT_FIELD_LINK);
+        assert_ptr_equal(text, it.link);
+    }
+    /* the feed's title wins over its URL */
+    text_doc_reset(d);
+    it.feed_title = "Yle News";
+    assert_int_equal(text_doc_add_item(d, &it), 0);
+    assert_int_equal(text_doc_ntokens(d), 7);
+    text_doc_token(d, 5, &t);
+    assert_string_equal(t.folded, "yle");
     text_doc_free(&d);
 }
 
@@ -332,6 +362,61 @@ static void test_doc_large(void **state)
     text_doc_free(&d);
 }
 
+/* The document's prefix test (first 8 bytes kept per folded form) against
+ * a plain comparison of every folded form, on ASCII, accented and
+ * invalid-UTF-8 words, short and long prefixes, across documents. */
+static void test_doc_fold_prefix(void **state)
+{
+    static const char *const texts[] = {
+        "Ukraine UKRAINIAN ukrainskyi Ukr u Zélenskyy ZELENSKYY Straße strasse "
+        "negotiations negotiate Negotiator abcdefgh abcdefghi ABCDEFGHIJ",
+        "Öl ölpreis OLIVE \xff\xfe" "bad zzzzzzzzzzzzzzzzzzzz zzzzzzzz 12345678 123456789x",
+    };
+    static const char *const pfx[] = {"ukr", "ukrain", "ukrainskyi", "ukrainskyix", "zel",
+                                      "zelenskyy", "stra", "negotiat", "negotiato",
+                                      "abcdefgh", "abcdefghi", "abcdefghij", "abcdefghijk",
+                                      "ol", "olp", "zzzzzzzz", "zzzzzzzzz", "12345678",
+                                      "123456789", "123456789x", "x", "\xff", "u"};
+    struct text_doc *d = text_doc_new(NULL);
+
+    (void)state;
+    assert_non_null(d);
+    for (size_t ti = 0; ti < 2; ti++) {
+        text_doc_reset(d);
+        assert_int_equal(text_doc_add_field(d, TEXT_FIELD_TITLE, texts[ti]), 0);
+        for (size_t p = 0; p < sizeof(pfx) / sizeof(pfx[0]); p++) {
+            size_t n = strlen(pfx[p]), nf = text_doc_nfolds(d);
+            long want = -1, got = text_doc_fold_find_prefix(d, 0, pfx[p], n);
+            int hits = 0;
+
+            for (size_t i = 0; i < nf; i++) {
+                size_t flen;
+                long first;
+                const char *f = text_doc_fold(d, i, &flen, &first);
+                int is = flen >= n && memcmp(f, pfx[p], n) == 0;
+
+                assert_int_equal(text_doc_fold_has_prefix(d, i, pfx[p], n), is);
+                if (is && want < 0)
+                    want = (long)i;
+                hits += is;
+                assert_int_equal(text_doc_tok_fold(d, (size_t)first), i);
+            }
+            assert_int_equal(got, want);
+            for (long i = got; i >= 0; i = text_doc_fold_find_prefix(d, (size_t)i + 1, pfx[p], n))
+                hits--;
+            assert_int_equal(hits, 0);
+        }
+    }
+    /* a few expected answers, so the loop above cannot pass vacuously */
+    text_doc_reset(d);
+    assert_int_equal(text_doc_add_field(d, TEXT_FIELD_TITLE, texts[0]), 0);
+    assert_true(text_doc_fold_find_prefix(d, 0, "zelensk", 7) >= 0);
+    assert_true(text_doc_fold_find_prefix(d, 0, "abcdefghij", 10) >= 0);
+    assert_int_equal(text_doc_fold_find_prefix(d, 0, "abcdefghijk", 11), -1);
+    assert_int_equal(text_doc_fold_find_prefix(d, 0, "ukrainskyix", 11), -1);
+    text_doc_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_doc_tokens),
         cmocka_unit_test(test_doc_item_own_norm),
         cmocka_unit_test(test_doc_large),
+        cmocka_unit_test(test_doc_fold_prefix),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

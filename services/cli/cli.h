@@ -11,5 +11,6 @@ int cmd_parse(int argc, char **argv);
 int cmd_match(int argc, char **argv);
 int cmd_check_rules(int argc, char **argv);
 int cmd_subscribe(int argc, char **argv);
+int cmd_feeds(int argc, char **argv);
 
 #endif

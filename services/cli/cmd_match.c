@@ -1,8 +1,13 @@
 /*
- * cmd_match.c - `newsalert match --rules RULES [--items ITEMS.jsonl] [FEED...]`:
- * offline matching.  Each (rule, item) match prints one JSON line with the
- * same body as a published alert (alert.h); `seq` counts the matches of
- * this run from 1.  A bad line of ITEMS.jsonl or a feed that cannot be
+ * cmd_match.c - `newsalert match --rules RULES [--items ITEMS.jsonl]
+ * [--explain | --count] [--naive] [FEED...]`: offline matching.  Each
+ * (rule, item) match prints one JSON line with the same body as a published
+ * alert (alert.h); `seq` counts the matches of this run from 1.  With
+ * --explain each line also carries `matched` (the terms that hit and a
+ * snippet), exactly as the matcher daemon's alerts do; with --count only
+ * the number of matches is printed.  --naive evaluates every rule on every
+ * item instead of using the index (same output, slower: a check).  RULES
+ * may be a file or a directory of *.json files; warnings go to stderr.  A bad line of ITEMS.jsonl or a feed that cannot be
  * parsed is reported ("file:line: problem") and skipped; the exit status is
  * then 1, after everything else was matched.
  */
@@ -18,8 +23,20 @@
 #include "item.h"
 #include "ruleset.h"
 
+#define MATCH_USAGE                                                                            \
+    "usage: newsalert match --rules RULES [--items ITEMS.jsonl] [--explain | --count]\n"      \
+    "                       [--naive] [FEED...]\n"
+
+static void print_warning(const na_error *w, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "%s\n", w->msg);
+}
+
 struct match_run {
     struct ruleset *rules;
+    int explain;
+    int count;
     int64_t seq;
     int64_t now;
     int errors;
@@ -28,8 +45,28 @@ struct match_run {
 static int print_alert(const struct rule_info *rule, const struct item *it, void *arg)
 {
     struct match_run *run = arg;
-    char *body = alert_build(rule->id, rule->name, it, ++run->seq, run->now);
+    struct rule_explanation *x = NULL;
+    struct alert_matched m = {0};
+    char *body;
 
+    ++run->seq;
+    if (run->count)
+        return 0;
+    if (run->explain) {
+        if (ruleset_explain(run->rules, rule->index, &x) < 0) {
+            fprintf(stderr, "newsalert: out of memory\n");
+            return -1;
+        }
+        if (x != NULL) {
+            m.nterms = x->nterms;
+            m.terms = (const char *const *)x->terms;
+            m.fields = x->fields;
+            m.snippet = x->snippet;
+        }
+    }
+    body = alert_build_matched(rule->id, rule->name, rule->tags, rule->ntags, it, run->seq,
+                               run->now, run->explain ? &m : NULL);
+    rule_explanation_free(&x);
     if (body == NULL) {
         fprintf(stderr, "newsalert: out of memory\n");
         return -1;
@@ -119,15 +156,18 @@ int cmd_match(int argc, char **argv)
 {
     static const struct option longopts[] = {{"rules", required_argument, NULL, 'r'},
                                              {"items", required_argument, NULL, 'i'},
+                                             {"explain", no_argument, NULL, 'e'},
+                                             {"count", no_argument, NULL, 'c'},
+                                             {"naive", no_argument, NULL, 'N'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     const char *rules_path = NULL, *items_path = NULL;
     struct match_run run = {0};
     na_error err;
-    int c;
+    int c, naive = 0;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "r:i:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "r:i:ecNh", longopts, NULL)) != -1) {
         switch (c) {
         case 'r':
             rules_path = optarg;
@@ -135,28 +175,41 @@ int cmd_match(int argc, char **argv)
         case 'i':
             items_path = optarg;
             break;
+        case 'e':
+            run.explain = 1;
+            break;
+        case 'c':
+            run.count = 1;
+            break;
+        case 'N':
+            naive = 1;
+            break;
         case 'h':
-            printf("usage: newsalert match --rules RULES [--items ITEMS.jsonl] [FEED...]\n");
+            printf("%s", MATCH_USAGE);
             return 0;
         default:
             return 2;
         }
     }
-    if (rules_path == NULL || (items_path == NULL && optind == argc)) {
-        fprintf(stderr, "usage: newsalert match --rules RULES [--items ITEMS.jsonl] [FEED...]\n");
+    if (rules_path == NULL || (items_path == NULL && optind == argc) ||
+        (run.explain && run.count)) {
+        fprintf(stderr, "%s", MATCH_USAGE);
         return 2;
     }
     na_error_clear(&err);
-    if (ruleset_load(rules_path, &run.rules, &err) != 0) {
+    if (ruleset_load_warn(rules_path, print_warning, NULL, &run.rules, &err) != 0) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
+    ruleset_set_naive(run.rules, naive);
     run.now = (int64_t)time(NULL);
     if (items_path != NULL)
         match_items_file(&run, items_path);
     for (; optind < argc; optind++)
         match_feed_file(&run, argv[optind]);
     ruleset_free(&run.rules);
+    if (run.count)
+        printf("%lld\n", (long long)run.seq);
     if (fflush(stdout) != 0) {
         perror("newsalert: stdout");
         return 1;

@@ -18,7 +18,10 @@ static const struct {
     {"match", cmd_match, "--rules RULES [--items ITEMS.jsonl] [FEED...]",
      "match items offline, one JSON alert per line"},
     {"check-rules", cmd_check_rules, "RULES", "check a rules file"},
-    {"subscribe", cmd_subscribe, "-c FILE [TOPIC...]", "print live alerts as JSON lines"},
+    {"subscribe", cmd_subscribe, "-c FILE [--since SEQ] [--cursor FILE] [TOPIC...]",
+     "print alerts as JSON lines, each once, resuming by seq"},
+    {"feeds", cmd_feeds, "-c FILE [--json]",
+     "list every feed with its state (last success, last error, next poll, items seen)"},
 };
 
 static void usage(FILE *fp)

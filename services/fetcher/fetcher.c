@@ -18,6 +18,7 @@
 
 #include "daemon.h"
 #include "feedset.h"
+#include "handoff.h"
 #include "ingest.h"
 #include "log.h"
 #include "poller.h"
@@ -27,35 +28,47 @@ struct fetcher {
     const struct config *cfg;
     struct store *store;
     void *zctx;
-    void *push;
+    struct handoff *handoff; /* items to the matcher, acknowledged */
     struct poller *poller;
     struct feedset *feeds;
+    struct ingest_ctx ingest;
+    int once;                   /* fetcher_run_once: each feed once, now */
+    struct fetcher_round round; /* counts of the current run */
+    int64_t next_prune;         /* when the seen set is pruned next */
+    size_t cursor;              /* where the scan for due feeds starts */
+    int dirty;                  /* results written since the last checkpoint */
 };
 
+/* The hand-off to the matcher (handoff.h): the outbox is a table of
+ * fetcher.db, so the items of a document, their seen-set rows and the
+ * feed's state commit together (ingest.c); a DEALER connected to
+ * items_endpoint.  The separate state_dir/outbox.db of earlier versions is
+ * moved in (and deleted) when found. */
 static int fetcher_zmq(struct fetcher *f, na_error *err)
 {
-    int hwm = FETCHER_SNDHWM, linger = FETCHER_LINGER_MS;
+    char path[4096];
+    int n;
 
     f->zctx = zmq_ctx_new();
     if (f->zctx == NULL)
         return na_error_set(err, 0, 0, "cannot create a zeromq context: %s",
                             zmq_strerror(errno));
-    f->push = zmq_socket(f->zctx, ZMQ_PUSH);
-    if (f->push == NULL)
-        return na_error_set(err, 0, 0, "cannot create a zeromq socket: %s",
-                            zmq_strerror(errno));
-    if (zmq_setsockopt(f->push, ZMQ_SNDHWM, &hwm, sizeof(hwm)) != 0 ||
-        zmq_setsockopt(f->push, ZMQ_LINGER, &linger, sizeof(linger)) != 0)
-        return na_error_set(err, 0, 0, "cannot set socket options: %s", zmq_strerror(errno));
-    if (zmq_connect(f->push, f->cfg->items_endpoint) != 0)
-        return na_error_set(err, 0, 0, "%s: items_endpoint '%s': %s", f->cfg->path,
-                            f->cfg->items_endpoint, zmq_strerror(errno));
+    n = snprintf(path, sizeof(path), "%s/" FETCHER_OLD_OUTBOX_NAME, f->cfg->state_dir);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return na_error_set(err, 0, 0, "state directory path too long: '%s'",
+                            f->cfg->state_dir);
+    if (handoff_new_store(f->zctx, f->cfg->items_endpoint, f->store, path, NULL, &f->handoff,
+                          err) != 0) {
+        na_error_prefix(err, "%s", f->cfg->path);
+        return -1;
+    }
     return 0;
 }
 
 int fetcher_new(const struct config *cfg, struct feedlist **pfl, struct fetcher **out,
                 na_error *err)
 {
+    struct poller_options popts;
     struct fetcher *f;
     char dbpath[4096];
     int n;
@@ -77,12 +90,19 @@ int fetcher_new(const struct config *cfg, struct feedlist **pfl, struct fetcher 
         na_error_set(err, 0, 0, "state directory path too long: '%s'", cfg->state_dir);
         goto fail;
     }
+    popts.max_total = cfg->fetcher.concurrency;
+    popts.per_host = cfg->fetcher.per_host;
     if (store_open(dbpath, &f->store, err) != 0 || fetcher_zmq(f, err) != 0 ||
-        poller_new(&f->poller, err) != 0 ||
+        poller_new(&popts, &f->poller, err) != 0 ||
         feedset_build(*pfl, NULL, f->store, &f->feeds, err) != 0)
         goto fail;
-    log_info("started: %zu feeds, items to %s, state in %s, %d transfers at once",
-             f->feeds->nfeeds, cfg->items_endpoint, dbpath, cfg->fetcher.concurrency);
+    f->ingest.store = f->store;
+    f->ingest.handoff = f->handoff;
+    f->ingest.max_backoff_s = cfg->fetcher.max_backoff_s;
+    log_info("started: %zu feeds, items to %s, state in %s, %d transfers at once, "
+             "%d per host",
+             f->feeds->nfeeds, cfg->items_endpoint, dbpath, cfg->fetcher.concurrency,
+             cfg->fetcher.per_host);
     feedlist_free(pfl);
     *out = f;
     return 0;
@@ -109,40 +129,59 @@ int fetcher_reload(struct fetcher *f, struct feedlist **pfl, na_error *err)
 
         if (fd == NULL)
             continue; /* moved to the new set */
-        if (fd->in_flight)
-            poller_abort(f->poller, fd);
+        if (fd->in_flight && poller_abort(f->poller, fd))
+            fd->in_flight = 0;
         log_info("feed %s: removed", feedset_label(fd, label, sizeof(label)));
         removed++;
     }
     feedset_free(&old);
     f->feeds = set;
+    f->cursor = 0;
     log_info("feeds reloaded: %zu feeds, %zu removed", set->nfeeds, removed);
     return 0;
 }
 
-/* Start the transfers that are due; returns the seconds until the next
- * feed not in flight is due (INT64_MAX when none). */
+/* Whether fd may start now. */
+static int fetcher_due(const struct fetcher *f, const struct fs_feed *fd, int64_t now)
+{
+    if (fd->in_flight)
+        return 0;
+    if (f->once)
+        return !fd->polled;
+    return fd->st.next_poll <= now;
+}
+
+/* Start the transfers that are due, within the global and per-host
+ * limits; returns the seconds until the next feed not in flight is due
+ * (INT64_MAX when none, 0 when some wait for a free slot).  The scan
+ * starts where the last one stopped for lack of a slot, so every feed
+ * gets its turn. */
 static int64_t fetcher_start_due(struct fetcher *f, int64_t now)
 {
     const struct config *cfg = f->cfg;
+    size_t nfeeds = f->feeds->nfeeds, k;
     int64_t next = INT64_MAX;
-    size_t i;
 
-    for (i = 0; i < f->feeds->nfeeds; i++) {
+    if (poller_active(f->poller) >= (size_t)cfg->fetcher.concurrency)
+        return 0; /* finishing transfers wake the loop */
+    for (k = 0; k < nfeeds; k++) {
+        size_t i = (f->cursor + k) % nfeeds;
         struct fs_feed *fd = f->feeds->feeds[i];
         struct poller_request req;
         na_error err;
 
-        if (fd->in_flight)
-            continue;
-        if (fd->st.next_poll > now) {
-            if (fd->st.next_poll - now < next)
+        if (!fetcher_due(f, fd, now)) {
+            if (!fd->in_flight && !f->once && fd->st.next_poll - now < next)
                 next = fd->st.next_poll - now;
             continue;
         }
-        if (poller_active(f->poller) >= (size_t)cfg->fetcher.concurrency) {
+        if (fd->host->in_flight >= cfg->fetcher.per_host) {
             next = 0;
             continue;
+        }
+        if (poller_active(f->poller) >= (size_t)cfg->fetcher.concurrency) {
+            f->cursor = i;
+            return 0;
         }
         memset(&req, 0, sizeof(req));
         req.url = fd->url;
@@ -153,14 +192,35 @@ static int64_t fetcher_start_due(struct fetcher *f, int64_t now)
         req.user = fd;
         na_error_clear(&err);
         if (poller_start(f->poller, &req, &err) != 0) {
-            ingest_failure(f->store, fd, err.msg, now);
+            ingest_failure(&f->ingest, fd, err.msg, -1, now);
+            fd->polled = 1;
+            f->round.failed++;
             continue;
         }
         fd->in_flight = 1;
+        fd->host->in_flight++;
         log_debug("feed %s: fetching%s", fd->url,
                   fd->st.etag != NULL || fd->st.last_modified != NULL ? " (conditional)" : "");
     }
     return next;
+}
+
+/* Apply the seen-set retention when it is time. */
+static void fetcher_prune(struct fetcher *f, int64_t now)
+{
+    int64_t gone;
+
+    if (now < f->next_prune)
+        return;
+    f->next_prune = now + FETCHER_PRUNE_EVERY_S;
+    if (f->cfg->fetcher.seen_retention_s <= 0)
+        return;
+    gone = store_seen_prune(f->store, NULL, now - f->cfg->fetcher.seen_retention_s);
+    if (gone < 0)
+        log_error("cannot prune the seen set: %s", store_errmsg(f->store));
+    else if (gone > 0)
+        log_info("seen set: %lld entries older than %d s forgotten", (long long)gone,
+                 f->cfg->fetcher.seen_retention_s);
 }
 
 void fetcher_step(struct fetcher *f, int max_wait_ms)
@@ -169,20 +229,103 @@ void fetcher_step(struct fetcher *f, int max_wait_ms)
     int64_t now = (int64_t)time(NULL), next;
     int wait_ms = max_wait_ms;
 
+    fetcher_prune(f, now);
     next = fetcher_start_due(f, now);
     if (poller_active(f->poller) == 0 && next != INT64_MAX && next * 1000 < wait_ms)
         wait_ms = (int)(next * 1000);
     if (wait_ms < 1)
         wait_ms = 1;
-    poller_wait(f->poller, wait_ms);
+    /* Items waiting in the outbox: wait on the matcher's acks when no
+     * transfer runs, else look at them often. */
+    if (poller_active(f->poller) == 0 && handoff_in_flight(f->handoff) > 0) {
+        handoff_poll(f->handoff, wait_ms);
+    } else {
+        int fd = -1;
+
+        if (handoff_in_flight(f->handoff) > 0) {
+            /* wake up for acks as they come (ZMQ_FD is edge-triggered:
+             * only wait on it after ZMQ_EVENTS says nothing is there) */
+            if (handoff_readable(f->handoff))
+                wait_ms = 0;
+            else
+                fd = handoff_fd(f->handoff);
+        } else if (handoff_pending(f->handoff) > 0 && wait_ms > 10) {
+            wait_ms = 10; /* not connected yet (or full): try again soon */
+        }
+        poller_wait_fd(f->poller, wait_ms, fd);
+    }
+    if (handoff_poll(f->handoff, 0) != 0)
+        log_error("%s", handoff_errmsg(f->handoff));
     while (poller_next_done(f->poller, &r)) {
         struct fs_feed *fd = r.user;
         struct ingest_stats stats;
+        int rc;
 
         fd->in_flight = 0;
-        ingest_result(f->store, f->push, fd, &r, (int64_t)time(NULL), &stats);
+        fd->host->in_flight--;
+        fd->polled = 1;
+        rc = ingest_result(&f->ingest, fd, &r, (int64_t)time(NULL), &stats);
+        if (rc != 0)
+            f->round.failed++;
+        else if (r.not_modified)
+            f->round.not_modified++;
+        else
+            f->round.ok++;
+        f->round.items += stats.items;
+        f->round.sent += stats.sent;
+        f->round.deferred += stats.deferred;
+        f->dirty = 1;
         poller_result_clear(&r);
     }
+    /* the WAL is copied into the database when nothing runs (store.h) */
+    if (f->dirty && poller_active(f->poller) == 0 && !f->once) {
+        f->dirty = 0;
+        if (store_checkpoint(f->store) != 0)
+            log_warn("%s", store_errmsg(f->store));
+    }
+}
+
+int fetcher_run_once(struct fetcher *f, struct fetcher_round *out)
+{
+    size_t i, done;
+    time_t deadline;
+
+    f->once = 1;
+    memset(&f->round, 0, sizeof(f->round));
+    for (i = 0; i < f->feeds->nfeeds; i++)
+        f->feeds->feeds[i]->polled = 0;
+    f->round.feeds = f->feeds->nfeeds;
+    do {
+        fetcher_step(f, FETCHER_TICK_MS);
+        done = f->round.ok + f->round.not_modified + f->round.failed;
+    } while (done < f->feeds->nfeeds && !daemon_quit);
+    /* the round is over when the matcher has the items (or gives up
+     * answering: what is left stays in the outbox for the next start) */
+    deadline = time(NULL) + FETCHER_ONCE_DRAIN_S;
+    while (handoff_pending(f->handoff) > 0 && !daemon_quit && time(NULL) < deadline)
+        if (handoff_poll(f->handoff, FETCHER_TICK_MS) != 0) {
+            log_error("%s", handoff_errmsg(f->handoff));
+            break;
+        }
+    if (handoff_pending(f->handoff) > 0)
+        log_warn("round done with %lld items not yet acknowledged by the matcher "
+                 "(kept in the outbox)", (long long)handoff_pending(f->handoff));
+    f->once = 0;
+    *out = f->round;
+    {
+        struct handoff_stats hs;
+
+        handoff_get_stats(f->handoff, &hs);
+        log_info("hand-off: %llu items queued, %llu acknowledged, %llu sent again, "
+                 "%llu bad acks",
+                 (unsigned long long)hs.submitted, (unsigned long long)hs.acked,
+                 (unsigned long long)hs.resent, (unsigned long long)hs.bad_acks);
+    }
+    log_info("round done: %zu feeds, %zu ok, %zu not modified, %zu failed; "
+             "%zu items read, %zu sent, %zu deferred",
+             out->feeds, out->ok, out->not_modified, out->failed, out->items, out->sent,
+             out->deferred);
+    return 0;
 }
 
 int fetcher_run(struct fetcher *f)
@@ -214,8 +357,7 @@ void fetcher_destroy(struct fetcher **pf)
     f = *pf;
     *pf = NULL;
     poller_free(&f->poller); /* aborts what is still running */
-    if (f->push != NULL)
-        zmq_close(f->push); /* queued items flush for FETCHER_LINGER_MS at most */
+    handoff_destroy(&f->handoff); /* what is not acknowledged stays in the outbox */
     if (f->zctx != NULL)
         zmq_ctx_term(f->zctx);
     feedset_free(&f->feeds);

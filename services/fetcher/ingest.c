@@ -4,6 +4,8 @@
 #include "ingest.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -32,39 +34,117 @@ static void ingest_persist(struct store *store, const struct fs_feed *fd)
                   store_errmsg(store));
 }
 
-int ingest_failure(struct store *store, struct fs_feed *fd, const char *reason, int64_t now)
+int ingest_send(const struct ingest_ctx *cx, const struct item *it)
 {
+    /* Into the outbox (a table of the store, written in the caller's
+     * transaction: handoff.h), from which handoff.c sends it after the
+     * commit until the matcher acknowledges it: once queued, the item
+     * counts as sent. */
+    int rc = handoff_submit(cx->handoff, it->feed != NULL ? it->feed : "", it);
+
+    if (rc >= 0)
+        return 0;
+    if (rc == -2) {
+        errno = EAGAIN;
+        return -1;
+    }
+    log_error("%s", handoff_errmsg(cx->handoff));
+    errno = EIO;
+    return -1;
+}
+
+uint64_t ingest_content_hash(const struct item *it)
+{
+    static const char sep = '\x1f';
+    uint64_t h = FEED_FNV1A64_INIT;
+    const char *title = it->title != NULL ? it->title : "";
+
+    if (it->link != NULL && it->link[0] != '\0') {
+        char date[32] = "";
+
+        if (it->published != ITEM_TIME_UNKNOWN)
+            snprintf(date, sizeof(date), "%" PRId64, it->published);
+        h = feed_fnv1a64(h, "L", 1);
+        h = feed_fnv1a64(h, title, strlen(title));
+        h = feed_fnv1a64(h, &sep, 1);
+        h = feed_fnv1a64(h, it->link, strlen(it->link));
+        h = feed_fnv1a64(h, &sep, 1);
+        h = feed_fnv1a64(h, date, strlen(date));
+    } else {
+        const char *summary = it->summary != NULL ? it->summary : "";
+
+        if (title[0] == '\0' && summary[0] == '\0')
+            return 0;
+        h = feed_fnv1a64(h, "S", 1);
+        h = feed_fnv1a64(h, title, strlen(title));
+        h = feed_fnv1a64(h, &sep, 1);
+        h = feed_fnv1a64(h, summary, strlen(summary));
+    }
+    return h != 0 ? h : 1;
+}
+
+/* Publisher hints of a response (and, when doc != NULL, its RSS <ttl>). */
+static void ingest_hints(const struct poller_result *r, const struct feed_doc *doc,
+                         struct fs_hints *h)
+{
+    h->ttl_s = doc != NULL && doc->ttl > 0 ? (long)doc->ttl * 60 : -1;
+    h->max_age_s = r->max_age_s;
+    h->expires_s = r->expires_s;
+    h->retry_after_s = r->retry_after_s;
+}
+
+int ingest_failure(const struct ingest_ctx *cx, struct fs_feed *fd, const char *reason,
+                   long retry_after_s, int64_t now)
+{
+    struct fs_hints h = {-1, -1, -1, retry_after_s};
     char label[600];
     int64_t delay;
 
     if (fd->st.failures < 1000000)
         fd->st.failures++;
-    delay = feedset_backoff(fd->interval_s, fd->st.failures);
+    delay = feedset_delay(fd->interval_s, fd->st.failures, cx->max_backoff_s, &h);
+    delay += feedset_jitter(fd->url, now, delay);
     fd->st.next_poll = now + delay;
+    fd->st.last_error_at = now;
     ingest_set(&fd->st.last_error, reason);
-    log_warn("feed %s: %s (failure %d, next try in %lld s)",
-             feedset_label(fd, label, sizeof(label)), reason, fd->st.failures, (long long)delay);
-    ingest_persist(store, fd);
+    if (fd->st.failures == STORE_FAILING_AFTER)
+        log_error("feed %s: %s (failure %d in a row: now marked failing, next try in %lld s)",
+                  feedset_label(fd, label, sizeof(label)), reason, fd->st.failures,
+                  (long long)delay);
+    else
+        log_warn("feed %s: %s (failure %d, next try in %lld s)",
+                 feedset_label(fd, label, sizeof(label)), reason, fd->st.failures,
+                 (long long)delay);
+    ingest_persist(cx->store, fd);
     return -1;
 }
 
 /* Successful poll: reset the failure count and schedule the next one. */
-static void ingest_success(struct fs_feed *fd, int64_t now, int deferred)
+static void ingest_success(const struct ingest_ctx *cx, struct fs_feed *fd, int64_t now,
+                           const struct fs_hints *h, int deferred)
 {
+    char label[600];
+    int64_t delay;
+
+    if (fd->st.failures >= STORE_FAILING_AFTER)
+        log_info("feed %s: recovered after %d failures", feedset_label(fd, label, sizeof(label)),
+                 fd->st.failures);
     fd->st.failures = 0;
     ingest_set(&fd->st.last_error, NULL);
     fd->st.last_ok = now;
-    fd->st.next_poll = now + fd->interval_s;
-    if (deferred && fd->interval_s > INGEST_DEFER_RETRY_S)
+    delay = feedset_delay(fd->interval_s, 0, cx->max_backoff_s, h);
+    delay += feedset_jitter(fd->url, now, delay);
+    fd->st.next_poll = now + delay;
+    if (deferred && delay > INGEST_DEFER_RETRY_S)
         fd->st.next_poll = now + INGEST_DEFER_RETRY_S;
 }
 
 /* Send the items not yet seen and record them; called inside a store
  * transaction.  Returns 0, or -1 on a store error (logged). */
-static int ingest_items(struct store *store, void *push, struct fs_feed *fd,
-                        struct item **items, size_t n, int64_t now,
-                        struct ingest_stats *stats)
+static int ingest_items(const struct ingest_ctx *cx, struct fs_feed *fd, struct item **items,
+                        size_t n, int64_t now, struct ingest_stats *stats)
 {
+    struct store *store = cx->store;
     int first = fd->st.last_ok == 0;
     int64_t cutoff = INT64_MIN;
     int blocked = 0;
@@ -77,13 +157,17 @@ static int ingest_items(struct store *store, void *push, struct fs_feed *fd,
      * the order the stories appeared. */
     for (i = n; i-- > 0;) {
         const struct item *it = items[i];
+        uint64_t hash;
         int seen, old;
 
         if (it->id == NULL || it->id[0] == '\0')
             continue; /* feed_doc_to_items always gives an id; be safe */
-        seen = store_seen_has(store, fd->url, it->id);
+        hash = ingest_content_hash(it);
+        seen = store_seen_check(store, fd->url, it->id, hash, now);
         if (seen < 0)
             goto store_error;
+        if (seen == 2)
+            stats->reissued++;
         if (seen)
             continue;
         old = cutoff != INT64_MIN && it->published != ITEM_TIME_UNKNOWN &&
@@ -93,7 +177,7 @@ static int ingest_items(struct store *store, void *push, struct fs_feed *fd,
                 stats->deferred++;
                 continue;
             }
-            if (wire_send_item(push, it, ZMQ_DONTWAIT) != 0) {
+            if (ingest_send(cx, it) != 0) {
                 if (errno != EAGAIN)
                     log_error("feed %s: cannot send item '%s': %s",
                               feedset_label(fd, label, sizeof(label)), it->id,
@@ -103,7 +187,7 @@ static int ingest_items(struct store *store, void *push, struct fs_feed *fd,
                 continue;
             }
         }
-        if (store_seen_add(store, fd->url, it->id, now) < 0)
+        if (store_seen_record(store, fd->url, it->id, hash, now) < 0)
             goto store_error;
         fd->st.items_seen++;
         if (old)
@@ -118,11 +202,13 @@ store_error:
     return -1;
 }
 
-int ingest_result(struct store *store, void *push, struct fs_feed *fd,
+int ingest_result(const struct ingest_ctx *cx, struct fs_feed *fd,
                   const struct poller_result *r, int64_t now, struct ingest_stats *stats)
 {
+    struct store *store = cx->store;
     struct feed_doc *doc = NULL;
     struct item **items = NULL;
+    struct fs_hints hints;
     size_t n = 0, i;
     char label[600];
     na_error err;
@@ -130,13 +216,14 @@ int ingest_result(struct store *store, void *push, struct fs_feed *fd,
 
     memset(stats, 0, sizeof(*stats));
     if (!r->ok)
-        return ingest_failure(store, fd, r->error, now);
+        return ingest_failure(cx, fd, r->error, r->retry_after_s, now);
     if (r->not_modified) {
         if (r->etag != NULL)
             ingest_set(&fd->st.etag, r->etag);
         if (r->last_modified != NULL)
             ingest_set(&fd->st.last_modified, r->last_modified);
-        ingest_success(fd, now, 0);
+        ingest_hints(r, NULL, &hints);
+        ingest_success(cx, fd, now, &hints, 0);
         log_debug("feed %s: not modified", feedset_label(fd, label, sizeof(label)));
         ingest_persist(store, fd);
         return 0;
@@ -144,14 +231,15 @@ int ingest_result(struct store *store, void *push, struct fs_feed *fd,
     na_error_clear(&err);
     if (feed_parse(r->body, r->len, r->effective_url != NULL ? r->effective_url : fd->url,
                    r->content_type, &doc, &err) != 0)
-        return ingest_failure(store, fd, err.msg[0] != '\0' ? err.msg : "not a feed", now);
+        return ingest_failure(cx, fd, err.msg[0] != '\0' ? err.msg : "not a feed", -1, now);
     if (doc->bozo)
         log_warn("feed %s: ill-formed document, recovered: %s",
                  feedset_label(fd, label, sizeof(label)),
                  doc->bozo_reason != NULL ? doc->bozo_reason : "unknown problem");
+    ingest_hints(r, doc, &hints);
     if (feed_doc_to_items(doc, fd->url, &items, &n) != 0) {
         feed_doc_free(&doc);
-        return ingest_failure(store, fd, "out of memory while converting items", now);
+        return ingest_failure(cx, fd, "out of memory while converting items", -1, now);
     }
     feed_doc_free(&doc);
     stats->items = n;
@@ -160,10 +248,11 @@ int ingest_result(struct store *store, void *push, struct fs_feed *fd,
         log_error("feed %s: %s", feedset_label(fd, label, sizeof(label)), store_errmsg(store));
         goto done;
     }
-    if (ingest_items(store, push, fd, items, n, now, stats) != 0) {
+    if (ingest_items(cx, fd, items, n, now, stats) != 0) {
+        /* the outbox rows go with the seen rows: the next poll queues the
+         * items again */
         store_rollback(store);
-        /* Items sent in this batch were not recorded: a later poll may send
-         * them again.  Better twice than never. */
+        handoff_rolled_back(cx->handoff);
         goto done;
     }
     if (stats->deferred > 0) {
@@ -177,12 +266,15 @@ int ingest_result(struct store *store, void *push, struct fs_feed *fd,
         ingest_set(&fd->st.etag, r->etag);
         ingest_set(&fd->st.last_modified, r->last_modified);
     }
-    ingest_success(fd, now, stats->deferred > 0);
+    ingest_success(cx, fd, now, &hints, stats->deferred > 0);
+    fd->st.doc_at = now; /* every entry of this document was checked at `now` */
     if (store_feed_put(store, &fd->st) != 0 || store_commit(store) != 0) {
         log_error("feed %s: %s", feedset_label(fd, label, sizeof(label)), store_errmsg(store));
         store_rollback(store);
+        handoff_rolled_back(cx->handoff);
         goto done;
     }
+    handoff_committed(cx->handoff); /* the items may leave now */
     rc = 0;
     if (stats->old > 0)
         log_info("feed %s: %zu new item%s sent, %zu older than max_age_s recorded unsent",
@@ -194,6 +286,10 @@ int ingest_result(struct store *store, void *push, struct fs_feed *fd,
     else
         log_debug("feed %s: nothing new in %zu items", feedset_label(fd, label, sizeof(label)),
                   n);
+    if (stats->reissued > 0)
+        log_debug("feed %s: %zu item%s with a new id but known content not sent again",
+                  feedset_label(fd, label, sizeof(label)), stats->reissued,
+                  stats->reissued == 1 ? "" : "s");
 
 done:
     for (i = 0; i < n; i++)

@@ -1,16 +1,26 @@
 /*
  * ingest.h - what the fetcher does with a finished fetch.
  *
- * A usable response is parsed (feed.h), turned into items, and every item
- * not yet seen for that feed is sent to the matcher (wire.h) and then
- * recorded as seen, in one store transaction with the feed's new state.
- * A failure is logged once, with the feed and the reason, and the feed is
- * rescheduled with backoff (feedset.h).
+ * A usable response is parsed (feed.h, with the HTTP Content-Type so its
+ * charset counts), turned into items, and every item not yet seen for that
+ * feed is sent to the matcher (ingest_send, the one place that hands an
+ * item over) and then recorded as seen, in one store transaction with the
+ * feed's new state.  A failure is logged once, with the feed and the
+ * reason, and the feed is rescheduled with backoff (feedset.h); the
+ * failure that makes a feed "failing" (STORE_FAILING_AFTER in a row) is
+ * logged as an error saying so, and the first success after it says the
+ * feed recovered.
+ *
+ * Identity: an item is seen when its id (guid / Atom id / link / hash, see
+ * feed_doc_to_items) or its content hash (ingest_content_hash) was
+ * recorded for the feed, so a feed that reissues ids on every fetch does
+ * not alert again.
  *
  * Delivery rules:
- * - an item is recorded as seen only after wire_send_item() accepted it;
- * - when the PUSH queue is full (the matcher is away and the high-water
- *   mark is reached) the remaining items are deferred: they stay unseen,
+ * - an item is recorded as seen only after ingest_send() accepted it;
+ * - when ingest_send() cannot take more (the hand-off's outbox is full:
+ *   the matcher has been away long) the remaining items are deferred: they
+ *   stay unseen,
  *   the feed's validators are dropped so the next poll gets the whole
  *   document again, and that poll comes after INGEST_DEFER_RETRY_S at most;
  * - on a feed's first successful poll (last_ok == 0), items with a known
@@ -24,26 +34,47 @@
 #include <stdint.h>
 
 #include "feedset.h"
+#include "handoff.h"
+#include "item.h"
 #include "poller.h"
 #include "store.h"
 
 #define INGEST_DEFER_RETRY_S 30
+
+/* What ingest works with (borrowed). */
+struct ingest_ctx {
+    struct store *store;
+    struct handoff *handoff; /* the outbox items go to (handoff.h) */
+    int max_backoff_s; /* config fetcher.max_backoff_s */
+};
 
 struct ingest_stats {
     size_t items;    /* in the document */
     size_t sent;     /* sent and recorded */
     size_t old;      /* first poll, older than max_age_s: recorded, not sent */
     size_t deferred; /* could not be sent now */
+    size_t reissued; /* known by content hash under a new id: not sent */
 };
 
 /* Handle the result of fetching fd at time now and persist fd->st.
  * Returns 0 when the feed was fetched and processed, -1 when the poll
  * counts as a failure (already logged). */
-int ingest_result(struct store *store, void *push, struct fs_feed *fd,
+int ingest_result(const struct ingest_ctx *cx, struct fs_feed *fd,
                   const struct poller_result *r, int64_t now, struct ingest_stats *stats);
 
 /* Record a failed poll of fd: log "feed X: reason", count it, reschedule
- * with backoff, persist.  Returns -1. */
-int ingest_failure(struct store *store, struct fs_feed *fd, const char *reason, int64_t now);
+ * with backoff (retry_after_s >= 0: the server's Retry-After), persist.
+ * Returns -1. */
+int ingest_failure(const struct ingest_ctx *cx, struct fs_feed *fd, const char *reason,
+                   long retry_after_s, int64_t now);
+
+/* Hand one item to the matcher without blocking.  Returns 0, or -1 with
+ * errno (EAGAIN: the queue is full, try later). */
+int ingest_send(const struct ingest_ctx *cx, const struct item *it);
+
+/* The content hash of an item: FNV-1a 64 of title, link and published
+ * date, or of title and summary when it has no link; 0 when it has none
+ * of these (no content identity). */
+uint64_t ingest_content_hash(const struct item *it);
 
 #endif

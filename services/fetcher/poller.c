@@ -11,9 +11,12 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -100,10 +103,11 @@ static void poller_unlink(struct poller *p, struct transfer *t)
     p->active--;
 }
 
-int poller_new(struct poller **out, na_error *err)
+int poller_new(const struct poller_options *opts, struct poller **out, na_error *err)
 {
     struct poller *p;
     CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    CURLMcode mrc = CURLM_OK;
 
     *out = NULL;
     if (rc != CURLE_OK)
@@ -113,6 +117,22 @@ int poller_new(struct poller **out, na_error *err)
         free(p);
         curl_global_cleanup();
         return na_error_set(err, 0, 0, "cannot initialise libcurl: out of memory");
+    }
+#define MSETOPT(opt, val)                                                                 \
+    do {                                                                                  \
+        if (mrc == CURLM_OK)                                                              \
+            mrc = curl_multi_setopt(p->multi, opt, val);                                  \
+    } while (0)
+    MSETOPT(CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    MSETOPT(CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)opts->max_total);
+    MSETOPT(CURLMOPT_MAX_HOST_CONNECTIONS, (long)opts->per_host);
+    /* idle connections kept for reuse: as many as may run at once */
+    MSETOPT(CURLMOPT_MAXCONNECTS, (long)opts->max_total);
+#undef MSETOPT
+    if (mrc != CURLM_OK) {
+        na_error_set(err, 0, 0, "cannot configure libcurl: %s", curl_multi_strerror(mrc));
+        poller_free(&p);
+        return -1;
     }
     *out = p;
     return 0;
@@ -201,6 +221,9 @@ int poller_start(struct poller *p, const struct poller_request *req, na_error *e
     SETOPT(CURLOPT_HTTPHEADER, t->headers);
     SETOPT(CURLOPT_WRITEFUNCTION, poller_write);
     SETOPT(CURLOPT_WRITEDATA, t);
+    SETOPT(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    if (strncmp(req->url, "https:", 6) == 0)
+        SETOPT(CURLOPT_PIPEWAIT, 1L); /* prefer a stream on an HTTP/2 connection */
 #undef SETOPT
     if (rc != CURLE_OK) {
         na_error_set(err, 0, 0, "cannot start a transfer of %s: %s", req->url,
@@ -225,10 +248,19 @@ int poller_start(struct poller *p, const struct poller_request *req, na_error *e
 
 int poller_wait(struct poller *p, int timeout_ms)
 {
+    return poller_wait_fd(p, timeout_ms, -1);
+}
+
+int poller_wait_fd(struct poller *p, int timeout_ms, int extra_fd)
+{
+    struct curl_waitfd wfd = {0};
     CURLMcode mrc;
     int running = 0;
 
-    mrc = curl_multi_poll(p->multi, NULL, 0, timeout_ms, NULL);
+    wfd.fd = extra_fd;
+    wfd.events = CURL_WAIT_POLLIN;
+    mrc = curl_multi_poll(p->multi, extra_fd >= 0 ? &wfd : NULL, extra_fd >= 0 ? 1 : 0,
+                          timeout_ms, NULL);
     if (mrc == CURLM_OK)
         mrc = curl_multi_perform(p->multi, &running);
     if (mrc != CURLM_OK) {
@@ -268,6 +300,112 @@ static void poller_set_error(struct poller_result *r, const char *msg)
         r->error[0] = (char)tolower((unsigned char)r->error[0]);
 }
 
+long poller_parse_retry_after(const char *value, long long now)
+{
+    const char *v = value;
+    long long n = 0;
+    time_t when;
+
+    if (v == NULL)
+        return -1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (*v >= '0' && *v <= '9') {
+        for (; *v >= '0' && *v <= '9'; v++) {
+            if (n > LONG_MAX / 20)
+                return -1; /* absurdly far: ignored */
+            n = n * 10 + (*v - '0');
+        }
+        while (*v == ' ' || *v == '\t')
+            v++;
+        return *v == '\0' ? (long)n : -1;
+    }
+    when = curl_getdate(v, NULL);
+    if (when == (time_t)-1)
+        return -1;
+    if ((long long)when <= now)
+        return 0;
+    return (long long)when - now > LONG_MAX / 2 ? -1 : (long)((long long)when - now);
+}
+
+long poller_parse_max_age(const char *value)
+{
+    const char *v = value;
+    long best = -1;
+
+    if (v == NULL)
+        return -1;
+    while (*v != '\0') {
+        size_t n;
+
+        while (*v == ' ' || *v == '\t' || *v == ',')
+            v++;
+        n = strcspn(v, ",");
+        if (n >= 8 && strncasecmp(v, "max-age=", 8) == 0) {
+            const char *d = v + 8;
+            long long x = 0;
+            int digits = 0;
+
+            if (*d == '"')
+                d++;
+            for (; *d >= '0' && *d <= '9' && x < LONG_MAX / 20; d++, digits++)
+                x = x * 10 + (*d - '0');
+            if (digits > 0)
+                best = (long)x;
+        } else if ((n >= 8 && strncasecmp(v, "no-cache", 8) == 0) ||
+                   (n >= 8 && strncasecmp(v, "no-store", 8) == 0)) {
+            return 0;
+        }
+        v += n;
+    }
+    return best;
+}
+
+long poller_parse_expires(const char *expires, const char *date, long long now)
+{
+    time_t e, d = (time_t)-1;
+
+    if (expires == NULL)
+        return -1;
+    e = curl_getdate(expires, NULL);
+    if (e == (time_t)-1)
+        return -1;
+    if (date != NULL)
+        d = curl_getdate(date, NULL);
+    if (d != (time_t)-1)
+        now = (long long)d;
+    if ((long long)e <= now)
+        return -1; /* "already expired": no hint */
+    return (long long)e - now > LONG_MAX / 2 ? -1 : (long)((long long)e - now);
+}
+
+/* The raw value of response header `name` of the last request, or NULL
+ * (borrowed from curl: valid until the next header call). */
+static const char *poller_header_raw(CURL *e, const char *name)
+{
+    struct curl_header *h = NULL;
+
+    if (curl_easy_header(e, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK || h == NULL)
+        return NULL;
+    return h->value;
+}
+
+/* The caching hints of the last response into *r. */
+static void poller_hints(CURL *e, struct poller_result *r)
+{
+    long long now = (long long)time(NULL);
+    char *date = NULL;
+    const char *v;
+
+    r->retry_after_s = poller_parse_retry_after(poller_header_raw(e, "Retry-After"), now);
+    r->max_age_s = poller_parse_max_age(poller_header_raw(e, "Cache-Control"));
+    v = poller_header_raw(e, "Date");
+    if (v != NULL)
+        date = strdup(v); /* the next curl_easy_header call reuses the storage */
+    r->expires_s = poller_parse_expires(poller_header_raw(e, "Expires"), date, now);
+    free(date);
+}
+
 /* Fill *r from a finished transfer. */
 static void poller_fill(struct transfer *t, CURLcode code, struct poller_result *r)
 {
@@ -275,6 +413,7 @@ static void poller_fill(struct transfer *t, CURLcode code, struct poller_result 
     long status = 0;
 
     r->user = t->user;
+    r->retry_after_s = r->max_age_s = r->expires_s = -1;
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
     r->http_status = status;
     if (curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &s) == CURLE_OK && s != NULL)
@@ -301,11 +440,17 @@ static void poller_fill(struct transfer *t, CURLcode code, struct poller_result 
         poller_set_error(r, t->errbuf[0] != '\0' ? t->errbuf : curl_easy_strerror(code));
         return;
     }
+    if (status != 0)
+        poller_hints(t->easy, r);
     if (status == 304) {
         r->ok = 1;
         r->not_modified = 1;
     } else if (status == 0 || (status >= 200 && status < 300)) {
         r->ok = 1; /* status 0: a file: URL */
+    } else if (status == 429 || status == 503) {
+        snprintf(r->error, sizeof(r->error), "HTTP status %ld (%s), backing off", status,
+                 status == 429 ? "too many requests" : "service unavailable");
+        return;
     } else {
         snprintf(r->error, sizeof(r->error), "HTTP status %ld", status);
         return;

@@ -9,6 +9,17 @@
  * redirects, only http/https/file to start with and only http/https for a
  * redirect target.  Conditional GET: the caller passes the validators it
  * kept and gets the new ones back; a 304 is a success with no body.
+ *
+ * Connections: one curl multi handle shares a connection cache (reuse,
+ * keep-alive) among all transfers; at most max_total connections exist at
+ * once and at most per_host to one host; HTTPS uses HTTP/2 when the server
+ * offers it (ALPN), and transfers to one HTTP/2 host share its connection
+ * (multiplexing).  The caller keeps its own per-host admission as well, so
+ * transfers that could not get a connection do not queue inside curl.
+ *
+ * Caching hints of the response (Cache-Control max-age, Expires against
+ * Date, Retry-After in seconds or as an HTTP date) are handed back as
+ * seconds from now; the scheduler decides what to do with them.
  * CURL types stay inside poller.c.
  */
 #ifndef NEWSALERT_FETCHER_POLLER_H
@@ -23,6 +34,11 @@
 #define POLLER_MAX_VALIDATOR 512 /* longer ETag / Last-Modified values are dropped */
 
 struct poller;
+
+struct poller_options {
+    int max_total; /* connections at once (CURLMOPT_MAX_TOTAL_CONNECTIONS) */
+    int per_host;  /* connections to one host (CURLMOPT_MAX_HOST_CONNECTIONS) */
+};
 
 struct poller_request {
     const char *url;
@@ -45,11 +61,14 @@ struct poller_result {
     char *effective_url; /* after redirects */
     char *etag;          /* validators of this response, NULL when absent */
     char *last_modified;
+    long retry_after_s;  /* Retry-After, seconds from now; -1 absent or invalid */
+    long max_age_s;      /* Cache-Control max-age; -1 absent (no-cache, no-store: 0) */
+    long expires_s;      /* Expires - Date (or now), -1 absent or invalid; >= 0 */
 };
 
 /* A poller; curl's global state is set up here (one poller per process).
  * Returns 0 and *out, or -1 with *err. */
-int poller_new(struct poller **out, na_error *err);
+int poller_new(const struct poller_options *opts, struct poller **out, na_error *err);
 
 /* Abort every transfer still running, free *pp, set it to NULL.  NULL-safe. */
 void poller_free(struct poller **pp);
@@ -66,6 +85,10 @@ size_t poller_active(const struct poller *p);
  * error (logged). */
 int poller_wait(struct poller *p, int timeout_ms);
 
+/* The same, also waking up when extra_fd (-1: none) becomes readable (the
+ * hand-off's ZeroMQ socket, so acks are taken as they arrive). */
+int poller_wait_fd(struct poller *p, int timeout_ms, int extra_fd);
+
 /* Take one finished transfer: returns 1 and fills *out (the caller clears
  * it with poller_result_clear), or 0 when none is finished. */
 int poller_next_done(struct poller *p, struct poller_result *out);
@@ -76,5 +99,18 @@ int poller_abort(struct poller *p, void *user);
 
 /* Free what *r owns and zero it.  NULL-safe. */
 void poller_result_clear(struct poller_result *r);
+
+/* Header value parsers (exposed for the tests).  Each returns seconds
+ * (>= 0) or -1 when the value is absent (NULL), invalid or meaningless.
+ * Retry-After: delta-seconds or an HTTP date (relative to now). */
+long poller_parse_retry_after(const char *value, long long now);
+
+/* Cache-Control: the max-age directive (s-maxage is for shared caches and
+ * ignored); no-cache / no-store count as 0. */
+long poller_parse_max_age(const char *value);
+
+/* Expires relative to the response's Date (now when date is NULL or
+ * invalid); an invalid or past Expires gives -1. */
+long poller_parse_expires(const char *expires, const char *date, long long now);
 
 #endif

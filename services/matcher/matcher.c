@@ -1,12 +1,28 @@
 /*
  * matcher.c - the matcher daemon's work (see matcher.h).
  *
- * Items arrive on a PULL socket as JSON (wire.h); each is matched against
- * every rule (ruleset.h) and each match becomes an alert: a `seq` from the
- * persistent counter, a body from alert.h, published with the rule id as
- * topic.  A bad item frame is logged, counted and dropped.  The rule set is
- * swapped only when a complete new one loaded, so an item is always matched
- * against one consistent set.
+ * Items arrive on a ROUTER socket (items_endpoint) through the hand-off
+ * protocol of wire.h: each carries the sender's tag, to be acknowledged.
+ * Items are taken in groups: the items of a group are matched on
+ * matcher.threads threads (matchpool.h; the rule index of ruleset.h makes
+ * each item cost only the rules that may match it), then, item by item in
+ * the order they came, each match becomes an alert appended to the
+ * journal (journal.h: its seq is the journal position), and the item's key
+ * (feed, id) is recorded as processed.  Only when the group is committed
+ * (fsynced) are its alerts published on the PUB socket and its items
+ * acknowledged, so nothing is acknowledged that a crash could lose, and an
+ * item sent again (after a lost ack) is recognised and produces no alert.
+ *
+ * The replay endpoint (ROUTER) answers "alerts after seq N for these topic
+ * prefixes" from the journal in bounded batches; once a second a heartbeat
+ * with the journal head goes out on the PUB socket.  Bad frames on either
+ * ROUTER are logged, counted and dropped.  The rule set is reloaded on
+ * SIGHUP and when inotify sees the rules file or directory change
+ * (rulewatch.h): the new set is compiled beside the old one and swapped
+ * only when it loaded completely, between two groups, so every item is
+ * matched against exactly one set; a bad new set is logged and the old one
+ * stays in force.  Every alert carries `matched` (the terms that hit and a
+ * snippet).
  */
 #include "matcher.h"
 
@@ -19,29 +35,87 @@
 
 #include "alert.h"
 #include "daemon.h"
+#include "journal.h"
 #include "log.h"
+#include "matchpool.h"
 #include "ruleset.h"
-#include "store.h"
+#include "rulewatch.h"
 #include "wire.h"
 
 #define MATCHER_LINGER_MS 2000
-#define MATCHER_POLL_MS 500
+#define MATCHER_HEARTBEAT_MS 1000
+#define MATCHER_PRUNE_S 60
+#define MATCHER_GROUP_MAX 512          /* items per journal commit */
+#define MATCHER_REPLAY_BATCH 256       /* alerts per replay batch message */
+#define MATCHER_REPLAY_BATCH_BYTES (512 * 1024)
+#define MATCHER_REPLAY_BATCHES 8       /* batch messages per replay request */
+#define MATCHER_REPLAY_SCAN 20000      /* journal rows examined per batch */
+#define MATCHER_REPLAY_HWM 1000        /* messages queued per replay client */
+/* Alerts queued per subscriber, and the kernel send buffer under them: a
+ * subscriber that falls further behind loses live alerts and gets them
+ * back by replay, without holding memory here or slowing the others. */
+#define MATCHER_PUB_HWM 10000
+#define MATCHER_PUB_SNDBUF (256 * 1024)
+
+struct matcher_alert {
+    char *topic;
+    char *body;
+    size_t len;
+};
+
+struct matcher_ack {
+    struct wire_peer peer;
+    int64_t tag;
+};
+
+/* An item of the open group, received and waiting to be matched. */
+struct matcher_pending {
+    struct wire_peer peer;
+    int64_t tag;
+    struct item *it; /* NULL: a bad message, only acknowledged */
+};
 
 struct matcher {
     const struct config *cfg;
     struct ruleset *rules;
-    struct store *store;
+    struct rulewatch *watch; /* inotify on the rules; NULL when unavailable */
+    struct matchpool *pool;  /* matcher.threads matching threads */
+    struct matcher_pending pending[MATCHER_GROUP_MAX];
+    struct item *pitems[MATCHER_GROUP_MAX];
+    size_t npending;
+    struct journal *journal;
     void *zctx;
-    void *pull;
-    void *pub;
-    unsigned long items;
+    void *items;  /* ROUTER, items_endpoint */
+    void *pub;    /* PUB, alerts_endpoint */
+    void *replay; /* ROUTER, replay_endpoint */
+    /* the open group: alerts to publish and items to ack after commit */
+    struct matcher_alert *alerts_q;
+    size_t nalerts_q, calerts_q;
+    struct matcher_ack *acks_q;
+    size_t nacks_q, cacks_q;
+    int in_group;
+    int64_t now;
+    /* counters */
+    unsigned long nitems;
+    unsigned long dups;
     unsigned long alerts;
     unsigned long bad;
+    unsigned long replays;
+    unsigned long bad_replays;
 };
 
-static void *bind_socket(struct matcher *m, int type, const char *endpoint, na_error *err)
+static int64_t matcher_ms(void)
 {
-    int linger = MATCHER_LINGER_MS, hwm = 100000;
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *bind_socket(struct matcher *m, int type, const char *endpoint, int hwm,
+                         int64_t maxmsg, na_error *err)
+{
+    int linger = MATCHER_LINGER_MS, one = 1;
     void *s = zmq_socket(m->zctx, type);
 
     if (s == NULL) {
@@ -49,7 +123,18 @@ static void *bind_socket(struct matcher *m, int type, const char *endpoint, na_e
         return NULL;
     }
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
-    zmq_setsockopt(s, type == ZMQ_PUB ? ZMQ_SNDHWM : ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    if (maxmsg > 0)
+        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+    if (type == ZMQ_ROUTER)
+        zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
+    if (type == ZMQ_PUB) {
+        int sndbuf = MATCHER_PUB_SNDBUF;
+
+        zmq_setsockopt(s, ZMQ_SNDBUF, &sndbuf, sizeof(sndbuf));
+    }
+    wire_set_heartbeat(s);
     if (zmq_bind(s, endpoint) != 0) {
         na_error_set(err, 0, 0, "cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
         zmq_close(s);
@@ -58,37 +143,81 @@ static void *bind_socket(struct matcher *m, int type, const char *endpoint, na_e
     return s;
 }
 
+static void log_rule_warning(const na_error *w, void *arg)
+{
+    (void)arg;
+    log_warn("%s", w->msg);
+}
+
 int matcher_new(const struct config *cfg, struct matcher **out, na_error *err)
 {
+    struct journal_opts jo;
     struct matcher *m;
     char path[4096];
+    int n;
 
     *out = NULL;
     if ((m = calloc(1, sizeof(*m))) == NULL)
         return na_error_set(err, 0, 0, "out of memory");
     m->cfg = cfg;
-    if (ruleset_load(cfg->rules_path, &m->rules, err) != 0)
+    if (ruleset_load_warn(cfg->rules_path, log_rule_warning, NULL, &m->rules, err) != 0)
         goto err;
+    if (matchpool_new(cfg->matcher.threads, &m->pool, err) != 0)
+        goto err;
+    {
+        na_error werr;
+
+        na_error_clear(&werr);
+        if (rulewatch_new(cfg->rules_path, &m->watch, &werr) != 0)
+            log_warn("%s: rules changes will need a SIGHUP", werr.msg);
+    }
     if (daemon_mkdirs(cfg->state_dir) != 0) {
         na_error_set(err, 0, 0, "%s: cannot create state directory: %s", cfg->state_dir,
                      strerror(errno));
         goto err;
     }
-    snprintf(path, sizeof(path), "%s/matcher.db", cfg->state_dir);
-    if (store_open(path, &m->store, err) != 0)
+    n = snprintf(path, sizeof(path), "%s/journal.db", cfg->state_dir);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        na_error_set(err, 0, 0, "state directory path too long: '%s'", cfg->state_dir);
         goto err;
+    }
+    jo.retention_s = cfg->journal.retention_s;
+    jo.max_alerts = cfg->journal.max_alerts;
+    jo.sync = cfg->journal.sync;
+    if (journal_open(path, &jo, &m->journal, err) != 0)
+        goto err;
+    if (journal_prune(m->journal, (int64_t)time(NULL)) < 0)
+        log_warn("%s", journal_errmsg(m->journal));
     if ((m->zctx = zmq_ctx_new()) == NULL) {
         na_error_set(err, 0, 0, "cannot create a ZeroMQ context");
         goto err;
     }
-    if ((m->pull = bind_socket(m, ZMQ_PULL, cfg->items_endpoint, err)) == NULL ||
-        (m->pub = bind_socket(m, ZMQ_PUB, cfg->alerts_endpoint, err)) == NULL)
+    /* Frames up to 4 times the protocol limits are received, logged and
+     * counted; larger ones make ZeroMQ drop the connection. */
+    if ((m->items = bind_socket(m, ZMQ_ROUTER, cfg->items_endpoint, 100000,
+                                4LL * WIRE_MAX_ITEM, err)) == NULL ||
+        (m->pub = bind_socket(m, ZMQ_PUB, cfg->alerts_endpoint, MATCHER_PUB_HWM, 0, err)) ==
+            NULL ||
+        (m->replay = bind_socket(m, ZMQ_ROUTER, cfg->replay_endpoint, MATCHER_REPLAY_HWM,
+                                 4LL * WIRE_MAX_HEADER, err)) == NULL)
         goto err;
     *out = m;
     return 0;
 err:
     matcher_destroy(&m);
     return -1;
+}
+
+static void matcher_drop_group(struct matcher *m)
+{
+    size_t i;
+
+    for (i = 0; i < m->nalerts_q; i++) {
+        free(m->alerts_q[i].topic);
+        free(m->alerts_q[i].body);
+    }
+    m->nalerts_q = 0;
+    m->nacks_q = 0;
 }
 
 void matcher_destroy(struct matcher **pm)
@@ -98,106 +227,449 @@ void matcher_destroy(struct matcher **pm)
     if (pm == NULL || *pm == NULL)
         return;
     m = *pm;
-    if (m->pull != NULL)
-        zmq_close(m->pull);
+    if (m->in_group && m->journal != NULL)
+        journal_rollback(m->journal);
+    matcher_drop_group(m);
+    free(m->alerts_q);
+    free(m->acks_q);
+    if (m->items != NULL)
+        zmq_close(m->items);
     if (m->pub != NULL)
         zmq_close(m->pub);
+    if (m->replay != NULL)
+        zmq_close(m->replay);
     if (m->zctx != NULL)
         zmq_ctx_term(m->zctx);
-    store_close(&m->store);
+    for (size_t i = 0; i < m->npending; i++)
+        item_free(&m->pending[i].it);
+    matchpool_free(&m->pool); /* before the rules its workers use */
+    journal_close(&m->journal);
     ruleset_free(&m->rules);
+    rulewatch_free(&m->watch);
     free(m);
     *pm = NULL;
 }
 
-/* ruleset_match callback: one alert per (rule, item). */
-static int publish_alert(const struct rule_info *rule, const struct item *it, void *arg)
+/* Grow an array of `size`-byte elements to hold n + 1.  Returns 0 or -1. */
+static int matcher_reserve(void **arr, size_t *cap, size_t n, size_t size)
 {
-    struct matcher *m = arg;
-    int64_t seq;
-    char *body;
+    size_t ncap;
+    void *p;
 
-    if (store_counter_next(m->store, "seq", &seq) != 0) {
-        log_error("cannot advance seq: %s", store_errmsg(m->store));
+    if (n < *cap)
+        return 0;
+    ncap = *cap == 0 ? 64 : *cap * 2;
+    if ((p = realloc(*arr, ncap * size)) == NULL)
         return -1;
-    }
-    if ((body = alert_build(rule->id, rule->name, it, seq, (int64_t)time(NULL))) == NULL) {
-        log_error("out of memory building alert for rule '%s'", rule->id);
-        return -1;
-    }
-    if (wire_send_alert(m->pub, rule->id, body, strlen(body), 0) != 0)
-        log_error("cannot publish alert seq %lld: %s", (long long)seq,
-                  zmq_strerror(zmq_errno()));
-    else
-        m->alerts++;
-    log_debug("alert seq=%lld rule=%s item=%s", (long long)seq, rule->id, it->id);
-    free(body);
+    *arr = p;
+    *cap = ncap;
     return 0;
 }
 
+/* One alert per (rule, item), journaled now, published after the group
+ * commits; `x` says why it matched (alert.h `matched`). */
+static int journal_alert(struct matcher *m, const struct rule_info *rule, const struct item *it,
+                         const struct rule_explanation *x)
+{
+    int64_t seq = journal_head(m->journal) + 1;
+    struct matcher_alert *a;
+    struct alert_matched am = {0};
+    char *body;
+    size_t len;
+
+    if (matcher_reserve((void **)&m->alerts_q, &m->calerts_q, m->nalerts_q,
+                        sizeof(*m->alerts_q)) != 0)
+        goto oom;
+    if (x != NULL) {
+        am.nterms = x->nterms;
+        am.terms = (const char *const *)x->terms;
+        am.fields = x->fields;
+        am.snippet = x->snippet;
+    }
+    body = alert_build_matched(rule->id, rule->name, rule->tags, rule->ntags, it, seq, m->now,
+                               &am);
+    if (body == NULL)
+        goto oom;
+    len = strlen(body);
+    if (journal_append(m->journal, seq, rule->id, body, len, m->now) != 0) {
+        log_error("%s", journal_errmsg(m->journal));
+        free(body);
+        return -1;
+    }
+    a = &m->alerts_q[m->nalerts_q];
+    a->body = body;
+    a->len = len;
+    if ((a->topic = strdup(rule->id)) == NULL) {
+        free(body);
+        goto oom;
+    }
+    m->nalerts_q++;
+    log_debug("alert seq=%lld rule=%s item=%s", (long long)seq, rule->id, it->id);
+    return 0;
+oom:
+    log_error("out of memory building alert for rule '%s'", rule->id);
+    return -1;
+}
+
+static int queue_ack(struct matcher *m, const struct wire_peer *peer, int64_t tag)
+{
+    if (tag < 0 || peer->len == 0)
+        return 0;
+    if (matcher_reserve((void **)&m->acks_q, &m->cacks_q, m->nacks_q, sizeof(*m->acks_q)) != 0)
+        return -1;
+    m->acks_q[m->nacks_q].peer = *peer;
+    m->acks_q[m->nacks_q].tag = tag;
+    m->nacks_q++;
+    return 0;
+}
+
+/* Receive one item into the open group; returns -2 when nothing was
+ * waiting, -1 on a journal failure (the group must be rolled back), 0
+ * otherwise. */
+static int receive_item(struct matcher *m)
+{
+    struct matcher_pending *p = &m->pending[m->npending];
+    struct item *it = NULL;
+    na_error err;
+    int rc;
+
+    na_error_clear(&err);
+    rc = wire_recv_handoff(m->items, ZMQ_DONTWAIT, &p->peer, &p->tag, &it, &err);
+    if (rc == -2)
+        return -2;
+    if (!m->in_group) {
+        if (journal_begin(m->journal) != 0) {
+            log_error("%s", journal_errmsg(m->journal));
+            item_free(&it);
+            return -1; /* not acknowledged: the sender will send it again */
+        }
+        m->in_group = 1;
+        m->now = (int64_t)time(NULL);
+    }
+    if (rc != 0) {
+        m->bad++;
+        log_warn("dropped a bad item message (%lu so far): %s", m->bad, err.msg);
+        /* Acknowledged below: resending a bad item cannot help. */
+        it = NULL;
+    }
+    p->it = it;
+    m->pitems[m->npending] = it;
+    m->npending++;
+    return 0;
+}
+
+/* Match the received items on the pool's threads, then journal their
+ * alerts item by item in the order they came (the alerts of an item stay
+ * together and in rule order) and queue their acks.  Returns 0, or -1 on a
+ * journal failure or out of memory (the group must be rolled back). */
+static int process_group(struct matcher *m)
+{
+    if (m->npending == 0)
+        return 0;
+    if (matchpool_run(m->pool, m->rules, m->pitems, m->npending) != 0) {
+        log_error("out of memory matching a group of %zu items", m->npending);
+        return -1;
+    }
+    for (size_t i = 0; i < m->npending; i++) {
+        struct matcher_pending *p = &m->pending[i];
+        const struct item *it = p->it;
+        const char *feed;
+        int seen;
+
+        if (it != NULL) {
+            feed = it->feed != NULL ? it->feed : "";
+            /* also catches an item sent twice within one group */
+            seen = journal_item_seen(m->journal, feed, it->id);
+            if (seen < 0)
+                goto journal_error;
+            if (seen) {
+                m->dups++;
+                log_debug("item '%s' of %s already processed", it->id, feed);
+            } else {
+                m->nitems++;
+                for (size_t k = 0; k < matchpool_count(m->pool, i); k++) {
+                    const struct matchpool_match *mm = matchpool_get(m->pool, i, k);
+
+                    if (journal_alert(m, mm->rule, it, mm->why) != 0)
+                        return -1;
+                }
+                if (journal_item_mark(m->journal, feed, it->id, m->now) < 0)
+                    goto journal_error;
+            }
+        }
+        if (queue_ack(m, &p->peer, p->tag) != 0)
+            return -1;
+    }
+    return 0;
+journal_error:
+    log_error("%s", journal_errmsg(m->journal));
+    return -1;
+}
+
+/* Forget the items of the group (after finish_group). */
+static void drop_pending(struct matcher *m)
+{
+    matchpool_clear(m->pool);
+    for (size_t i = 0; i < m->npending; i++)
+        item_free(&m->pending[i].it);
+    m->npending = 0;
+}
+
+/* Commit the open group, then publish its alerts and send its acks. */
+static void finish_group(struct matcher *m, int failed)
+{
+    size_t i, start;
+
+    if (!m->in_group)
+        return;
+    m->in_group = 0;
+    if (failed || journal_commit(m->journal) != 0) {
+        if (!failed)
+            log_error("%s", journal_errmsg(m->journal));
+        journal_rollback(m->journal);
+        log_warn("dropped a group of %zu alerts and %zu items: the items will be sent again",
+                 m->nalerts_q, m->nacks_q);
+        matcher_drop_group(m);
+        return;
+    }
+    for (i = 0; i < m->nalerts_q; i++) {
+        struct matcher_alert *a = &m->alerts_q[i];
+
+        if (wire_send_alert(m->pub, a->topic, a->body, a->len, 0) != 0)
+            log_error("cannot publish an alert: %s", zmq_strerror(zmq_errno()));
+        else
+            m->alerts++;
+    }
+    /* One ack message per run of items from the same peer. */
+    for (start = 0; start < m->nacks_q;) {
+        int64_t tags[WIRE_MAX_ACKS];
+        size_t n = 0;
+
+        i = start;
+        while (i < m->nacks_q && n < WIRE_MAX_ACKS &&
+               m->acks_q[i].peer.len == m->acks_q[start].peer.len &&
+               memcmp(m->acks_q[i].peer.id, m->acks_q[start].peer.id,
+                      m->acks_q[start].peer.len) == 0)
+            tags[n++] = m->acks_q[i++].tag;
+        if (wire_send_acks(m->items, &m->acks_q[start].peer, tags, n) != 0)
+            log_debug("cannot send %zu acks: %s", n, zmq_strerror(zmq_errno()));
+        start = i;
+    }
+    matcher_drop_group(m);
+}
+
+/* Replay: collect what journal_read gives into a batch. */
+struct replay_batch {
+    const char *topics[MATCHER_REPLAY_BATCH];
+    const char *bodies[MATCHER_REPLAY_BATCH];
+    size_t lens[MATCHER_REPLAY_BATCH];
+    size_t n;
+    int oom;
+};
+
+static int replay_collect(int64_t seq, const char *topic, const char *body, size_t len,
+                          void *arg)
+{
+    struct replay_batch *b = arg;
+    char *t = strdup(topic), *copy = malloc(len > 0 ? len : 1);
+
+    (void)seq;
+    if (t == NULL || copy == NULL) {
+        free(t);
+        free(copy);
+        b->oom = 1;
+        return 1;
+    }
+    memcpy(copy, body, len);
+    b->topics[b->n] = t;
+    b->bodies[b->n] = copy;
+    b->lens[b->n] = len;
+    b->n++;
+    return 0;
+}
+
+static void replay_batch_clear(struct replay_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        free((char *)b->topics[i]);
+        free((char *)b->bodies[i]);
+    }
+    b->n = 0;
+}
+
+static void serve_replay(struct matcher *m, const struct wire_peer *peer,
+                         const struct wire_replay_req *req)
+{
+    int64_t head = journal_head(m->journal), oldest = journal_oldest(m->journal);
+    int64_t after = req->after, last;
+    struct replay_batch b;
+    char msg[160];
+    int i;
+
+    if (req->head_only) {
+        wire_send_replay_end(m->replay, peer, req->id, head, head, oldest);
+        return;
+    }
+    if (after > head) {
+        m->bad_replays++;
+        snprintf(msg, sizeof(msg), "seq %lld is ahead of the head %lld", (long long)after,
+                 (long long)head);
+        log_warn("replay request refused (%lu so far): %s", m->bad_replays, msg);
+        wire_send_replay_error(m->replay, peer, req->id, "future", msg, oldest, head);
+        return;
+    }
+    if (after + 1 < oldest) {
+        snprintf(msg, sizeof(msg), "truncated, oldest is %lld", (long long)oldest);
+        wire_send_replay_error(m->replay, peer, req->id, "truncated", msg, oldest, head);
+        return;
+    }
+    m->replays++;
+    memset(&b, 0, sizeof(b));
+    for (i = 0; i < MATCHER_REPLAY_BATCHES && after < head; i++) {
+        long got = journal_read(m->journal, after, (const char *const *)req->topics,
+                                req->ntopics, MATCHER_REPLAY_BATCH, MATCHER_REPLAY_BATCH_BYTES,
+                                MATCHER_REPLAY_SCAN, replay_collect, &b, &last);
+
+        if (got < 0 || b.oom) {
+            log_error("replay: %s", got < 0 ? journal_errmsg(m->journal) : "out of memory");
+            replay_batch_clear(&b);
+            wire_send_replay_error(m->replay, peer, req->id, "internal",
+                                   "cannot read the journal", oldest, head);
+            return;
+        }
+        if (b.n > 0 && wire_send_replay_batch(m->replay, peer, req->id, b.topics, b.bodies,
+                                              b.lens, b.n) != 0) {
+            /* The client is gone or not reading: it will ask again. */
+            log_debug("replay: cannot send a batch: %s", zmq_strerror(zmq_errno()));
+            replay_batch_clear(&b);
+            return;
+        }
+        replay_batch_clear(&b);
+        after = last;
+    }
+    wire_send_replay_end(m->replay, peer, req->id, after, head, oldest);
+}
+
+static void handle_replay(struct matcher *m)
+{
+    struct wire_replay_req req;
+    struct wire_peer peer;
+    na_error err;
+    int rc;
+
+    na_error_clear(&err);
+    rc = wire_recv_replay_req(m->replay, ZMQ_DONTWAIT, &peer, &req, &err);
+    if (rc == -2)
+        return;
+    if (rc != 0) {
+        m->bad_replays++;
+        log_warn("dropped a bad replay request (%lu so far): %s", m->bad_replays, err.msg);
+        if (peer.len > 0)
+            wire_send_replay_error(m->replay, &peer, req.id, "bad_request", err.msg,
+                                   journal_oldest(m->journal), journal_head(m->journal));
+        wire_replay_req_clear(&req);
+        return;
+    }
+    serve_replay(m, &peer, &req);
+    wire_replay_req_clear(&req);
+}
+
+/* Compile the new set beside the old one and swap between two groups, so
+ * every item is matched against exactly one complete set. */
 static void reload_rules(struct matcher *m)
 {
     struct ruleset *fresh = NULL;
     na_error err;
 
     na_error_clear(&err);
-    if (ruleset_load(m->cfg->rules_path, &fresh, &err) != 0) {
+    if (ruleset_load_warn(m->cfg->rules_path, log_rule_warning, NULL, &fresh, &err) != 0) {
         log_error("reload failed, keeping the %zu rules in force: %s",
                   ruleset_count(m->rules), err.msg);
         return;
     }
+    matchpool_forget(m->pool); /* its workers point into the old set */
     ruleset_free(&m->rules);
     m->rules = fresh;
     log_info("reloaded %zu rules from %s", ruleset_count(m->rules), m->cfg->rules_path);
 }
 
-/* Receive and handle one item; returns -2 when nothing was waiting. */
-static int handle_item(struct matcher *m)
-{
-    struct item *it = NULL;
-    na_error err;
-    int rc;
-
-    na_error_clear(&err);
-    rc = wire_recv_item(m->pull, ZMQ_DONTWAIT, &it, &err);
-    if (rc == -2)
-        return -2;
-    if (rc != 0) {
-        m->bad++;
-        log_warn("dropped a bad item message (%lu so far): %s", m->bad, err.msg);
-        return 0;
-    }
-    m->items++;
-    if (ruleset_match(m->rules, it, publish_alert, m) != 0)
-        log_error("matching item '%s' of %s failed", it->id, it->feed ? it->feed : "?");
-    item_free(&it);
-    return 0;
-}
-
 int matcher_run(struct matcher *m)
 {
-    zmq_pollitem_t pi = {m->pull, 0, ZMQ_POLLIN, 0};
-    int n, burst;
+    zmq_pollitem_t pi[3] = {{m->items, 0, ZMQ_POLLIN, 0},
+                            {m->replay, 0, ZMQ_POLLIN, 0},
+                            {NULL, m->watch != NULL ? rulewatch_fd(m->watch) : -1, ZMQ_POLLIN, 0}};
+    int npi = m->watch != NULL ? 3 : 2;
+    int64_t wait;
+    int64_t next_beat = 0, next_prune = (int64_t)time(NULL) + MATCHER_PRUNE_S, now;
+    int n, k, failed;
 
-    log_info("matching with %zu rules: items on %s, alerts on %s", ruleset_count(m->rules),
-             m->cfg->items_endpoint, m->cfg->alerts_endpoint);
+    log_info("matching with %zu rules on %d threads: items on %s, alerts on %s, replay on %s, "
+             "journal head %lld",
+             ruleset_count(m->rules), m->cfg->matcher.threads, m->cfg->items_endpoint, m->cfg->alerts_endpoint,
+             m->cfg->replay_endpoint, (long long)journal_head(m->journal));
     while (!daemon_quit) {
-        if (daemon_reload) {
+        now = matcher_ms();
+        if (daemon_reload || rulewatch_due(m->watch, now)) {
             daemon_reload = 0;
             reload_rules(m);
         }
-        n = zmq_poll(&pi, 1, MATCHER_POLL_MS);
+        if (now >= next_beat) {
+            wire_send_heartbeat(m->pub, journal_head(m->journal), journal_oldest(m->journal),
+                                (int64_t)time(NULL));
+            next_beat = now + MATCHER_HEARTBEAT_MS;
+        }
+        if ((int64_t)time(NULL) >= next_prune) {
+            int64_t gone = journal_prune(m->journal, (int64_t)time(NULL));
+
+            if (gone < 0)
+                log_warn("%s", journal_errmsg(m->journal));
+            else if (gone > 0)
+                log_info("journal: pruned %lld alerts, oldest now %lld", (long long)gone,
+                         (long long)journal_oldest(m->journal));
+            next_prune = (int64_t)time(NULL) + MATCHER_PRUNE_S;
+        }
+        wait = next_beat - now > 0 ? next_beat - now : 1;
+        if (rulewatch_wait_ms(m->watch, now) >= 0 && rulewatch_wait_ms(m->watch, now) < wait)
+            wait = rulewatch_wait_ms(m->watch, now) + 1;
+        n = zmq_poll(pi, npi, (long)wait);
         if (n < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             log_error("poll failed: %s", zmq_strerror(zmq_errno()));
             return -1;
         }
-        /* Drain what is queued, but look at the flags every so often. */
-        for (burst = 0; n > 0 && burst < 1000 && !daemon_quit; burst++)
-            if (handle_item(m) == -2)
-                break;
+        if (pi[0].revents & ZMQ_POLLIN) {
+            /* One group: what is queued, up to MATCHER_GROUP_MAX items. */
+            failed = 0;
+            for (k = 0; k < MATCHER_GROUP_MAX; k++) {
+                int rc = receive_item(m);
+
+                if (rc == -2)
+                    break;
+                if (rc == -1) {
+                    failed = 1;
+                    break;
+                }
+            }
+            if (!failed && process_group(m) != 0)
+                failed = 1;
+            finish_group(m, failed);
+            drop_pending(m);
+        }
+        if (npi > 2 && (pi[2].revents & ZMQ_POLLIN))
+            rulewatch_read(m->watch, matcher_ms());
+        if (pi[1].revents & ZMQ_POLLIN) {
+            for (k = 0; k < 64; k++) {
+                zmq_pollitem_t one = {m->replay, 0, ZMQ_POLLIN, 0};
+
+                if (zmq_poll(&one, 1, 0) <= 0)
+                    break;
+                handle_replay(m);
+            }
+        }
     }
-    log_info("stopping: %lu items, %lu alerts, %lu bad messages", m->items, m->alerts, m->bad);
+    log_info("stopping: %lu items, %lu resent items ignored, %lu alerts, %lu bad item "
+             "messages, %lu replays, %lu bad replay requests",
+             m->nitems, m->dups, m->alerts, m->bad, m->replays, m->bad_replays);
     return 0;
 }

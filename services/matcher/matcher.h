@@ -1,9 +1,11 @@
 /*
  * matcher.h - the matcher daemon's work: PULL items, match, PUB alerts.
  *
- * One matcher owns the rule set, the SQLite state (the alert `seq`
- * counter, state_dir/matcher.db) and two sockets: PULL bound on
- * items_endpoint, PUB bound on alerts_endpoint.
+ * One matcher owns the rule set, the alert journal (state_dir/journal.db,
+ * journal.h: an alert's `seq` is its journal position) and three sockets:
+ * ROUTER bound on items_endpoint (the acknowledged hand-off of wire.h),
+ * PUB bound on alerts_endpoint (alerts and a heartbeat every second) and
+ * ROUTER bound on replay_endpoint (replay from the journal).
  */
 #ifndef NEWSALERT_MATCHER_H
 #define NEWSALERT_MATCHER_H

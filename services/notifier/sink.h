@@ -2,17 +2,29 @@
  * sink.h - where newsalert-notifier delivers alerts.
  *
  * A sink set holds every sink of the configuration (config->notifier.sinks):
- *   stdout  a readable rendering on a terminal, JSON lines otherwise;
- *   file    JSON lines appended to a file (O_APPEND, created if missing),
- *           reopened by sinkset_reopen() for log rotation;
- *   exec    a shell command per alert (/bin/sh -c), the alert JSON on its
- *           standard input, NEWSALERT_RULE_ID and NEWSALERT_SEQ in its
- *           environment, at most `concurrency` at once (a bounded queue
- *           beyond, oldest dropped when full), killed after `timeout_s`.
- * Each sink takes the alerts whose topic starts with one of its prefixes.
- * Nothing here blocks: exec children are fed through non-blocking pipes and
- * reaped with waitpid(WNOHANG) from sinkset_tick(), which the daemon's loop
- * calls after every wake-up, sleeping at most sinkset_timeout_ms().
+ *   stdout   a readable rendering on a terminal, JSON lines otherwise;
+ *   file     JSON lines appended to a file (O_APPEND, created if missing),
+ *            reopened on sinkset_reopen() for log rotation;
+ *   exec     a shell command per alert (/bin/sh -c), the alert JSON on its
+ *            standard input, NEWSALERT_RULE_ID and NEWSALERT_SEQ in its
+ *            environment, at most `concurrency` at once, killed after
+ *            `timeout_s`;
+ *   webhook  an HTTP request per alert (see remote.h, render.h), retried
+ *            with exponential backoff;
+ *   email    an SMTP message per alert, retried likewise.
+ *
+ * Every sink runs in its own thread and reads its own stream of alerts
+ * (source.h) filtered by its topic prefixes, so a sink that fails, backs
+ * off or hangs never delays another: its alerts wait in its stream.  A
+ * sink keeps reading its stream while busy, into a queue of at most
+ * 1,000 alerts; when that is full it closes the stream and opens a new one
+ * later, after the last alert it queued (the journal replays the rest).
+ *
+ * Each sink keeps a cursor (cursor.h): the seq of the last alert it is
+ * done with, written after every alert.  On start a sink resumes after its
+ * cursor, or for a file sink after the seq of the file's last line when
+ * that is further (so a crash between the write and the cursor write does
+ * not duplicate the line; a torn last line is cut off and written again).
  *
  * The set borrows the configuration, which must outlive it.
  */
@@ -25,50 +37,40 @@
 #include "config.h"
 #include "error.h"
 
-#define SINK_EXEC_QUEUE_MAX 256 /* alerts waiting per exec sink */
 #define SINK_EXEC_KILL_GRACE_MS 2000 /* SIGTERM -> SIGKILL */
+#define SINK_LOCAL_RETRY_MS 100      /* stdout/file: first delay after a failed write */
+#define SINK_LOCAL_RETRY_MAX_S 30    /* stdout/file: longest delay */
 
 struct sinkset;
 
 struct sinkset_stats {
-    unsigned long long delivered;  /* alerts accepted (at least one sink) */
-    unsigned long long duplicates; /* alerts dropped because their seq was seen */
-    unsigned long long unmatched;  /* alerts no sink wanted */
-    unsigned long long failures;   /* sink writes/commands that failed */
-    unsigned long long dropped;    /* exec alerts dropped from a full queue */
+    unsigned long long delivered;  /* alerts a sink finished with successfully */
+    unsigned long long failures;   /* alerts a sink gave up on, failed commands */
+    unsigned long long retries;    /* attempts that failed and were retried */
+    unsigned long long duplicates; /* alerts at or below a sink's cursor, skipped */
+    unsigned long long bad;        /* bad messages dropped by the streams */
 };
 
-/* Open every sink of cfg->notifier (files are opened for appending and
- * created when missing).  Returns 0 and sets *out, or -1 with *err naming
- * the sink. */
+/* Open the cursor database under cfg->state_dir, every sink (files are
+ * opened for appending, created when missing) and each sink's stream.
+ * Returns 0 and sets *out, or -1 with *err naming the sink. */
 int sinkset_open(const struct config *cfg, struct sinkset **out, na_error *err);
 
-/* Kill any exec children still running (SIGKILL), reap them, close files and
- * free the set; *pset becomes NULL.  NULL-safe. */
-void sinkset_free(struct sinkset **pset);
+/* Start one worker thread per sink.  Returns 0, or -1 with *err (the
+ * threads already started are stopped by sinkset_stop()). */
+int sinkset_start(struct sinkset *set, na_error *err);
 
-/* Hand one alert (already validated, see wire_recv_alert) to each sink whose
- * topic filter matches.  An alert whose `seq` is not above the last one
- * delivered in this run is a duplicate and is dropped.  Returns 1 when
- * delivered to at least one sink, 0 when nobody wanted it or it was a
- * duplicate. */
-int sinkset_deliver(struct sinkset *set, const char *topic, const char *body, size_t len);
-
-/* Reopen file sinks (after log rotation, on SIGHUP). */
+/* Ask file sinks to reopen their file (after log rotation, on SIGHUP). */
 void sinkset_reopen(struct sinkset *set);
 
-/* Feed children their input, reap the ones that ended, enforce timeouts and
- * start queued commands.  Cheap; call after every wake-up. */
-void sinkset_tick(struct sinkset *set);
-
-/* How long the loop may sleep before sinkset_tick() has work (ms), or -1
- * when nothing is pending. */
-int sinkset_timeout_ms(const struct sinkset *set);
-
-/* Orderly shutdown: drop queued exec alerts (with a warning), wait at most
- * grace_ms for running children, then kill the rest. */
-void sinkset_shutdown(struct sinkset *set, int grace_ms);
+/* Stop the workers: an alert in a transfer or a backoff is abandoned (its
+ * cursor is not advanced, so it is sent again after a restart), running
+ * commands get grace_ms, then are killed.  Joins the threads. */
+void sinkset_stop(struct sinkset *set, int grace_ms);
 
 void sinkset_get_stats(const struct sinkset *set, struct sinkset_stats *out);
+
+/* Stop (if still running) and free; *pset becomes NULL.  NULL-safe. */
+void sinkset_free(struct sinkset **pset);
 
 #endif

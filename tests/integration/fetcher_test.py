@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Integration test of newsalert-fetcher against a loopback HTTP server.
 
-Usage: fetcher_test.py FETCHER_BINARY HTTP_FIXTURES_DIR
+Usage: fetcher_test.py FETCHER_BINARY HTTP_FIXTURES_DIR [NEWSALERT_CLI]
 
 The test starts its own HTTP server on 127.0.0.1 (a random port) with good
 and bad feeds, binds a PULL socket where the fetcher PUSHes items, and runs
@@ -18,12 +18,27 @@ the real daemon.  It checks that:
   - SIGHUP with an invalid feeds file keeps the old set, a valid one adds
     feeds; SIGTERM exits 0 quickly;
   - after a restart only the genuinely new item is sent;
-  - a state file that is not a database stops the start with a clear error.
+  - a state file that is not a database stops the start with a clear error;
+  - bad input (gzip bomb cut at max_bytes of decoded data, binary garbage,
+    an endless trickling body, a JSON Feed with wrong types, invalid dates)
+    gives one line naming the feed, good feeds keep flowing;
+phase 2 (a second daemon with max_bytes 16 MiB, per_host 2):
+  - a feed of 100,000 items is read and recorded (old items, not sent);
+  - a feed that reissues every GUID on each fetch alerts only once;
+  - 429 with Retry-After and 503 without are backed off, a feed failing
+    STORE_FAILING_AFTER times is marked failing (error line);
+  - Cache-Control max-age and RSS <ttl> longer than the interval win;
+  - never more than per_host transfers to one host at once;
+  - `newsalert feeds` (table and --json) shows it all while the daemon runs.
 """
+import calendar
+import email.utils
 import gzip
 import http.server
 import json
+import math
 import os
+import random
 import shutil
 import signal
 import socket
@@ -36,6 +51,7 @@ import time
 import zmq
 
 FETCHER, DATA = sys.argv[1], sys.argv[2]
+CLI = sys.argv[3] if len(sys.argv) > 3 else None
 FAILURES = []
 
 
@@ -57,6 +73,37 @@ class State:
     lock = threading.Lock()
     requests = []  # (path, headers dict, status)
     news_version = 1
+    reissue = 0  # fetches of /reissue.rss so far
+    slowish_now = 0  # /slowish/ requests being served
+    slowish_max = 0
+
+
+def rss(title, items, extra=""):
+    """An RSS 2.0 document; items are (guid, title, link or None, pubDate or None)."""
+    out = ['<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+           "<title>%s</title>%s" % (title, extra)]
+    for guid, t, link, date in items:
+        out.append("<item><guid isPermaLink=\"false\">%s</guid><title>%s</title>%s%s</item>"
+                   % (guid, t, "<link>%s</link>" % link if link else "",
+                      "<pubDate>%s</pubDate>" % date if date else ""))
+    out.append("</channel></rss>\n")
+    return "".join(out).encode()
+
+
+RECENT = email.utils.formatdate(time.time() - 3600, usegmt=True)
+HUGE_ITEMS = 100000
+MAX_ENTRIES = 10000  # FEED_MAX_ENTRIES in common/feed.h
+_huge = None
+
+
+def huge_feed():
+    """100,000 items dated 2020 (older than max_age_s), gzip-compressed."""
+    global _huge
+    if _huge is None:
+        _huge = gzip.compress(rss("Huge", [("huge-%d" % i, "Item %d" % i, None,
+                                            "Wed, 01 Jan 2020 00:00:00 GMT")
+                                           for i in range(HUGE_ITEMS)]), 1)
+    return _huge
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -140,6 +187,63 @@ class Handler(http.server.BaseHTTPRequestHandler):
             for _ in range(300):
                 self.wfile.write(b"3e8\r\n" + b"<" * 1000 + b"\r\n")
             self.wfile.write(b"0\r\n\r\n")
+        elif p == "/latin1.rss":
+            # no XML declaration: only the HTTP charset says ISO-8859-1
+            body = ("<rss version=\"2.0\"><channel><title>Latin-1</title><item>"
+                    "<guid>latin1-story-1</guid><title>Caf\u00e9 cr\u00e8me</title>"
+                    "</item></channel></rss>").encode("iso-8859-1")
+            self.send_body(200, body, "application/rss+xml; charset=ISO-8859-1")
+        elif p == "/gzipbomb":
+            # 8 MiB of spaces in 8 KiB: curl must stop at max_bytes of decoded data
+            body = gzip.compress(b"<rss>" + b" " * (8 << 20), 9)
+            self.send_body(200, body, "application/rss+xml", [("Content-Encoding", "gzip")])
+        elif p == "/garbage":
+            rnd = random.Random(42)
+            self.send_body(200, bytes(rnd.randrange(256) for _ in range(4000)),
+                           "application/octet-stream")
+        elif p in ("/badtypes.json", "/baddates.rss"):
+            self.send_body(200, fixture(p[1:]), "application/feed+json" if p.endswith(".json")
+                           else "application/rss+xml")
+        elif p == "/endless":
+            self.record(200)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for _ in range(100):  # bounded: 20 s at most
+                self.wfile.write(b"1\r\n<\r\n")
+                self.wfile.flush()
+                time.sleep(0.2)
+        elif p == "/huge.rss":
+            self.send_body(200, huge_feed(), "application/rss+xml",
+                           [("Content-Encoding", "gzip")])
+        elif p == "/reissue.rss":
+            with State.lock:
+                State.reissue += 1
+                n = State.reissue
+            # the same two stories under new GUIDs on every fetch; one has no link
+            self.send_body(200, rss("Reissue", [
+                ("r%d-a" % n, "Reissued story A", "http://example.invalid/a", RECENT),
+                ("r%d-b" % n, "Reissued story B", None, None)]), "application/rss+xml")
+        elif p == "/ratelimited":
+            self.send_body(429, b"slow down\n", "text/plain", [("Retry-After", "7200")])
+        elif p == "/unavailable":
+            self.send_body(503, b"down\n", "text/plain")
+        elif p == "/maxage.rss":
+            self.send_body(200, rss("Max-age", [("maxage-1", "Cached story", None, None)]),
+                           "application/rss+xml", [("Cache-Control", "public, max-age=7200")])
+        elif p == "/ttl.rss":
+            self.send_body(200, rss("TTL", [("ttl-1", "TTL story", None, None)],
+                                    "<ttl>180</ttl>"), "application/rss+xml")
+        elif p.startswith("/slowish/"):
+            with State.lock:
+                State.slowish_now += 1
+                State.slowish_max = max(State.slowish_max, State.slowish_now)
+            time.sleep(0.4)
+            with State.lock:
+                State.slowish_now -= 1
+            self.send_body(200, rss("Slowish", [(p, "Slowish " + p, None, None)]),
+                           "application/rss+xml")
         elif p == "/slow":
             self.record(200)
             self.send_response(200)
@@ -152,6 +256,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 time.sleep(0.5)
         else:
             self.send_body(404, b"unknown\n", "text/plain")
+
+
+class Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # the fetcher hangs up on bodies it refuses (max_bytes, gzip bomb)
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def requests_for(path):
@@ -211,10 +322,14 @@ def wait_for(pred, timeout):
 class Receiver:
     def __init__(self):
         self.ctx = zmq.Context()
-        self.sock = self.ctx.socket(zmq.PULL)
+        # The matcher's side of the acknowledged hand-off (README "Durable
+        # delivery"): [routing id, {"v":1,"op":"item","tag":T}, item JSON],
+        # acknowledged with {"v":1,"op":"ack","tags":[T]}.
+        self.sock = self.ctx.socket(zmq.ROUTER)
         self.sock.bind("tcp://127.0.0.1:*")
         self.endpoint = self.sock.getsockopt_string(zmq.LAST_ENDPOINT)
         self.items = []
+        self.keys = set()
 
     def drain(self, seconds):
         end = time.monotonic() + seconds
@@ -223,7 +338,15 @@ class Receiver:
             if left <= 0:
                 break
             if self.sock.poll(int(left * 1000)):
-                self.items.append(json.loads(self.sock.recv()))
+                peer, header, body = self.sock.recv_multipart()
+                tag = json.loads(header)["tag"]
+                self.sock.send_multipart(
+                    [peer, json.dumps({"v": 1, "op": "ack", "tags": [tag]}).encode()])
+                item = json.loads(body)
+                key = (item.get("feed"), item.get("id"))
+                if key not in self.keys:  # a resend is not a new item
+                    self.keys.add(key)
+                    self.items.append(item)
 
     def ids(self):
         return [it["id"] for it in self.items]
@@ -235,8 +358,117 @@ class Receiver:
         return wanted <= set(self.ids())
 
 
+def feeds_json(config):
+    r = subprocess.run([CLI, "feeds", "-c", config, "--json"], capture_output=True,
+                       text=True, timeout=20)
+    if r.returncode != 0:
+        print("newsalert feeds failed:", r.stderr)
+        return {}
+    return {f["url"]: f for f in json.loads(r.stdout)}
+
+
+def epoch(rfc3339):
+    return calendar.timegm(time.strptime(rfc3339, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+def phase2(base, rx, tmp):
+    """A second daemon: huge feed, reissued GUIDs, backoff, hints, per-host
+    limit, and `newsalert feeds` reading its state while it runs."""
+    config = os.path.join(tmp, "phase2.json")
+    with open(config, "w") as f:
+        json.dump({"state_dir": "var3", "feeds": "feeds2.json", "items_endpoint": rx.endpoint,
+                   "fetcher": {"concurrency": 16, "per_host": 2, "interval_s": 3600,
+                               "timeout_s": 10, "max_bytes": 16 << 20,
+                               "max_age_s": 30 * 86400}}, f)
+    feeds = [{"url": base + "/huge.rss", "name": "Huge"},
+             {"url": base + "/reissue.rss", "name": "Reissue", "interval_s": 1},
+             {"url": base + "/ratelimited", "name": "Rate limited"},
+             {"url": base + "/unavailable", "name": "Unavailable", "interval_s": 1},
+             {"url": base + "/maxage.rss", "interval_s": 1},
+             {"url": base + "/ttl.rss", "interval_s": 1}]
+    feeds += [{"url": base + "/slowish/%d" % i} for i in range(6)]
+    with open(os.path.join(tmp, "feeds2.json"), "w") as f:
+        json.dump({"feeds": feeds}, f)
+    if CLI:
+        before = feeds_json(config)
+        check(len(before) == len(feeds)
+              and all(v["status"] == "never polled" for v in before.values()),
+              "newsalert feeds before the first run: every feed never polled")
+    n0 = len(rx.items)
+    t0 = time.time()
+    d = Daemon(config)
+    # the parser keeps the first FEED_MAX_ENTRIES (10,000) entries and says so
+    check(wait_for(lambda: d.grep("feed 'Huge' (%s/huge.rss): 0 new items sent, %d older"
+                                  % (base, MAX_ENTRIES)), 30),
+          "a feed of 100,000 items is read, its first %d recorded, not sent" % MAX_ENTRIES)
+    huge = [l for l in d.grep("'Huge'") if "WARN" in l]
+    check(len(huge) == 1 and "more than %d entries" % MAX_ENTRIES in huge[0],
+          "one warning says the huge feed was cut: %s" % huge)
+    slowish = {"/slowish/%d" % i for i in range(6)}
+    check(rx.wait_ids(slowish, 20), "good feeds keep flowing beside the huge one")
+    check(State.slowish_max == 2,
+          "at most per_host=2 transfers to one host at once (saw %d)" % State.slowish_max)
+    check(wait_for(lambda: d.grep("now marked failing"), 20),
+          "a feed failing 3 times in a row is marked failing")
+    failing = d.grep("now marked failing")
+    check(len(failing) == 1 and "ERROR" in failing[0] and "Unavailable" in failing[0]
+          and "503" in failing[0], "the failing line is an error naming the feed: %s" % failing)
+    check(wait_for(lambda: State.reissue >= 4, 15), "the reissuing feed is polled again")
+    rx.drain(1.0)
+    got = [it for it in rx.items[n0:] if it["feed"] == base + "/reissue.rss"]
+    check(len(got) == 2, "a feed reissuing its GUIDs alerts once per story: %s"
+          % [it["id"] for it in got])
+    check(len(requests_for("/maxage.rss")) == 1 and len(requests_for("/ttl.rss")) == 1
+          and len(requests_for("/ratelimited")) == 1,
+          "max-age, ttl and Retry-After longer than the interval are honoured")
+    # the unavailable feed backs off exponentially: 1 s, 2 s, 4 s ...
+    # 1 s, 2 s, 4 s, 8 s...: after T seconds at most log2(T + 1) + 1 requests
+    un = len(requests_for("/unavailable"))
+    most = int(math.log2(time.time() - t0 + 1)) + 2
+    check(3 <= un <= most, "503 without Retry-After backs off exponentially (%d requests in "
+          "%.0f s, at most %d)" % (un, time.time() - t0, most))
+    if CLI:
+        state = feeds_json(config)
+        now = time.time()
+        rl = state.get(base + "/ratelimited", {})
+        check(rl.get("status") == "retrying" and "429" in (rl.get("last_error") or "")
+              and 7200 <= epoch(rl["next_poll"]) - t0 <= 7200 * 1.1 + 30,
+              "newsalert feeds: 429 retried after Retry-After: %s" % rl)
+        ma = state.get(base + "/maxage.rss", {})
+        check(ma.get("status") == "ok" and 7200 <= epoch(ma["next_poll"]) - t0 <= 7200 * 1.1 + 30
+              and ma.get("items_seen") == 1 and ma.get("last_error") is None,
+              "newsalert feeds: max-age=7200 sets the next poll: %s" % ma)
+        tt = state.get(base + "/ttl.rss", {})
+        check(tt.get("status") == "ok" and 10800 <= epoch(tt["next_poll"]) - t0 <= 10800 * 1.1 + 30,
+              "newsalert feeds: <ttl>180</ttl> sets the next poll: %s" % tt)
+        hg = state.get(base + "/huge.rss", {})
+        check(hg.get("items_seen") == MAX_ENTRIES and hg.get("name") == "Huge"
+              and epoch(hg["last_success"]) <= now + 1,
+              "newsalert feeds: items seen of the huge feed: %s" % hg.get("items_seen"))
+        un = state.get(base + "/unavailable", {})
+        check(un.get("status") == "failing" and un.get("failures", 0) >= 3
+              and un.get("last_error_at") is not None,
+              "newsalert feeds: the failing feed: %s" % un)
+        r = subprocess.run([CLI, "feeds", "-c", config], capture_output=True, text=True,
+                           timeout=20)
+        lines = r.stdout.splitlines()
+        check(r.returncode == 0 and lines[0].startswith("STATUS")
+              and any(l.startswith("failing") and "/unavailable" in l for l in lines)
+              and any("last error" in l and "503" in l for l in lines)
+              and "%d feeds:" % len(feeds) in lines[-1] and "1 failing" in lines[-1],
+              "newsalert feeds prints a table:\n" + r.stdout)
+        r = subprocess.run([CLI, "feeds", "-c", os.path.join(tmp, "nope.json")],
+                           capture_output=True, text=True, timeout=20)
+        check(r.returncode == 1 and "nope.json" in r.stderr,
+              "newsalert feeds names a missing config: " + r.stderr.strip())
+    check(d.proc.poll() is None, "the daemon keeps running through all of it")
+    rc, took = d.stop()
+    check(rc == 0, "phase 2 daemon exits 0 (rc %s)" % rc)
+    return d
+
+
 def main():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = "http://127.0.0.1:%d" % server.server_address[1]
@@ -258,7 +490,10 @@ def main():
     good = [{"url": base + "/news.rss", "name": "Loopback News", "interval_s": 1},
             {"url": "local.rss", "name": "Local file"},
             {"url": base + "/news.atom"},
-            {"url": base + "/bozo.rss", "name": "Bozo"}]
+            {"url": base + "/bozo.rss", "name": "Bozo"},
+            {"url": base + "/badtypes.json", "name": "Wrong types"},
+            {"url": base + "/baddates.rss", "name": "Bad dates"},
+            {"url": base + "/latin1.rss", "name": "Latin-1"}]
     bad = {  # url -> what its one log line must say
         base + "/missing.rss": "404",
         base + "/loop": "redirect",
@@ -268,6 +503,9 @@ def main():
         base + "/slow": "timed out",
         base + "/page.html": "not a feed",
         refused: "connect",
+        base + "/gzipbomb": "max_bytes",
+        base + "/garbage": "not a feed",
+        base + "/endless": "timed out",
     }
     feeds = good + [{"url": u} for u in bad]
     with open(feeds_path, "w") as f:
@@ -287,7 +525,8 @@ def main():
     check(r.returncode == 0 and r.stdout.strip() != "", "--version")
 
     first_ids = {"loopback-story-1", "loopback-story-2", "urn:newsalert:test:atom:1",
-                 "bozo-story-1", "local-story-1"}
+                 "bozo-story-1", "local-story-1", "jsonfeed-ok-1", "7", "baddate-story-1",
+                 "baddate-story-2", "latin1-story-1"}  # "7": a JSON Feed id as a number
     d = Daemon(config)
     try:
         check(rx.wait_ids(first_ids, 15), "first poll delivers the new items")
@@ -321,6 +560,17 @@ def main():
                   "one warning for %s saying '%s': %s" % (u, reason, lines))
         check(len(d.grep("'Bozo'")) >= 1 and any("ill-formed" in l for l in d.grep("'Bozo'")),
               "a recovered ill-formed feed gives a warning")
+        wrong = [l for l in d.grep("'Wrong types'") if "WARN" in l]
+        check(len(wrong) == 1 and "ill-formed" in wrong[0] and "wrong type" in wrong[0],
+              "a JSON Feed with wrong types gives one warning, its good item flows: %s" % wrong)
+        latin = [it for it in rx.items if it["id"] == "latin1-story-1"]
+        check(latin and latin[0].get("title") == "Caf\u00e9 cr\u00e8me",
+              "the HTTP Content-Type charset decodes the feed: %s" % latin)
+        dated = [it for it in rx.items if it["id"].startswith("baddate-")]
+        check(len(dated) == 2 and all("published" not in it for it in dated),
+              "items with invalid dates are sent without a date: %s" % dated)
+        bomb = [r for r in requests_for("/gzipbomb")]
+        check(len(bomb) == 1, "the gzip bomb is fetched once and cut at max_bytes")
         check(len(requests_for("/slow")) == 1 and len(requests_for("/missing.rss")) == 1,
               "failed feeds are not retried before their backoff")
 
@@ -374,6 +624,7 @@ def main():
         check(r.returncode == 1 and "var2/fetcher.db" in r.stderr
               and "not a database" in r.stderr,
               "a corrupt state file is refused: " + r.stderr.strip())
+        d = phase2(base, rx, tmp)
     finally:
         d.kill()
         server.shutdown()

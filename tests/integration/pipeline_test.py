@@ -15,18 +15,18 @@ the three real daemons and a `newsalert subscribe` client, and checks:
     bad rule) with exit status 1 and a message naming the file.
 Usage: pipeline_test.py BUILD_DIR SOURCE_DIR
 """
-import functools
-import http.server
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from natest import (check, failures, free_port, read_lines, serve_directory,  # noqa: E402
+                    sigterm, wait_for)
 
 BUILD, SOURCE = sys.argv[1], sys.argv[2]
 BIN = {
@@ -58,38 +58,6 @@ EXPECTED = {
     # item still matches, and must not carry the file's contents.
     ("xxe.xml", "ukraine-concessions", "https://news.example.org/xxe"),
 }
-
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-    return cond
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_for(pred, timeout, step=0.1):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
-
-
-class Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
 
 def write_hostile(root, secret_path):
     with open(os.path.join(root, "malformed.xml"), "w") as f:
@@ -126,23 +94,10 @@ def start(name, cfg, log):
 def stop(proc, name, timeout=3.0):
     if proc.poll() is not None:
         return check(False, "%s was still running before SIGTERM (exit %s)" % (name, proc.returncode))
-    t0 = time.time()
-    proc.send_signal(signal.SIGTERM)
-    try:
-        rc = proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    rc, secs = sigterm(proc, timeout)
+    if rc is None:
         return check(False, "%s exits within %.0f s of SIGTERM" % (name, timeout))
-    return check(rc == 0, "%s exits 0 on SIGTERM (rc=%d, %.2f s)" % (name, rc, time.time() - t0))
-
-
-def read_lines(path):
-    try:
-        with open(path) as f:
-            return [l for l in f.read().splitlines() if l.strip()]
-    except FileNotFoundError:
-        return []
+    return check(rc == 0, "%s exits 0 on SIGTERM (rc=%d, %.2f s)" % (name, rc, secs))
 
 
 def key_of(alert, served):
@@ -186,9 +141,7 @@ def main():
         f.write(marker + "\n")
     write_hostile(www, secret)
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=www))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    base = "http://127.0.0.1:%d" % httpd.server_address[1]
+    httpd, base = serve_directory(www)
     refused = "http://127.0.0.1:%d/feed.xml" % free_port()
     served = {base + "/" + f: f for f in ("world.rss", "europe.atom", "defence.json")}
     names = dict(served, **{base + "/xxe.xml": "xxe.xml"})

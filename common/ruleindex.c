@@ -1,0 +1,792 @@
+/*
+ * ruleindex.c - an index of rules by the terms they need (see ruleindex.h).
+ *
+ * Keys are byte strings: one byte for the layer (the rule's language), one
+ * for the kind ('s' a stem, 'p' a folded prefix), then the term.  They live
+ * in one arena with an open-addressing table of key ids; the postings
+ * (rule numbers per key) are one array in CSR form, built with a counting
+ * sort once all (key, rule) pairs are known.  A query looks up each
+ * distinct stem of each layer of the document (and each prefix length in
+ * use of each distinct folded word), marks the rules with a per-scratch
+ * epoch so that a rule is listed once, adds the "always" list and sorts.
+ */
+#include "ruleindex.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY_MAX 512  /* longer terms are not indexed */
+#define NO_KEY UINT32_MAX
+#define PREFIX_LEN_MAX 64 /* longer prefixes are filed under their first 64 bytes */
+
+struct ix_slot {
+    uint64_t hash;
+    uint32_t id;
+};
+
+struct ruleindex {
+    /* keys */
+    char *arena;
+    size_t alen, acap;
+    uint32_t *koff, *klen, *kcount; /* per key: arena offset, length, rule-side count */
+    uint64_t *khash;
+    size_t nkeys, kcap;
+    struct ix_slot *slots; /* id NO_KEY: empty */
+    size_t nslots;         /* a power of two */
+    /* postings */
+    uint32_t *pstart; /* nkeys + 1 */
+    uint32_t *post;
+    size_t npost;
+    uint32_t *always;
+    size_t nalways;
+    size_t nrules;
+    uint64_t prefix_lens; /* bit l-1: some prefix key has l bytes (l <= 64) */
+    size_t max_layer;     /* highest layer of a stem key, plus one */
+};
+
+/* What the index holds for the words a worker has seen, by the
+ * normaliser's ids (so a word costs one array read after its first
+ * document): 0 unknown, 1 nothing, k + 2 key id k (stems) or pool offset k
+ * (prefixes: pool[k] is a count, then that many key ids). */
+struct memo {
+    uint32_t *v;
+    size_t cap;
+    unsigned gen;
+};
+
+#define MEMO_LAYERS 64
+#define MEMO_AHEAD 8 /* terms looked up ahead */
+
+struct ruleindex_scratch {
+    uint32_t *mark;
+    uint32_t epoch;
+    uint32_t *cand;
+    size_t ncand, cap;
+    size_t nrules;
+    struct memo stems[MEMO_LAYERS];
+    struct memo folds;
+    uint32_t *pool;
+    size_t npool, poolcap;
+    uint32_t *keys; /* the keys the document hit, before their postings are read */
+    size_t nkeys, keycap;
+};
+
+/* A key's hash: the word's text_hash (so a document's stems need no
+ * hashing again), salted by layer and kind. */
+static uint64_t key_hash(unsigned layer, char kind, uint64_t word_hash)
+{
+    return word_hash ^ (kind == 'p' ? 0xC2B2AE3D27D4EB4Full
+                                    : ((uint64_t)layer + 1) * 0x9E3779B97F4A7C15ull);
+}
+
+static long key_find(const struct ruleindex *ix, unsigned layer, char kind, const char *w,
+                     size_t len, uint64_t h)
+{
+    size_t mask = ix->nslots - 1;
+
+    if (ix->nslots == 0)
+        return -1;
+    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+        const struct ix_slot *sl = &ix->slots[i];
+        const char *k;
+
+        if (sl->id == NO_KEY)
+            return -1;
+        if (sl->hash != h || ix->klen[sl->id] != len + 2)
+            continue;
+        k = ix->arena + ix->koff[sl->id];
+        if ((unsigned char)k[0] == (layer & 0xff) && k[1] == kind && memcmp(k + 2, w, len) == 0)
+            return (long)sl->id;
+    }
+}
+
+static int slots_grow(struct ruleindex *ix)
+{
+    size_t n = ix->nslots != 0 ? ix->nslots * 2 : 1024;
+    struct ix_slot *s = malloc(n * sizeof(*s));
+
+    if (s == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        s[i].id = NO_KEY;
+    for (size_t id = 0; id < ix->nkeys; id++) {
+        size_t i;
+
+        for (i = (size_t)ix->khash[id] & (n - 1); s[i].id != NO_KEY; i = (i + 1) & (n - 1))
+            ;
+        s[i].id = (uint32_t)id;
+        s[i].hash = ix->khash[id];
+    }
+    free(ix->slots);
+    ix->slots = s;
+    ix->nslots = n;
+    return 0;
+}
+
+#define RESIZE(arr, ncap)                                                                      \
+    do {                                                                                       \
+        void *np_ = realloc((arr), (ncap) * sizeof(*(arr)));                                   \
+        if (np_ == NULL)                                                                       \
+            return -1;                                                                         \
+        (arr) = np_;                                                                           \
+    } while (0)
+
+/* The id of key (layer, kind, w) (added when new); -1 when out of memory. */
+static long key_intern(struct ruleindex *ix, unsigned layer, char kind, const char *w,
+                       size_t len)
+{
+    uint64_t h = key_hash(layer, kind, text_hash(w, len));
+    long id = key_find(ix, layer, kind, w, len, h);
+    size_t i;
+
+    if (id >= 0)
+        return id;
+    if ((ix->nkeys + 1) * 2 > ix->nslots && slots_grow(ix) < 0)
+        return -1;
+    if (ix->nkeys == ix->kcap) {
+        size_t ncap = ix->kcap != 0 ? ix->kcap * 2 : 1024;
+
+        RESIZE(ix->koff, ncap);
+        RESIZE(ix->klen, ncap);
+        RESIZE(ix->kcount, ncap);
+        RESIZE(ix->khash, ncap);
+        ix->kcap = ncap;
+    }
+    if (ix->alen + len + 2 > ix->acap) {
+        size_t ncap = ix->acap != 0 ? ix->acap : 4096;
+
+        while (ncap < ix->alen + len + 2)
+            ncap *= 2;
+        RESIZE(ix->arena, ncap);
+        ix->acap = ncap;
+    }
+    if (ix->alen + len + 2 > UINT32_MAX || ix->nkeys >= NO_KEY - 1)
+        return -1;
+    ix->arena[ix->alen] = (char)(layer & 0xff);
+    ix->arena[ix->alen + 1] = kind;
+    memcpy(ix->arena + ix->alen + 2, w, len);
+    ix->koff[ix->nkeys] = (uint32_t)ix->alen;
+    ix->klen[ix->nkeys] = (uint32_t)(len + 2);
+    ix->kcount[ix->nkeys] = 0;
+    ix->khash[ix->nkeys] = h;
+    ix->alen += len + 2;
+    for (i = (size_t)h & (ix->nslots - 1); ix->slots[i].id != NO_KEY;
+         i = (i + 1) & (ix->nslots - 1))
+        ;
+    ix->slots[i].id = (uint32_t)ix->nkeys;
+    ix->slots[i].hash = h;
+    return (long)ix->nkeys++;
+}
+
+/* The key of word k of a TERM: sets *layer, *kind, *len; returns the word,
+ * or NULL when it is too long to index. */
+static const char *term_key(const struct rule_expr *e, size_t k, unsigned *layer, char *kind,
+                            size_t *len)
+{
+    const char *w = e->words[k];
+    int pfx = e->prefix != NULL && e->prefix[k];
+
+    *len = strlen(w);
+    if (pfx && *len > PREFIX_LEN_MAX)
+        *len = PREFIX_LEN_MAX; /* a shorter prefix still must occur */
+    if (*len + 2 > KEY_MAX)
+        return NULL;
+    *layer = pfx ? 0 : (unsigned)(e->layer & 0xff);
+    *kind = pfx ? 'p' : 's';
+    return w;
+}
+
+/* Pass 1: count how many rules use each positive word. */
+static int count_terms(struct ruleindex *ix, const struct rule_expr *e)
+{
+    switch (e->kind) {
+    case RULE_TERM:
+        for (size_t k = 0; k < e->nwords; k++) {
+            unsigned layer;
+            char kind;
+            size_t len;
+            const char *w = term_key(e, k, &layer, &kind, &len);
+            long id;
+
+            if (w == NULL)
+                continue;
+            id = key_intern(ix, layer, kind, w, len);
+            if (id < 0)
+                return -1;
+            ix->kcount[id]++;
+        }
+        return 0;
+    case RULE_NOT:
+    case RULE_REGEX:
+    case RULE_SUBSTR:
+        return 0;
+    default:
+        for (size_t i = 0; i < e->nkids; i++)
+            if (count_terms(ix, e->kids[i]) < 0)
+                return -1;
+        return 0;
+    }
+}
+
+struct keyvec {
+    uint32_t *v;
+    size_t n, cap;
+};
+
+static int kv_push(struct keyvec *kv, uint32_t id)
+{
+    if (kv->n == kv->cap) {
+        size_t ncap = kv->cap != 0 ? kv->cap * 2 : 8;
+
+        RESIZE(kv->v, ncap);
+        kv->cap = ncap;
+    }
+    kv->v[kv->n++] = id;
+    return 0;
+}
+
+/* The keys that e needs, into kv (appended), with their cost (the sum of
+ * their rule-side counts).  Returns 1 when e is indexable, 0 when it is not
+ * (kv unchanged), -1 when out of memory. */
+static int required(struct ruleindex *ix, const struct rule_expr *e, struct keyvec *kv,
+                    double *cost)
+{
+    size_t mark = kv->n;
+
+    switch (e->kind) {
+    case RULE_TERM: {
+        long best = -1;
+        double bestc = 0;
+        int best_pfx = 1;
+
+        for (size_t k = 0; k < e->nwords; k++) {
+            unsigned layer;
+            char kind;
+            size_t len;
+            const char *w = term_key(e, k, &layer, &kind, &len);
+            int pfx = kind == 'p';
+            long id;
+            double c;
+
+            if (w == NULL)
+                continue;
+            id = key_find(ix, layer, kind, w, len, key_hash(layer, kind, text_hash(w, len)));
+            if (id < 0)
+                return -1; /* counted in pass 1: cannot happen but OOM */
+            /* a word beats a prefix; then the cheaper: used by fewer rules
+             * and longer (long words are rarer in text, as Lucene Monitor's
+             * term weighting assumes too) */
+            c = ((double)ix->kcount[id] + 1.0) / (double)(len * len) + (pfx ? 1e12 : 0);
+            if (best < 0 || c < bestc) {
+                best = id;
+                bestc = c;
+                best_pfx = pfx;
+            }
+        }
+        (void)best_pfx;
+        if (best < 0)
+            return 0;
+        if (kv_push(kv, (uint32_t)best) < 0)
+            return -1;
+        *cost = bestc;
+        return 1;
+    }
+    case RULE_NEAR: {
+        double c0 = 0, c1 = 0;
+        int r0, r1;
+        struct keyvec tmp = {0};
+
+        r0 = required(ix, e->kids[0], kv, &c0);
+        if (r0 < 0)
+            return -1;
+        r1 = required(ix, e->kids[1], &tmp, &c1);
+        if (r1 < 0) {
+            free(tmp.v);
+            return -1;
+        }
+        if (r1 == 1 && (r0 == 0 || c1 < c0)) {
+            kv->n = mark;
+            for (size_t i = 0; i < tmp.n; i++)
+                if (kv_push(kv, tmp.v[i]) < 0) {
+                    free(tmp.v);
+                    return -1;
+                }
+            c0 = c1;
+            r0 = 1;
+        }
+        free(tmp.v);
+        *cost = c0;
+        return r0;
+    }
+    case RULE_AND: {
+        struct keyvec best = {0}, tmp = {0};
+        double bestc = 0;
+        int have = 0;
+
+        for (size_t i = 0; i < e->nkids; i++) {
+            double c = 0;
+            int r;
+
+            tmp.n = 0;
+            r = required(ix, e->kids[i], &tmp, &c);
+            if (r < 0) {
+                free(best.v);
+                free(tmp.v);
+                return -1;
+            }
+            if (r == 1 && (!have || c < bestc)) {
+                struct keyvec sw = best;
+
+                best = tmp;
+                tmp = sw;
+                bestc = c;
+                have = 1;
+            }
+        }
+        free(tmp.v);
+        if (!have) {
+            free(best.v);
+            return 0;
+        }
+        for (size_t i = 0; i < best.n; i++)
+            if (kv_push(kv, best.v[i]) < 0) {
+                free(best.v);
+                return -1;
+            }
+        free(best.v);
+        *cost = bestc;
+        return 1;
+    }
+    case RULE_OR: {
+        double total = 0;
+
+        for (size_t i = 0; i < e->nkids; i++) {
+            double c = 0;
+            int r = required(ix, e->kids[i], kv, &c);
+
+            if (r <= 0) {
+                kv->n = mark;
+                return r;
+            }
+            total += c;
+        }
+        *cost = total;
+        return 1;
+    }
+    case RULE_NOT:
+    case RULE_REGEX:
+    case RULE_SUBSTR:
+        return 0;
+    }
+    return 0;
+}
+
+void ruleindex_free(struct ruleindex **pix)
+{
+    struct ruleindex *ix;
+
+    if (pix == NULL || *pix == NULL)
+        return;
+    ix = *pix;
+    free(ix->arena);
+    free(ix->koff);
+    free(ix->klen);
+    free(ix->kcount);
+    free(ix->khash);
+    free(ix->slots);
+    free(ix->pstart);
+    free(ix->post);
+    free(ix->always);
+    free(ix);
+    *pix = NULL;
+}
+
+struct pair {
+    uint32_t key, rule;
+};
+
+static int pairs_push(struct pair **p, size_t *n, size_t *cap, uint32_t key, uint32_t rule)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap != 0 ? *cap * 2 : 1024;
+        struct pair *np = realloc(*p, ncap * sizeof(*np));
+
+        if (np == NULL)
+            return -1;
+        *p = np;
+        *cap = ncap;
+    }
+    (*p)[*n].key = key;
+    (*p)[*n].rule = rule;
+    (*n)++;
+    return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+struct ruleindex *ruleindex_build(const struct rule_expr *const *exprs, size_t n)
+{
+    struct ruleindex *ix = calloc(1, sizeof(*ix));
+    struct pair *pairs = NULL;
+    size_t npairs = 0, pcap = 0, acap = 0;
+    struct keyvec kv = {0};
+
+    if (ix == NULL || n >= UINT32_MAX)
+        goto nomem;
+    ix->nrules = n;
+    for (size_t i = 0; i < n; i++)
+        if (exprs[i] != NULL && count_terms(ix, exprs[i]) < 0)
+            goto nomem;
+    for (size_t i = 0; i < n; i++) {
+        double cost = 0;
+        int r;
+
+        if (exprs[i] == NULL)
+            continue;
+        kv.n = 0;
+        r = required(ix, exprs[i], &kv, &cost);
+        if (r < 0)
+            goto nomem;
+        if (r == 0) {
+            if (ix->nalways == acap) {
+                size_t ncap = acap != 0 ? acap * 2 : 64;
+                uint32_t *na = realloc(ix->always, ncap * sizeof(*na));
+
+                if (na == NULL)
+                    goto nomem;
+                ix->always = na;
+                acap = ncap;
+            }
+            ix->always[ix->nalways++] = (uint32_t)i;
+            continue;
+        }
+        /* an OR may name the same key twice: file the rule once per key */
+        qsort(kv.v, kv.n, sizeof(*kv.v), cmp_u32);
+        for (size_t k = 0; k < kv.n; k++) {
+            uint32_t id = kv.v[k];
+
+            if (k > 0 && kv.v[k - 1] == id)
+                continue;
+            if (pairs_push(&pairs, &npairs, &pcap, id, (uint32_t)i) < 0)
+                goto nomem;
+            if (ix->arena[ix->koff[id] + 1] == 'p') {
+                size_t l = ix->klen[id] - 2;
+
+                ix->prefix_lens |= 1ull << (l - 1);
+            } else if ((size_t)(unsigned char)ix->arena[ix->koff[id]] + 1 > ix->max_layer) {
+                ix->max_layer = (size_t)(unsigned char)ix->arena[ix->koff[id]] + 1;
+            }
+        }
+    }
+    free(kv.v);
+    kv.v = NULL;
+    /* CSR: count per key, prefix sums, place (pairs are in rule order, so
+     * each posting list comes out sorted) */
+    ix->pstart = calloc(ix->nkeys + 1, sizeof(*ix->pstart));
+    ix->post = malloc((npairs != 0 ? npairs : 1) * sizeof(*ix->post));
+    if (ix->pstart == NULL || ix->post == NULL)
+        goto nomem;
+    for (size_t i = 0; i < npairs; i++)
+        ix->pstart[pairs[i].key + 1]++;
+    for (size_t k = 0; k < ix->nkeys; k++)
+        ix->pstart[k + 1] += ix->pstart[k];
+    {
+        uint32_t *fill = malloc((ix->nkeys != 0 ? ix->nkeys : 1) * sizeof(*fill));
+
+        if (fill == NULL)
+            goto nomem;
+        memcpy(fill, ix->pstart, ix->nkeys * sizeof(*fill));
+        for (size_t i = 0; i < npairs; i++)
+            ix->post[fill[pairs[i].key]++] = pairs[i].rule;
+        free(fill);
+    }
+    ix->npost = npairs;
+    free(pairs);
+    free(ix->kcount); /* only needed while filing */
+    ix->kcount = NULL;
+    return ix;
+nomem:
+    free(kv.v);
+    free(pairs);
+    ruleindex_free(&ix);
+    return NULL;
+}
+
+struct ruleindex_scratch *ruleindex_scratch_new(const struct ruleindex *ix)
+{
+    struct ruleindex_scratch *s = calloc(1, sizeof(*s));
+
+    if (s == NULL)
+        return NULL;
+    s->nrules = ix->nrules;
+    s->mark = calloc(ix->nrules != 0 ? ix->nrules : 1, sizeof(*s->mark));
+    if (s->mark == NULL) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void ruleindex_scratch_free(struct ruleindex_scratch **ps)
+{
+    if (ps == NULL || *ps == NULL)
+        return;
+    for (size_t i = 0; i < MEMO_LAYERS; i++)
+        free((*ps)->stems[i].v);
+    free((*ps)->folds.v);
+    free((*ps)->pool);
+    free((*ps)->mark);
+    free((*ps)->cand);
+    free((*ps)->keys);
+    free(*ps);
+    *ps = NULL;
+}
+
+static int add_postings(const struct ruleindex *ix, struct ruleindex_scratch *s, long id)
+{
+    uint32_t from = ix->pstart[id], to = ix->pstart[id + 1];
+
+    if (to == from)
+        return 0;
+    if (s->ncand + (to - from) > s->cap) {
+        size_t ncap = s->cap != 0 ? s->cap : 256;
+        uint32_t *nc;
+
+        while (ncap < s->ncand + (to - from))
+            ncap *= 2;
+        nc = realloc(s->cand, ncap * sizeof(*nc));
+        if (nc == NULL)
+            return -1;
+        s->cand = nc;
+        s->cap = ncap;
+    }
+    for (uint32_t i = from; i < to; i++) {
+        uint32_t r = ix->post[i];
+
+        if (s->mark[r] != s->epoch) {
+            s->mark[r] = s->epoch;
+            s->cand[s->ncand++] = r;
+        }
+    }
+    return 0;
+}
+
+/* Note that the document hit key id (its postings are added once all keys
+ * are known, so that their cache misses overlap).  0 or -1. */
+static int key_push(const struct ruleindex *ix, struct ruleindex_scratch *s, uint32_t id)
+{
+    if (s->nkeys == s->keycap) {
+        size_t ncap = s->keycap != 0 ? s->keycap * 2 : 256;
+        uint32_t *nk = realloc(s->keys, ncap * sizeof(*nk));
+
+        if (nk == NULL)
+            return -1;
+        s->keys = nk;
+        s->keycap = ncap;
+    }
+    s->keys[s->nkeys++] = id;
+    __builtin_prefetch(&ix->pstart[id]);
+    return 0;
+}
+
+/* The memo entry for id in m (grown and reset as needed); NULL on ENOMEM. */
+static uint32_t *memo_at(struct memo *m, uint32_t id, unsigned gen)
+{
+    if (m->gen != gen) {
+        if (m->cap != 0)
+            memset(m->v, 0, m->cap * sizeof(*m->v));
+        m->gen = gen;
+    }
+    if (id >= m->cap) {
+        size_t ncap = m->cap != 0 ? m->cap : 1024;
+        uint32_t *nv;
+
+        while (ncap <= id)
+            ncap *= 2;
+        nv = realloc(m->v, ncap * sizeof(*nv));
+        if (nv == NULL)
+            return NULL;
+        memset(nv + m->cap, 0, (ncap - m->cap) * sizeof(*nv));
+        m->v = nv;
+        m->cap = ncap;
+    }
+    return &m->v[id];
+}
+
+static int pool_push(struct ruleindex_scratch *s, uint32_t v)
+{
+    if (s->npool == s->poolcap) {
+        size_t ncap = s->poolcap != 0 ? s->poolcap * 2 : 1024;
+        uint32_t *np = realloc(s->pool, ncap * sizeof(*np));
+
+        if (np == NULL)
+            return -1;
+        s->pool = np;
+        s->poolcap = ncap;
+    }
+    s->pool[s->npool++] = v;
+    return 0;
+}
+
+/* The pool offset (+ 2) of the prefix keys that fold `fo` starts with, or
+ * 1 when none; 0 when out of memory. */
+static uint32_t prefix_keys(const struct ruleindex *ix, struct ruleindex_scratch *s,
+                            const char *fo, size_t flen)
+{
+    uint64_t h = 14695981039346656037ull; /* text_hash, one byte at a time */
+    size_t at = s->npool, n = 0;
+
+    if (pool_push(s, 0) < 0)
+        return 0;
+    for (size_t l = 1; l <= flen && l <= PREFIX_LEN_MAX; l++) {
+        long id;
+
+        h ^= (unsigned char)fo[l - 1];
+        h *= 1099511628211ull;
+        if ((ix->prefix_lens & (1ull << (l - 1))) == 0)
+            continue;
+        id = key_find(ix, 0, 'p', fo, l, key_hash(0, 'p', h));
+        if (id >= 0) {
+            if (pool_push(s, (uint32_t)id) < 0)
+                return 0;
+            n++;
+        }
+    }
+    if (n == 0) {
+        s->npool = at;
+        return 1;
+    }
+    s->pool[at] = (uint32_t)n;
+    return (uint32_t)at + 2;
+}
+
+long ruleindex_candidates(const struct ruleindex *ix, const struct text_doc *d,
+                          struct ruleindex_scratch *s, const uint32_t **out)
+{
+    size_t nl = text_doc_nlayers(d);
+
+    s->ncand = 0;
+    s->nkeys = 0;
+    if (++s->epoch == 0) {
+        memset(s->mark, 0, s->nrules * sizeof(*s->mark));
+        s->epoch = 1;
+    }
+    if (ix->nkeys != 0) {
+        for (size_t l = 0; l < nl && l < ix->max_layer && l < MEMO_LAYERS; l++) {
+            size_t nt = text_doc_layer_nterms(d, l);
+            unsigned gen = text_norm_generation(text_doc_layer_norm(d, l));
+
+            for (size_t t = 0; t < nt; t++) {
+                uint32_t *m;
+
+                /* the memo is as large as the worker's vocabulary: fetch
+                 * a few terms ahead so that the cache misses overlap */
+                if (t + MEMO_AHEAD < nt && s->stems[l].gen == gen) {
+                    uint32_t a = text_doc_layer_term_nid(d, l, t + MEMO_AHEAD);
+
+                    if (a < s->stems[l].cap)
+                        __builtin_prefetch(&s->stems[l].v[a]);
+                }
+                m = memo_at(&s->stems[l], text_doc_layer_term_nid(d, l, t), gen);
+
+                if (m == NULL)
+                    return -1;
+                if (*m == 0) {
+                    size_t len;
+                    uint64_t h;
+                    const char *st = text_doc_layer_stem(d, l, t, &len, &h);
+                    long id =
+                        key_find(ix, (unsigned)l, 's', st, len, key_hash((unsigned)l, 's', h));
+
+                    *m = id >= 0 ? (uint32_t)id + 2 : 1;
+                }
+                if (*m >= 2 && key_push(ix, s, *m - 2) < 0)
+                    return -1;
+            }
+        }
+        if (ix->prefix_lens != 0) {
+            size_t nf = text_doc_nfolds(d);
+            unsigned gen = text_norm_generation(text_doc_layer_norm(d, 0));
+
+            if (s->folds.gen != gen)
+                s->npool = 0; /* the memo below forgets its offsets */
+            for (size_t f = 0; f < nf; f++) {
+                uint32_t *m;
+
+                if (f + MEMO_AHEAD < nf && s->folds.gen == gen) {
+                    uint32_t a = text_doc_fold_nid(d, f + MEMO_AHEAD);
+
+                    if (a < s->folds.cap)
+                        __builtin_prefetch(&s->folds.v[a]);
+                }
+                m = memo_at(&s->folds, text_doc_fold_nid(d, f), gen);
+
+                if (m == NULL)
+                    return -1;
+                if (*m == 0) {
+                    size_t flen;
+                    long first;
+                    const char *fo = text_doc_fold(d, f, &flen, &first);
+
+                    *m = prefix_keys(ix, s, fo, flen);
+                    if (*m == 0)
+                        return -1;
+                }
+                if (*m >= 2) {
+                    uint32_t off = *m - 2, n = s->pool[off];
+
+                    for (uint32_t k = 1; k <= n; k++)
+                        if (key_push(ix, s, s->pool[off + k]) < 0)
+                            return -1;
+                }
+            }
+        }
+    }
+    for (size_t k = 0; k < s->nkeys; k++) {
+        if (k + 4 < s->nkeys)
+            __builtin_prefetch(&ix->post[ix->pstart[s->keys[k + 4]]]);
+        if (add_postings(ix, s, (long)s->keys[k]) < 0)
+            return -1;
+    }
+    if (ix->nalways != 0) {
+        if (s->ncand + ix->nalways > s->cap) {
+            size_t ncap = s->cap != 0 ? s->cap : 256;
+            uint32_t *nc;
+
+            while (ncap < s->ncand + ix->nalways)
+                ncap *= 2;
+            nc = realloc(s->cand, ncap * sizeof(*nc));
+            if (nc == NULL)
+                return -1;
+            s->cand = nc;
+            s->cap = ncap;
+        }
+        memcpy(s->cand + s->ncand, ix->always, ix->nalways * sizeof(*s->cand));
+        s->ncand += ix->nalways;
+    }
+    if (s->ncand > 1)
+        qsort(s->cand, s->ncand, sizeof(*s->cand), cmp_u32);
+    *out = s->cand;
+    return (long)s->ncand;
+}
+
+void ruleindex_get_stats(const struct ruleindex *ix, struct ruleindex_stats *st)
+{
+    size_t filed = 0;
+
+    for (size_t k = 0; k < ix->nkeys; k++)
+        filed += ix->pstart[k + 1] != ix->pstart[k];
+    (void)filed;
+    st->keys = ix->nkeys;
+    st->postings = ix->npost;
+    st->always = ix->nalways;
+    st->rules = ix->nrules;
+    st->bytes = ix->acap + ix->kcap * (3 * sizeof(uint32_t) + sizeof(uint64_t)) +
+                ix->nslots * sizeof(struct ix_slot) + (ix->nkeys + 1) * sizeof(uint32_t) +
+                ix->npost * sizeof(uint32_t) + ix->nalways * sizeof(uint32_t);
+}

@@ -1,0 +1,562 @@
+"""Shared helpers for newsalert's Python integration tests and the e2e bench
+(loopback only).  The scripts are run as `python3 path/to/script.py ...`; they
+put this directory on sys.path and import what they need.
+
+check, failures, checks   the ok/FAIL report every script prints, and the
+                          failed checks it counts to choose its exit status
+free_port, wait_for       a free loopback TCP port; polling a predicate
+sigterm, Proc             stopping a daemon with SIGTERM (exit status, time);
+                          a restartable daemon logging to TMP/NAME.log
+write_json, read_jsonl,   config files; JSON-lines output files (optionally
+count_lines, read_lines   complete lines only: a writer may be mid-line)
+serve_directory           a quiet HTTP server for a directory
+write_fault_feeds         the fault tests' feeds and expected alerts
+Producer, Replayer        the fetcher's side of the matcher's item hand-off and
+                          a replay client (README "Durable delivery")
+FakeMatcher  the matcher's side of the documented protocol (README "Durable
+             delivery"): a PUB alerts_endpoint with heartbeats and a ROUTER
+             replay_endpoint answering from an in-memory journal.  Alerts can
+             be journaled without being published live, to force a replay.
+HookServer   an HTTP server recording every request; its answers are
+             scripted (status codes, Retry-After, delays); it can also be
+             started late on a fixed port (a receiver that was down).
+SmtpServer   a small SMTP responder (EHLO, MAIL, RCPT, DATA, RSET, NOOP,
+             QUIT) recording messages; it can refuse the first ones (451).
+"""
+import functools
+import http.server
+import json
+import os
+import queue
+import signal
+import socket
+import socketserver
+import subprocess
+import threading
+import time
+
+try:
+    import zmq
+except ImportError:  # only the ZeroMQ helpers need it; their scripts check
+    zmq = None
+
+HEARTBEAT = b"\x01heartbeat"
+
+failures = []   # what each failed check said
+checks = [0]    # how many checks ran
+
+
+def check(cond, what):
+    """Print "ok   WHAT" or "FAIL WHAT"; a failure is kept in failures."""
+    checks[0] += 1
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+    return cond
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(pred, timeout, step=0.02):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()
+
+
+def sigterm(proc, timeout):
+    """SIGTERM proc and wait up to timeout seconds: (exit status, seconds);
+    the status is None when it had to be SIGKILLed (proc.returncode then
+    holds the kill's status)."""
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        rc = proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        rc = None
+    return rc, time.monotonic() - t0
+
+
+class Proc:
+    """A daemon run from argv, stderr (and stdout, unless a stdout path is
+    given) appended to TMP/NAME.log; it can be killed and started again."""
+
+    def __init__(self, name, argv, tmp, stdout=None):
+        self.name, self.argv, self.tmp = name, argv, tmp
+        self.log = open(os.path.join(tmp, name + ".log"), "a")
+        self.out = stdout
+        self.p = None
+        self.start()
+
+    def start(self):
+        out = open(self.out, "a") if self.out else self.log
+        self.p = subprocess.Popen(self.argv, stdout=out, stderr=self.log)
+        if self.out:
+            out.close()
+
+    def kill9(self):
+        self.p.send_signal(signal.SIGKILL)
+        self.p.wait()
+
+    def stop(self):
+        """SIGCONT + SIGTERM it if it runs; its exit status."""
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGCONT)
+            rc, _ = sigterm(self.p, 20)
+            return self.p.returncode if rc is None else rc
+        return self.p.returncode
+
+    def logtext(self):
+        with open(os.path.join(self.tmp, self.name + ".log"), errors="replace") as f:
+            return f.read()
+
+
+def write_json(path, obj, indent=None):
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=indent)
+    return path
+
+
+def write_fault_feeds(tmp, nitems, nfeeds, rules, marks):
+    """The fault-injection workload: nfeeds RSS files under TMP/feeds holding
+    nitems items (item n's title: "story number N" plus each word of marks,
+    [(word, modulus)], that divides n) and TMP/feeds.json listing them.
+    rules is [(rule id, word)]; returns the expected {(rule id, guid)}."""
+    os.makedirs(os.path.join(tmp, "feeds"))
+    want = set()
+    per = (nitems + nfeeds - 1) // nfeeds
+    entries = []
+    for f in range(nfeeds):
+        items = []
+        for k in range(per):
+            n = f * per + k + 1
+            if n > nitems:
+                break
+            guid = "s-%d" % n
+            w = ["story", "number", str(n)] + [m for m, k in marks if n % k == 0]
+            for rule, word in rules:
+                if word in w:
+                    want.add((rule, guid))
+            items.append("<item><guid isPermaLink=\"false\">%s</guid><title>%s</title>"
+                         "<link>http://example.org/%d</link></item>" % (guid, " ".join(w), n))
+        name = "feeds/f%03d.rss" % f
+        with open(os.path.join(tmp, name), "w") as fp:
+            fp.write("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Feed %d"
+                     "</title><link>http://example.org/</link><description>t</description>%s"
+                     "</channel></rss>" % (f, "".join(items)))
+        entries.append({"url": name, "interval_s": 3600})
+    write_json(os.path.join(tmp, "feeds.json"), {"feeds": entries})
+    return want
+
+
+def read_jsonl(path, complete=False):
+    """The JSON lines of path ([] if missing); with complete, only the lines
+    ending in a newline (the writer may be mid-line)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            if complete:
+                return [json.loads(line) for line in f if line.endswith("\n")]
+            return [json.loads(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def read_lines(path):
+    """The non-blank lines of path, as text ([] if missing)."""
+    try:
+        with open(path) as f:
+            return [l for l in f.read().splitlines() if l.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def count_lines(path):
+    if not os.path.exists(path):
+        return 0
+    with open(path, "rb") as f:
+        return f.read().count(b"\n")
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def serve_directory(root):
+    """Serve root over HTTP on a free loopback port, without logging; the
+    server runs in a daemon thread.  Returns (server, base URL)."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                            functools.partial(_Quiet, directory=root))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, "http://127.0.0.1:%d" % httpd.server_address[1]
+
+
+def alert(rule, seq, title="A title", summary="text", snippet=None):
+    a = {
+        "v": 1, "seq": seq, "ts": "2025-02-12T15:35:00Z",
+        "rule": {"id": rule, "name": rule.upper()},
+        "item": {"id": "id-%d" % seq, "title": title, "link": "https://example.org/%d" % seq,
+                 "feed": "https://example.org/feed", "feed_title": "Example",
+                 "published": "2025-02-12T15:30:00Z", "summary": summary},
+    }
+    if snippet is not None:
+        a["matched"] = {"snippet": snippet}
+    return json.dumps(a, separators=(",", ":"))
+
+
+class Producer:
+    """The fetcher's side of the matcher's item hand-off, by hand."""
+
+    def __init__(self, ctx, endpoint):
+        self.sock = ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.connect(endpoint)
+        self.tag = 0
+
+    def send(self, items):
+        """Send item objects; returns their tags."""
+        tags = set()
+        for it in items:
+            self.tag += 1
+            tags.add(self.tag)
+            self.sock.send_multipart([json.dumps({"v": 1, "op": "item", "tag": self.tag}).encode(),
+                                      json.dumps(it).encode()])
+        return tags
+
+    def wait_acks(self, tags, timeout=20):
+        end = time.monotonic() + timeout
+        left = set(tags)
+        while left and time.monotonic() < end:
+            if self.sock.poll(200):
+                left -= set(json.loads(self.sock.recv())["tags"])
+        return not left
+
+
+class Replayer:
+    def __init__(self, ctx, endpoint):
+        self.sock = ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.connect(endpoint)
+        self.id = 0
+
+    def ask(self, req, timeout=10):
+        """Send req; return (alerts [(seq, topic, body)], batch sizes, final header)."""
+        self.id += 1
+        req = dict(req, v=1, id=self.id)
+        self.sock.send(json.dumps(req).encode())
+        alerts, sizes = [], []
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if not self.sock.poll(200):
+                continue
+            frames = self.sock.recv_multipart()
+            hdr = json.loads(frames[0])
+            if hdr.get("id") != self.id:
+                continue
+            if hdr["type"] == "batch":
+                sizes.append(hdr["count"])
+                for k in range(1, len(frames), 2):
+                    body = json.loads(frames[k + 1])
+                    alerts.append((body["seq"], frames[k].decode(), body))
+                continue
+            return alerts, sizes, hdr
+        return alerts, sizes, None
+
+    def all_after(self, after, topics=None):
+        """Replay until caught up (following 'last' when the server stops early)."""
+        alerts, sizes = [], []
+        while True:
+            req = {"op": "replay", "after": after}
+            if topics is not None:
+                req["topics"] = topics
+            got, sz, hdr = self.ask(req)
+            alerts += got
+            sizes += sz
+            if hdr is None or hdr["type"] != "end" or hdr["last"] >= hdr["head"]:
+                return alerts, sizes, hdr
+            after = hdr["last"]
+
+
+
+class FakeMatcher:
+    """PUB + replay ROUTER in one thread; publish() from any thread."""
+
+    def __init__(self):
+        self.ctx = zmq.Context()
+        self.journal = []          # (seq, topic bytes, body bytes)
+        self.cmds = queue.Queue()
+        self.stop = False
+        self.replays = 0
+        self.pub = self.ctx.socket(zmq.PUB)
+        self.pub.setsockopt(zmq.LINGER, 0)
+        self.pub.setsockopt(zmq.SNDHWM, 100000)
+        self.pub_port = self.pub.bind_to_random_port("tcp://127.0.0.1")
+        self.router = self.ctx.socket(zmq.ROUTER)
+        self.router.setsockopt(zmq.LINGER, 0)
+        self.replay_port = self.router.bind_to_random_port("tcp://127.0.0.1")
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    @property
+    def alerts_endpoint(self):
+        return "tcp://127.0.0.1:%d" % self.pub_port
+
+    @property
+    def replay_endpoint(self):
+        return "tcp://127.0.0.1:%d" % self.replay_port
+
+    def head(self):
+        return self.journal[-1][0] if self.journal else 0
+
+    def publish(self, topic, body, live=True):
+        """Journal an alert (its body carries its seq) and publish it."""
+        self.cmds.put(("alert", topic.encode() if isinstance(topic, str) else topic,
+                       body.encode() if isinstance(body, str) else body, live))
+
+    def send_raw(self, frames):
+        """Publish raw frames (hostile messages), not journaled."""
+        self.cmds.put(("raw", frames))
+
+    def sync(self, timeout=5):
+        ev = threading.Event()
+        self.cmds.put(("sync", ev))
+        return ev.wait(timeout)
+
+    def close(self):
+        self.stop = True
+        self.thread.join(5)
+        self.pub.close(0)
+        self.router.close(0)
+        self.ctx.term()
+
+    def _run(self):
+        poller = zmq.Poller()
+        poller.register(self.router, zmq.POLLIN)
+        next_hb = 0
+        while not self.stop:
+            while True:
+                try:
+                    cmd = self.cmds.get_nowait()
+                except queue.Empty:
+                    break
+                if cmd[0] == "alert":
+                    _, topic, body, live = cmd
+                    seq = json.loads(body)["seq"]
+                    self.journal.append((seq, topic, body))
+                    if live:
+                        self.pub.send_multipart([topic, body])
+                elif cmd[0] == "raw":
+                    self.pub.send_multipart(cmd[1])
+                else:
+                    cmd[1].set()
+            now = time.monotonic()
+            if now >= next_hb:
+                next_hb = now + 1.0
+                oldest = self.journal[0][0] if self.journal else 1
+                self.pub.send_multipart([HEARTBEAT, json.dumps(
+                    {"v": 1, "head": self.head(), "oldest": oldest,
+                     "ts": int(time.time())}).encode()])
+            if dict(poller.poll(10)).get(self.router):
+                self._replay()
+
+    def _replay(self):
+        frames = self.router.recv_multipart()
+        peer, req = frames[0], frames[-1]
+        self.replays += 1
+        try:
+            r = json.loads(req)
+        except ValueError:
+            return
+        rid = r.get("id", -1)
+        head = self.head()
+        if r.get("op") == "head":
+            self.router.send_multipart([peer, json.dumps(
+                {"v": 1, "type": "end", "id": rid, "last": head, "head": head,
+                 "oldest": 1}).encode()])
+            return
+        after = r.get("after", 0)
+        topics = [t.encode() for t in r.get("topics") or []]
+        batch = []
+        for seq, topic, body in self.journal:
+            if seq > after and (not topics or any(topic.startswith(t) for t in topics)):
+                batch += [topic, body]
+        for i in range(0, len(batch), 512):
+            part = batch[i:i + 512]
+            self.router.send_multipart([peer, json.dumps(
+                {"v": 1, "type": "batch", "id": rid, "count": len(part) // 2}).encode()] + part)
+        self.router.send_multipart([peer, json.dumps(
+            {"v": 1, "type": "end", "id": rid, "last": head, "head": head,
+             "oldest": 1}).encode()])
+
+
+class _HookHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body leave at once
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def handle(self):
+        try:
+            super().handle()
+        except OSError:
+            pass  # the client was killed mid-request
+
+    def _handle(self):
+        srv = self.server.owner
+        n = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(n)
+        status, headers, delay = srv.answer(self)
+        with srv.lock:
+            srv.requests.append({"path": self.path, "method": self.command,
+                                 "headers": {k: v for k, v in self.headers.items()},
+                                 "body": body, "status": status, "t": time.monotonic()})
+        if delay:
+            time.sleep(delay)
+        try:
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+        except OSError:
+            pass  # the client is gone (killed, or it timed out)
+
+    do_POST = _handle
+    do_PUT = _handle
+
+
+class HookServer:
+    """answer(handler) -> (status, headers, delay); default 200."""
+
+    def __init__(self, port=None, answer=None):
+        self.port = port or free_port()
+        self.requests = []
+        self.lock = threading.Lock()
+        self.answer = answer or (lambda h: (200, {}, 0))
+        self.httpd = None
+
+    def start(self):
+        socketserver.TCPServer.allow_reuse_address = True
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), _HookHandler)
+        self.httpd.daemon_threads = True
+        self.httpd.owner = self
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self):
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.httpd = None
+
+    def url(self, path="/"):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def got(self, path=None, status=None):
+        with self.lock:
+            return [r for r in self.requests
+                    if (path is None or r["path"] == path)
+                    and (status is None or r["status"] == status)]
+
+
+class _SmtpHandler(socketserver.StreamRequestHandler):
+    def _send(self, line):
+        self.wfile.write(line.encode() + b"\r\n")
+        self.wfile.flush()
+
+    def handle(self):
+        srv = self.server.owner
+        self._send("220 localhost test SMTP")
+        mail_from, rcpts = None, []
+        while True:
+            line = self.rfile.readline()
+            if not line:
+                return
+            cmd = line.decode("utf-8", "replace").strip()
+            up = cmd.upper()
+            if up.startswith("EHLO"):
+                self.wfile.write(b"250-localhost\r\n250-8BITMIME\r\n250 SIZE 10485760\r\n")
+                self.wfile.flush()
+            elif up.startswith("HELO"):
+                self._send("250 localhost")
+            elif up.startswith("MAIL FROM:"):
+                mail_from, rcpts = cmd[10:].strip(), []
+                self._send("250 OK")
+            elif up.startswith("RCPT TO:"):
+                rcpts.append(cmd[8:].strip())
+                self._send("250 OK")
+            elif up == "DATA":
+                self._send("354 go ahead")
+                data = []
+                while True:
+                    l = self.rfile.readline()
+                    if not l or l == b".\r\n":
+                        break
+                    data.append(l[1:] if l.startswith(b"..") else l)
+                with srv.lock:
+                    refuse = srv.refuse > 0
+                    if refuse:
+                        srv.refuse -= 1
+                    srv.messages.append({"from": mail_from, "rcpt": rcpts,
+                                         "data": b"".join(data), "accepted": not refuse})
+                self._send("451 try again later" if refuse else "250 queued")
+            elif up in ("RSET", "NOOP"):
+                self._send("250 OK")
+            elif up == "QUIT":
+                self._send("221 bye")
+                return
+            else:
+                self._send("502 not implemented")
+
+
+class SmtpServer:
+    def __init__(self, refuse=0):
+        self.messages = []
+        self.refuse = refuse
+        self.lock = threading.Lock()
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        self.srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _SmtpHandler)
+        self.srv.daemon_threads = True
+        self.srv.owner = self
+        self.port = self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def accepted(self):
+        with self.lock:
+            return [m for m in self.messages if m["accepted"]]
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def start_notifier(binary, cfg, tmp, tag, env=None):
+    cfg_path = write_json(os.path.join(tmp, "notifier-%s.json" % tag), cfg)
+    out = open(os.path.join(tmp, "stdout-%s" % tag), "ab")
+    err = open(os.path.join(tmp, "stderr-%s" % tag), "ab")
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.Popen([binary, "-c", cfg_path], stdout=out, stderr=err, env=e)
+    out.close()
+    err.close()
+    return p
+
+
+def log_of(tmp, tag):
+    try:
+        with open(os.path.join(tmp, "stderr-%s" % tag), encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""

@@ -1,0 +1,264 @@
+/*
+ * test_client.c - the client library (naclient.h) against a fake matcher
+ * played by the test in the same thread: the start replay with its end
+ * marker, live alerts taken in order, duplicates dropped, a seq jump filled
+ * by a replay, a heartbeat ahead of the position starting a replay, a
+ * "truncated" answer reported once, the cursor file kept and refused when
+ * it is not a cursor, and bad options refused.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <zmq.h>
+
+#include "naclient.h"
+#include "wire.h"
+
+static char dir[] = "/tmp/test-client-XXXXXX";
+static int nfix;
+
+struct fake {
+    void *ctx;
+    void *pub;
+    void *router;
+    char alerts[64];
+    char replay[64];
+    struct wire_peer peer;
+};
+
+static int setup(void **state)
+{
+    struct fake *f = calloc(1, sizeof(*f));
+    int linger = 0;
+
+    f->ctx = zmq_ctx_new();
+    f->pub = zmq_socket(f->ctx, ZMQ_PUB);
+    f->router = zmq_socket(f->ctx, ZMQ_ROUTER);
+    zmq_setsockopt(f->pub, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(f->router, ZMQ_LINGER, &linger, sizeof(linger));
+    /* tcp: the library makes its own context */
+    assert_int_equal(zmq_bind(f->pub, "tcp://127.0.0.1:*"), 0);
+    assert_int_equal(zmq_bind(f->router, "tcp://127.0.0.1:*"), 0);
+    {
+        size_t len = sizeof(f->alerts);
+
+        zmq_getsockopt(f->pub, ZMQ_LAST_ENDPOINT, f->alerts, &len);
+        len = sizeof(f->replay);
+        zmq_getsockopt(f->router, ZMQ_LAST_ENDPOINT, f->replay, &len);
+    }
+    nfix++;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fake *f = *state;
+
+    zmq_close(f->pub);
+    zmq_close(f->router);
+    zmq_ctx_term(f->ctx);
+    free(f);
+    return 0;
+}
+
+static char *body_of(int64_t seq, const char *topic)
+{
+    static char buf[256];
+
+    snprintf(buf, sizeof(buf), "{\"v\":1,\"seq\":%lld,\"rule\":{\"id\":\"%s\"}}",
+             (long long)seq, topic);
+    return buf;
+}
+
+static void publish(struct fake *f, int64_t seq, const char *topic)
+{
+    const char *b = body_of(seq, topic);
+
+    assert_int_equal(wire_send_alert(f->pub, topic, b, strlen(b), 0), 0);
+}
+
+/* Wait for a replay request from the client; returns its JSON. */
+static json_t *take_request(struct fake *f, struct naclient *c)
+{
+    for (int i = 0; i < 100; i++) {
+        struct wire_replay_req req;
+        struct naclient_alert a;
+        na_error err;
+        zmq_pollitem_t pi = {f->router, 0, ZMQ_POLLIN, 0};
+
+        if (zmq_poll(&pi, 1, 0) > 0) {
+            json_t *j;
+
+            assert_int_equal(wire_recv_replay_req(f->router, 0, &f->peer, &req, &err), 0);
+            j = json_pack("{s:I,s:I,s:b}", "id", (json_int_t)req.id, "after",
+                          (json_int_t)req.after, "head", req.head_only);
+            wire_replay_req_clear(&req);
+            return j;
+        }
+        /* let the client run (it sends its request from naclient_next) */
+        assert_int_equal(naclient_next(c, 30, &a), 0);
+    }
+    fail_msg("no replay request came");
+    return NULL;
+}
+
+static int64_t jint(json_t *j, const char *k)
+{
+    return (int64_t)json_integer_value(json_object_get(j, k));
+}
+
+static void expect_alert(struct naclient *c, int64_t seq)
+{
+    struct naclient_alert a;
+    int rc = naclient_next(c, 3000, &a);
+
+    assert_int_equal(rc, 1);
+    assert_int_equal(a.seq, seq);
+    assert_string_equal(a.body, body_of(seq, a.topic));
+    naclient_alert_clear(&a);
+}
+
+static void test_replay_live_gap(void **state)
+{
+    struct fake *f = *state;
+    const char *topics[] = {"t"};
+    const char *tb[] = {"t", "t"}, *bb[2];
+    size_t lens[2];
+    char b1[256], b2[256];
+    struct naclient_opts o = {0};
+    struct naclient *c = NULL;
+    struct naclient_alert a;
+    char cursor[512], errbuf[256];
+    json_t *req;
+    FILE *fp;
+    long long pos = -5;
+
+    snprintf(cursor, sizeof(cursor), "%s/c%d.cursor", dir, nfix);
+    o.alerts_endpoint = f->alerts;
+    o.replay_endpoint = f->replay;
+    o.topics = topics;
+    o.ntopics = 1;
+    o.since = 3;
+    o.cursor_path = cursor;
+    o.replay_timeout_ms = 500;
+    assert_int_equal(naclient_new(&o, &c, errbuf, sizeof(errbuf)), 0);
+    /* the start: replay after 3 */
+    req = take_request(f, c);
+    assert_int_equal(jint(req, "after"), 3);
+    snprintf(b1, sizeof(b1), "%s", body_of(4, "t"));
+    snprintf(b2, sizeof(b2), "%s", body_of(6, "t"));
+    bb[0] = b1;
+    bb[1] = b2;
+    lens[0] = strlen(b1);
+    lens[1] = strlen(b2);
+    assert_int_equal(wire_send_replay_batch(f->router, &f->peer, jint(req, "id"), tb, bb, lens, 2),
+                     0);
+    assert_int_equal(wire_send_replay_end(f->router, &f->peer, jint(req, "id"), 7, 7, 1), 0);
+    json_decref(req);
+    expect_alert(c, 4);
+    expect_alert(c, 6);
+    /* the cursor file follows what was finished */
+    assert_int_equal(naclient_commit(c), 0);
+    fp = fopen(cursor, "r");
+    assert_non_null(fp);
+    assert_int_equal(fscanf(fp, "%lld", &pos), 1);
+    fclose(fp);
+    assert_int_equal(pos, 7);
+    /* live: 8 directly, 8 again and 5 dropped */
+    usleep(200000);
+    publish(f, 8, "t");
+    publish(f, 8, "t");
+    publish(f, 5, "t");
+    expect_alert(c, 8);
+    /* a jump to 11: held until a replay after 8 answers */
+    publish(f, 11, "t");
+    req = take_request(f, c);
+    assert_int_equal(jint(req, "after"), 8);
+    snprintf(b1, sizeof(b1), "%s", body_of(10, "t"));
+    bb[0] = b1;
+    lens[0] = strlen(b1);
+    assert_int_equal(wire_send_replay_batch(f->router, &f->peer, jint(req, "id"), tb, bb, lens, 1),
+                     0);
+    assert_int_equal(wire_send_replay_end(f->router, &f->peer, jint(req, "id"), 10, 11, 1), 0);
+    json_decref(req);
+    expect_alert(c, 10);
+    expect_alert(c, 11);
+    /* a heartbeat ahead: replay; the retention pruned it: reported once */
+    assert_int_equal(wire_send_heartbeat(f->pub, 20, 15, 0), 0);
+    req = take_request(f, c);
+    assert_int_equal(jint(req, "after"), 11);
+    assert_int_equal(wire_send_replay_error(f->router, &f->peer, jint(req, "id"), "truncated",
+                                            "truncated, oldest is 15", 15, 20),
+                     0);
+    json_decref(req);
+    assert_int_equal(naclient_next(c, 3000, &a), NACLIENT_TRUNCATED);
+    assert_non_null(strstr(naclient_errmsg(c), "oldest is 15"));
+    req = take_request(f, c);
+    assert_int_equal(jint(req, "after"), 14);
+    json_decref(req);
+    naclient_destroy(&c);
+    assert_null(c);
+}
+
+static void test_bad_options(void **state)
+{
+    struct fake *f = *state;
+    struct naclient_opts o = {0};
+    struct naclient *c = NULL;
+    char errbuf[256], path[512], longtopic[400];
+    const char *topics[] = {longtopic};
+    FILE *fp;
+
+    assert_int_equal(naclient_new(&o, &c, errbuf, sizeof(errbuf)), -1);
+    assert_non_null(strstr(errbuf, "required"));
+    o.alerts_endpoint = f->alerts;
+    o.replay_endpoint = f->replay;
+    o.since = -2;
+    assert_int_equal(naclient_new(&o, &c, errbuf, sizeof(errbuf)), -1);
+    o.since = -1;
+    memset(longtopic, 'x', sizeof(longtopic) - 1);
+    longtopic[sizeof(longtopic) - 1] = '\0';
+    o.topics = topics;
+    o.ntopics = 1;
+    assert_int_equal(naclient_new(&o, &c, errbuf, sizeof(errbuf)), -1);
+    assert_non_null(strstr(errbuf, "longer than"));
+    o.ntopics = 0;
+    snprintf(path, sizeof(path), "%s/bad.cursor", dir);
+    fp = fopen(path, "w");
+    fputs("12abc\n", fp);
+    fclose(fp);
+    o.cursor_path = path;
+    assert_int_equal(naclient_new(&o, &c, errbuf, sizeof(errbuf)), -1);
+    assert_non_null(strstr(errbuf, "bad.cursor"));
+    assert_null(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_replay_live_gap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
+    };
+    int rc;
+
+    if (mkdtemp(dir) == NULL)
+        return 1;
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    if (rc == 0) {
+        char cmd[600];
+
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+            return 1;
+    }
+    return rc;
+}

@@ -1,0 +1,420 @@
+/*
+ * test_ruleindex.c - the rule index against the naive oracle: thousands of
+ * generated rules (words, phrases, prefixes, OR groups, NOTs, NEAR, fields,
+ * regexes, link: substrings, two languages) and generated items must give
+ * exactly the same matches, in the same order, with and without the index.
+ * Also: rules files in a directory, worker API, disabled rules.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "item.h"
+#include "ruleindex.h"
+#include "ruleset.h"
+#include "strbuf.h"
+
+static uint64_t rng = 88172645463325252ull;
+
+static uint32_t rnd(uint32_t n)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng % n);
+}
+
+static const char *const vocab[] = {
+    "peace",   "talks",     "ukraine",   "ukrainian", "russia",   "nato",    "finland",
+    "kyiv",    "putin",     "trump",     "sanctions", "ceasefire", "gaza",   "israel",
+    "storm",   "flooding",  "election",  "vote",      "minister", "market",  "shares",
+    "oil",     "gas",       "energy",    "climate",   "summit",   "border",  "army",
+    "missile", "drone",     "attack",    "strike",    "deal",     "agreement", "agreements",
+    "report",  "reports",   "said",      "says",      "new",      "york",    "times",
+    "white",   "house",     "bank",      "rates",     "inflation", "jobs",   "strike",
+    "football", "sport",    "concessions", "territorial", "negotiations", "café", "Zürich",
+};
+#define NVOCAB (sizeof(vocab) / sizeof(vocab[0]))
+
+/* Zipf-like: low indexes are much more common. */
+static const char *word(void)
+{
+    uint32_t a = rnd((uint32_t)NVOCAB), b = rnd((uint32_t)NVOCAB);
+
+    return vocab[a < b ? a : b];
+}
+
+static const char *const fields[] = {"title:", "summary:", "content:", "author:", "category:",
+                                     "feed:"};
+
+static void gen_term(struct strbuf *b)
+{
+    uint32_t k = rnd(20);
+
+    if (k < 2)
+        strbuf_adds(b, fields[rnd(6)]);
+    if (k == 3) {
+        const char *w = word();
+        char p[16];
+        size_t n = strlen(w) < 4 ? strlen(w) : 3 + rnd(2);
+
+        if (((unsigned char)w[n - 1] & 0xc0) == 0xc0 || ((unsigned char)w[n] & 0xc0) == 0x80)
+            n = 2; /* keep the prefix on a code point boundary (all vocab starts ASCII) */
+        memcpy(p, w, n);
+        p[n] = '\0';
+        strbuf_adds(b, p);
+        strbuf_adds(b, "*");
+    } else if (k == 4 || k == 5) {
+        strbuf_adds(b, "\"");
+        strbuf_adds(b, word());
+        strbuf_adds(b, " ");
+        strbuf_adds(b, word());
+        strbuf_adds(b, "\"");
+    } else {
+        strbuf_adds(b, word());
+    }
+}
+
+static void gen_query(struct strbuf *b, int depth)
+{
+    uint32_t n = 1 + rnd(3);
+
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t k = rnd(24);
+
+        if (i > 0)
+            strbuf_adds(b, rnd(4) == 0 ? " AND " : " ");
+        if (k < 3 && i > 0) {
+            strbuf_adds(b, "-");
+            gen_term(b);
+        } else if (k < 6 && depth < 2) {
+            uint32_t m = 2 + rnd(2);
+
+            if (rnd(3) == 0)
+                strbuf_adds(b, fields[rnd(3)]);
+            strbuf_adds(b, "(");
+            for (uint32_t j = 0; j < m; j++) {
+                if (j > 0)
+                    strbuf_adds(b, " OR ");
+                if (rnd(5) == 0 && depth < 1)
+                    gen_query(b, depth + 1);
+                else
+                    gen_term(b);
+            }
+            strbuf_adds(b, ")");
+        } else if (k < 8) {
+            char d[16];
+
+            gen_term(b);
+            snprintf(d, sizeof(d), " NEAR/%u ", 1 + rnd(5));
+            strbuf_adds(b, d);
+            gen_term(b);
+        } else if (k == 8) {
+            strbuf_adds(b, rnd(2) ? "/(ceasefire|gaza)\\s\\w+/" : "link:example.org");
+        } else if (k == 9 && i > 0) {
+            strbuf_adds(b, word());
+            strbuf_adds(b, " OR -");
+            strbuf_adds(b, word());
+        } else {
+            gen_term(b);
+        }
+    }
+}
+
+static char *gen_text(uint32_t nwords)
+{
+    struct strbuf b = {0};
+
+    for (uint32_t i = 0; i < nwords; i++) {
+        if (i > 0)
+            strbuf_adds(&b, rnd(10) == 0 ? ", " : " ");
+        strbuf_adds(&b, rnd(7) == 0 ? "filler" : word());
+    }
+    strbuf_add(&b, "", 0);
+    return strbuf_take(&b);
+}
+
+static struct item *gen_item(void)
+{
+    struct item *it = item_new();
+    char *t;
+
+    assert_non_null(it);
+    assert_int_equal(item_set(&it->id, "id"), 0);
+    t = gen_text(3 + rnd(8));
+    assert_int_equal(item_set(&it->title, t), 0);
+    free(t);
+    t = gen_text(5 + rnd(30));
+    assert_int_equal(item_set(&it->summary, t), 0);
+    free(t);
+    if (rnd(2)) {
+        t = gen_text(rnd(60));
+        assert_int_equal(item_set(&it->content, t), 0);
+        free(t);
+    }
+    if (rnd(3) == 0)
+        assert_int_equal(item_set(&it->author, word()), 0);
+    if (rnd(3) == 0)
+        assert_int_equal(item_add_category(it, word()), 0);
+    assert_int_equal(item_set(&it->link, rnd(4) == 0 ? "https://Example.org/a" : "https://x.net/b"),
+                     0);
+    assert_int_equal(item_set(&it->feed_title, rnd(2) ? word() : NULL), 0);
+    return it;
+}
+
+struct hits {
+    size_t *idx;
+    size_t n, cap;
+};
+
+static int collect(const struct rule_info *rule, const struct item *it, void *arg)
+{
+    struct hits *h = arg;
+
+    (void)it;
+    if (h->n == h->cap) {
+        h->cap = h->cap != 0 ? h->cap * 2 : 64;
+        h->idx = realloc(h->idx, h->cap * sizeof(*h->idx));
+        assert_non_null(h->idx);
+    }
+    h->idx[h->n++] = rule->index;
+    return 0;
+}
+
+static void test_oracle(void **state)
+{
+    const size_t nrules = 4000, nitems = 400;
+    struct strbuf b = {0};
+    struct ruleset *rs = NULL;
+    struct ruleset_worker *wi, *wn;
+    unsigned long long cands = 0, total = 0;
+    char *json;
+    na_error err;
+
+    (void)state;
+    strbuf_adds(&b, "{\"rules\":[\n");
+    for (size_t i = 0; i < nrules; i++) {
+        struct strbuf q = {0};
+        char *qs;
+        char head[160];
+
+        gen_query(&q, 0);
+        qs = strbuf_take(&q);
+        assert_non_null(qs);
+        snprintf(head, sizeof(head), "%s{\"id\":\"r%zu\",%s%s\"query\":\"", i > 0 ? ",\n" : "",
+                 i, rnd(10) == 0 ? "\"lang\":\"german\"," : "",
+                 rnd(50) == 0 ? "\"enabled\":false," : "");
+        strbuf_adds(&b, head);
+        for (const char *p = qs; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                strbuf_adds(&b, "\\");
+            strbuf_add(&b, p, 1);
+        }
+        strbuf_adds(&b, "\"}");
+        free(qs);
+    }
+    strbuf_adds(&b, "\n]}\n");
+    json = strbuf_take(&b);
+    assert_non_null(json);
+    na_error_clear(&err);
+    if (ruleset_load_buffer("gen.json", json, strlen(json), &rs, &err) != 0)
+        fail_msg("%s", err.msg);
+    free(json);
+    assert_int_equal(ruleset_count(rs), nrules);
+
+    /* two workers on one set: one indexed, one naive (set before each call) */
+    wi = ruleset_worker_new(rs);
+    wn = ruleset_worker_new(rs);
+    assert_non_null(wi);
+    assert_non_null(wn);
+    for (size_t k = 0; k < nitems; k++) {
+        struct item *it = gen_item();
+        struct hits hi = {0}, hn = {0};
+
+        ruleset_set_naive(rs, 0);
+        assert_int_equal(ruleset_worker_match(wi, it, collect, &hi), 0);
+        ruleset_set_naive(rs, 1);
+        assert_int_equal(ruleset_worker_match(wn, it, collect, &hn), 0);
+        if (hi.n != hn.n || (hi.n > 0 && memcmp(hi.idx, hn.idx, hi.n * sizeof(*hi.idx)) != 0)) {
+            size_t i = 0;
+
+            while (i < hi.n && i < hn.n && hi.idx[i] == hn.idx[i])
+                i++;
+            fail_msg("item %zu (title '%s'): index found %zu matches, naive %zu; first "
+                     "difference at rule %s",
+                     k, it->title, hi.n, hn.n,
+                     ruleset_rule(rs, i < hn.n ? hn.idx[i] : hi.idx[i])->query);
+        }
+        total += hn.n;
+        free(hi.idx);
+        free(hn.idx);
+        item_free(&it);
+    }
+    ruleset_worker_stats(wi, NULL, &cands, NULL);
+    /* the oracle is only worth something if rules do match... */
+    assert_true(total > nitems);
+    /* ...and the index must actually prune (the vocabulary is tiny here, so
+     * most items hold the common words: only a modest cut is expected) */
+    if (cands >= (unsigned long long)nitems * nrules * 6 / 10)
+        fail_msg("%llu candidates for %zu items x %zu rules", cands, nitems, nrules);
+    ruleset_worker_free(&wi);
+    ruleset_worker_free(&wn);
+    ruleset_set_naive(rs, 0);
+    ruleset_free(&rs);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+
+    assert_non_null(fp);
+    assert_int_equal(fputs(text, fp) >= 0, 1);
+    assert_int_equal(fclose(fp), 0);
+}
+
+struct msgs {
+    int n;
+    char m[8][1024];
+};
+
+static void report(const na_error *e, void *arg)
+{
+    struct msgs *ms = arg;
+
+    if (ms->n < 8)
+        snprintf(ms->m[ms->n], sizeof(ms->m[0]), "%s", e->msg);
+    ms->n++;
+}
+
+static void test_directory(void **state)
+{
+    char dir[] = "/tmp/na-rules-XXXXXX", path[128];
+    struct ruleset *rs = NULL;
+    struct msgs ms = {0};
+    struct item *it = item_new();
+    struct hits h = {0};
+    size_t nrules = 0;
+    na_error err;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/b.json", dir);
+    write_file(path, "{\"rules\":[{\"id\":\"b1\",\"query\":\"beta\",\"tags\":[\"t\"]}]}\n");
+    snprintf(path, sizeof(path), "%s/a.json", dir);
+    write_file(path, "{\"rules\":[{\"id\":\"a1\",\"query\":\"alpha\"},\n"
+                     "{\"id\":\"a2\",\"query\":\"beta\",\"enabled\":false}]}\n");
+    snprintf(path, sizeof(path), "%s/notes.txt", dir);
+    write_file(path, "not json");
+    na_error_clear(&err);
+    if (ruleset_load(dir, &rs, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(ruleset_count(rs), 3);
+    assert_string_equal(ruleset_rule(rs, 0)->id, "a1"); /* files in name order */
+    assert_string_equal(ruleset_rule(rs, 2)->id, "b1");
+    assert_int_equal(ruleset_rule(rs, 2)->ntags, 1);
+    assert_string_equal(ruleset_rule(rs, 2)->tags[0], "t");
+    assert_string_equal(ruleset_rule(rs, 0)->lang, "english");
+    assert_int_equal(item_set(&it->id, "i"), 0);
+    assert_int_equal(item_set(&it->title, "alpha beta"), 0);
+    assert_int_equal(ruleset_match(rs, it, collect, &h), 0);
+    assert_int_equal(h.n, 2); /* a2 is disabled */
+    assert_int_equal(h.idx[0], 0);
+    assert_int_equal(h.idx[1], 2);
+    free(h.idx);
+    ruleset_free(&rs);
+
+    /* an id used in two files: the error names both */
+    snprintf(path, sizeof(path), "%s/c.json", dir);
+    write_file(path, "{\"rules\":[{\"id\":\"a1\",\"query\":\"x\",\"lang\":\"klingon\"},\n"
+                     "{\"id\":\"b1\",\"query\":\"x -x\"}]}\n");
+    assert_int_equal(ruleset_check(dir, report, &ms, &nrules), 3);
+    assert_int_equal(nrules, 5);
+    assert_int_equal(ms.n, 4);
+    assert_non_null(strstr(ms.m[0], "c.json:1:"));
+    assert_non_null(strstr(ms.m[0], "rule 'a1': unknown language 'klingon'"));
+    assert_non_null(strstr(ms.m[1], "c.json:2:"));
+    assert_non_null(strstr(ms.m[1], "warning: rule 'b1': column 3: can never match"));
+    assert_non_null(strstr(ms.m[2], "c.json:1:"));
+    assert_non_null(strstr(ms.m[2], "duplicate rule id 'a1' (first used at "));
+    assert_non_null(strstr(ms.m[2], "a.json:1)"));
+    assert_non_null(strstr(ms.m[3], "c.json:2:"));
+    assert_non_null(strstr(ms.m[3], "duplicate rule id 'b1' (first used at "));
+    assert_non_null(strstr(ms.m[3], "b.json:1)"));
+    assert_int_equal(ruleset_load(dir, &rs, &err), -1);
+    assert_non_null(strstr(err.msg, "c.json"));
+
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/a.json", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/b.json", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/notes.txt", dir);
+    unlink(path);
+    memset(&ms, 0, sizeof(ms));
+    assert_int_equal(ruleset_check(dir, report, &ms, NULL), 1);
+    assert_non_null(strstr(ms.m[0], "no *.json rules files"));
+    rmdir(dir);
+    item_free(&it);
+}
+
+/* Rules without a term to file under are still matched. */
+static void test_always(void **state)
+{
+    static const char json[] =
+        "{\"rules\":[{\"id\":\"neg\",\"query\":\"storm OR -calm\"},"
+        "{\"id\":\"re\",\"query\":\"/st.rm/\"},"
+        "{\"id\":\"link\",\"query\":\"link:example\"},"
+        "{\"id\":\"pfx\",\"query\":\"sto* -calm\"}]}";
+    struct ruleset *rs = NULL;
+    struct item *it = item_new();
+    struct ruleindex_stats st;
+    const struct rule_expr *ex[4];
+    struct ruleindex *ix;
+    struct hits h = {0};
+    na_error err;
+
+    (void)state;
+    assert_int_equal(ruleset_load_buffer("m.json", json, sizeof(json) - 1, &rs, &err), 0);
+    for (size_t i = 0; i < 4; i++)
+        ex[i] = ruleset_expr(rs, i);
+    ix = ruleindex_build(ex, 4);
+    assert_non_null(ix);
+    ruleindex_get_stats(ix, &st);
+    assert_int_equal(st.always, 3);
+    assert_int_equal(st.postings, 1);
+    ruleindex_free(&ix);
+    assert_int_equal(item_set(&it->id, "i"), 0);
+    assert_int_equal(item_set(&it->title, "nothing here"), 0);
+    assert_int_equal(ruleset_match(rs, it, collect, &h), 0);
+    assert_int_equal(h.n, 1); /* neg: no "calm" */
+    assert_int_equal(h.idx[0], 0);
+    h.n = 0;
+    assert_int_equal(item_set(&it->title, "a stormy day, calm"), 0);
+    assert_int_equal(item_set(&it->link, "http://EXAMPLE.com"), 0);
+    assert_int_equal(ruleset_match(rs, it, collect, &h), 0);
+    assert_int_equal(h.n, 2); /* re, link */
+    assert_int_equal(h.idx[0], 1);
+    assert_int_equal(h.idx[1], 2);
+    free(h.idx);
+    item_free(&it);
+    ruleset_free(&rs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_oracle),
+        cmocka_unit_test(test_directory),
+        cmocka_unit_test(test_always),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,388 @@
+/*
+ * test_wire_durable.c - the frames of durable delivery (wire.h): hand-off
+ * items and acks between DEALER and ROUTER, replay requests and replies,
+ * heartbeats; and hostile messages (wrong part counts, thousands of parts,
+ * wrong versions, truncated JSON, negative seqs, oversize parts), after
+ * each of which the same socket still delivers the next good message.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <zmq.h>
+
+#include "item.h"
+#include "wire.h"
+
+struct rd {
+    void *ctx;
+    void *router;
+    void *dealer;
+};
+
+static int setup(void **state)
+{
+    static int n;
+    struct rd *p = calloc(1, sizeof(*p));
+    char ep[64];
+    int timeout = 5000;
+
+    snprintf(ep, sizeof(ep), "inproc://test-wire-durable-%d", n++);
+    p->ctx = zmq_ctx_new();
+    p->router = zmq_socket(p->ctx, ZMQ_ROUTER);
+    p->dealer = zmq_socket(p->ctx, ZMQ_DEALER);
+    assert_int_equal(zmq_bind(p->router, ep), 0);
+    assert_int_equal(zmq_connect(p->dealer, ep), 0);
+    zmq_setsockopt(p->router, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+    zmq_setsockopt(p->dealer, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+    *state = p;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct rd *p = *state;
+    int linger = 0;
+
+    zmq_setsockopt(p->router, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(p->dealer, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_close(p->router);
+    zmq_close(p->dealer);
+    zmq_ctx_term(p->ctx);
+    free(p);
+    return 0;
+}
+
+/* Send n raw parts from sock. */
+static void send_parts(void *sock, size_t n, const char *const *parts)
+{
+    for (size_t i = 0; i < n; i++)
+        assert_true(zmq_send(sock, parts[i], strlen(parts[i]), i + 1 < n ? ZMQ_SNDMORE : 0) >= 0);
+}
+
+static struct item *make_item(const char *id)
+{
+    struct item *it = item_new();
+
+    assert_non_null(it);
+    assert_int_equal(item_set(&it->id, id), 0);
+    assert_int_equal(item_set(&it->feed, "http://example.org/feed"), 0);
+    assert_int_equal(item_set(&it->title, "A title"), 0);
+    return it;
+}
+
+static void send_good_item(struct rd *p, const char *id, int64_t tag)
+{
+    struct item *it = make_item(id);
+    char *json = item_to_json(it);
+
+    assert_int_equal(wire_send_handoff(p->dealer, tag, json, strlen(json), 0), 0);
+    free(json);
+    item_free(&it);
+}
+
+static void expect_good_item(struct rd *p, const char *id, int64_t tag)
+{
+    struct wire_peer peer;
+    struct item *it = NULL;
+    int64_t got;
+    na_error err;
+
+    na_error_clear(&err);
+    assert_int_equal(wire_recv_handoff(p->router, 0, &peer, &got, &it, &err), 0);
+    assert_int_equal(got, tag);
+    assert_true(peer.len > 0);
+    assert_string_equal(it->id, id);
+    assert_string_equal(it->feed, "http://example.org/feed");
+    item_free(&it);
+}
+
+static void test_handoff_round_trip(void **state)
+{
+    struct rd *p = *state;
+    struct wire_peer peer;
+    struct item *it = NULL;
+    int64_t tag, tags[3] = {42, 43, 7}, *got = NULL;
+    size_t n;
+    na_error err;
+
+    send_good_item(p, "item-1", 42);
+    na_error_clear(&err);
+    assert_int_equal(wire_recv_handoff(p->router, 0, &peer, &tag, &it, &err), 0);
+    assert_int_equal(tag, 42);
+    assert_string_equal(it->id, "item-1");
+    item_free(&it);
+    assert_int_equal(wire_send_acks(p->router, &peer, tags, 3), 0);
+    assert_int_equal(wire_recv_acks(p->dealer, 0, &got, &n, &err), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(got[0], 42);
+    assert_int_equal(got[2], 7);
+    free(got);
+    /* nothing waiting */
+    assert_int_equal(wire_recv_handoff(p->router, ZMQ_DONTWAIT, &peer, &tag, &it, &err), -2);
+    assert_int_equal(errno, EAGAIN);
+}
+
+static void test_handoff_hostile(void **state)
+{
+    struct rd *p = *state;
+    static const char *const one[] = {"{\"v\":1,\"op\":\"item\",\"tag\":1}"};
+    static const char *const three[] = {"{\"v\":1,\"op\":\"item\",\"tag\":2}", "{}", "x"};
+    static const char *const v2[] = {"{\"v\":2,\"op\":\"item\",\"tag\":3}", "{\"id\":\"a\"}"};
+    static const char *const trunc[] = {"{\"v\":1,\"op\":\"item\",\"ta", "{\"id\":\"a\"}"};
+    static const char *const neg[] = {"{\"v\":1,\"op\":\"item\",\"tag\":-5}", "{\"id\":\"a\"}"};
+    static const char *const badop[] = {"{\"v\":1,\"op\":\"ack\",\"tag\":5}", "{\"id\":\"a\"}"};
+    static const char *const badbody[] = {"{\"v\":1,\"op\":\"item\",\"tag\":6}", "{\"id\":"};
+    const char *const *cases[] = {one, three, v2, trunc, neg, badop, badbody};
+    const size_t counts[] = {1, 3, 2, 2, 2, 2, 2};
+    const int64_t want_tag[] = {-1, -1, -1, -1, -1, -1, 6};
+    struct wire_peer peer;
+    struct item *it = NULL;
+    int64_t tag;
+    na_error err;
+    size_t i;
+    char *big;
+
+    for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+        send_parts(p->dealer, counts[i], cases[i]);
+        na_error_clear(&err);
+        assert_int_equal(wire_recv_handoff(p->router, 0, &peer, &tag, &it, &err), -1);
+        assert_null(it);
+        assert_int_equal(tag, want_tag[i]);
+        assert_true(err.msg[0] != '\0');
+        send_good_item(p, "after", (int64_t)i);
+        expect_good_item(p, "after", (int64_t)i);
+    }
+    /* thousands of parts */
+    for (i = 0; i < 5000; i++)
+        assert_true(zmq_send(p->dealer, "x", 1, i + 1 < 5000 ? ZMQ_SNDMORE : 0) >= 0);
+    assert_int_equal(wire_recv_handoff(p->router, 0, &peer, &tag, &it, &err), -1);
+    assert_non_null(strstr(err.msg, "parts"));
+    send_good_item(p, "after-parts", 99);
+    expect_good_item(p, "after-parts", 99);
+    /* an oversize item */
+    big = malloc(WIRE_MAX_ITEM + 2);
+    assert_non_null(big);
+    memset(big, ' ', WIRE_MAX_ITEM + 1);
+    big[WIRE_MAX_ITEM + 1] = '\0';
+    assert_true(zmq_send(p->dealer, "{\"v\":1,\"op\":\"item\",\"tag\":8}", 27, ZMQ_SNDMORE) >= 0);
+    assert_true(zmq_send(p->dealer, big, WIRE_MAX_ITEM + 1, 0) >= 0);
+    free(big);
+    assert_int_equal(wire_recv_handoff(p->router, 0, &peer, &tag, &it, &err), -1);
+    assert_non_null(strstr(err.msg, "exceeds"));
+    assert_int_equal(tag, 8);
+    send_good_item(p, "after-big", 100);
+    expect_good_item(p, "after-big", 100);
+}
+
+static void test_acks_hostile(void **state)
+{
+    struct rd *p = *state;
+    static const char *const bad[] = {
+        "{\"v\":1,\"op\":\"ack\",\"tags\":[1,\"2\"]}", "{\"v\":1,\"op\":\"ack\",\"tags\":[-1]}",
+        "{\"v\":1,\"op\":\"ack\"}", "{\"v\":9,\"op\":\"ack\",\"tags\":[]}", "{\"v\":1,\"op\":\"ack\",",
+    };
+    struct wire_peer peer;
+    struct item *it = NULL;
+    int64_t tag, *tags = NULL, good = 5;
+    size_t i, n;
+    na_error err;
+
+    /* learn the dealer's routing id */
+    send_good_item(p, "x", 1);
+    assert_int_equal(wire_recv_handoff(p->router, 0, &peer, &tag, &it, &err), 0);
+    item_free(&it);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_true(zmq_send(p->router, peer.id, peer.len, ZMQ_SNDMORE) >= 0);
+        assert_true(zmq_send(p->router, bad[i], strlen(bad[i]), 0) >= 0);
+        na_error_clear(&err);
+        assert_int_equal(wire_recv_acks(p->dealer, 0, &tags, &n, &err), -1);
+        assert_null(tags);
+        assert_int_equal(wire_send_acks(p->router, &peer, &good, 1), 0);
+        assert_int_equal(wire_recv_acks(p->dealer, 0, &tags, &n, &err), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(tags[0], 5);
+        free(tags);
+        tags = NULL;
+    }
+}
+
+static void test_replay_requests(void **state)
+{
+    struct rd *p = *state;
+    static const char *const bad[] = {
+        "{\"v\":1,\"op\":\"replay\",\"id\":1,\"after\":-1}",
+        "{\"v\":1,\"op\":\"replay\",\"after\":3}",
+        "{\"v\":2,\"op\":\"replay\",\"id\":1,\"after\":3}",
+        "{\"v\":1,\"op\":\"replay\",\"id\":1,\"after\":3,\"topics\":\"a\"}",
+        "{\"v\":1,\"op\":\"replay\",\"id\":1,\"after\":3,\"topics\":[1]}",
+        "{\"v\":1,\"op\":\"rewind\",\"id\":1,\"after\":3}",
+        "{\"v\":1,\"op\":\"replay\",\"id\":1,\"aft",
+        "[1,2,3]",
+    };
+    struct wire_replay_req req;
+    struct wire_peer peer;
+    na_error err;
+    size_t i;
+    char many[4096];
+    size_t off;
+
+    send_parts(p->dealer, 1,
+               (const char *const[]){"{\"v\":1,\"op\":\"replay\",\"id\":7,\"after\":12,"
+                                     "\"topics\":[\"tech\",\"sec\"]}"});
+    assert_int_equal(wire_recv_replay_req(p->router, 0, &peer, &req, &err), 0);
+    assert_int_equal(req.id, 7);
+    assert_int_equal(req.after, 12);
+    assert_int_equal(req.ntopics, 2);
+    assert_string_equal(req.topics[1], "sec");
+    assert_false(req.head_only);
+    wire_replay_req_clear(&req);
+    send_parts(p->dealer, 1, (const char *const[]){"{\"v\":1,\"op\":\"head\",\"id\":8}"});
+    assert_int_equal(wire_recv_replay_req(p->router, 0, &peer, &req, &err), 0);
+    assert_true(req.head_only);
+    assert_int_equal(req.id, 8);
+    wire_replay_req_clear(&req);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        send_parts(p->dealer, 1, &bad[i]);
+        na_error_clear(&err);
+        assert_int_equal(wire_recv_replay_req(p->router, 0, &peer, &req, &err), -1);
+        assert_true(peer.len > 0); /* the sender can be told */
+        assert_true(err.msg[0] != '\0');
+        assert_null(req.topics);
+        wire_replay_req_clear(&req);
+    }
+    /* too many topics */
+    off = (size_t)snprintf(many, sizeof(many), "{\"v\":1,\"op\":\"replay\",\"id\":1,\"after\":0,"
+                                               "\"topics\":[");
+    for (i = 0; i < WIRE_MAX_REPLAY_TOPICS + 1; i++)
+        off += (size_t)snprintf(many + off, sizeof(many) - off, "%s\"t%zu\"", i ? "," : "", i);
+    snprintf(many + off, sizeof(many) - off, "]}");
+    send_parts(p->dealer, 1, (const char *const[]){many});
+    assert_int_equal(wire_recv_replay_req(p->router, 0, &peer, &req, &err), -1);
+    assert_int_equal(req.id, 1);
+    wire_replay_req_clear(&req);
+    /* two parts */
+    send_parts(p->dealer, 2, (const char *const[]){"{\"v\":1,\"op\":\"head\",\"id\":8}", "x"});
+    assert_int_equal(wire_recv_replay_req(p->router, 0, &peer, &req, &err), -1);
+    wire_replay_req_clear(&req);
+}
+
+/* Receive one reply on the dealer: the header as JSON, and the number of
+ * parts. */
+static json_t *recv_reply(struct rd *p, size_t *nparts, char bodies[][64])
+{
+    json_t *hdr = NULL;
+    int more = 1;
+    size_t ms = sizeof(more);
+
+    *nparts = 0;
+    while (more) {
+        char buf[8192];
+        int n = zmq_recv(p->dealer, buf, sizeof(buf) - 1, 0);
+
+        assert_true(n >= 0);
+        buf[n] = '\0';
+        if (*nparts == 0)
+            hdr = json_loads(buf, 0, NULL);
+        else if (bodies != NULL && *nparts <= 8)
+            snprintf(bodies[*nparts - 1], 64, "%.63s", buf);
+        (*nparts)++;
+        zmq_getsockopt(p->dealer, ZMQ_RCVMORE, &more, &ms);
+    }
+    assert_non_null(hdr);
+    return hdr;
+}
+
+static void test_replay_replies(void **state)
+{
+    struct rd *p = *state;
+    const char *topics[] = {"a", "b"}, *bodies[] = {"{\"seq\":1}", "{\"seq\":2}"};
+    size_t lens[] = {9, 9}, n;
+    char got[8][64];
+    struct wire_replay_req req;
+    struct wire_peer peer;
+    na_error err;
+    json_t *h;
+
+    send_parts(p->dealer, 1, (const char *const[]){"{\"v\":1,\"op\":\"head\",\"id\":3}"});
+    assert_int_equal(wire_recv_replay_req(p->router, 0, &peer, &req, &err), 0);
+    wire_replay_req_clear(&req);
+    assert_int_equal(wire_send_replay_batch(p->router, &peer, 3, topics, bodies, lens, 2), 0);
+    h = recv_reply(p, &n, got);
+    assert_int_equal(n, 5);
+    assert_string_equal(json_string_value(json_object_get(h, "type")), "batch");
+    assert_int_equal(json_integer_value(json_object_get(h, "count")), 2);
+    assert_int_equal(json_integer_value(json_object_get(h, "id")), 3);
+    assert_string_equal(got[0], "a");
+    assert_string_equal(got[3], "{\"seq\":2}");
+    json_decref(h);
+    assert_int_equal(wire_send_replay_end(p->router, &peer, 3, 10, 12, 2), 0);
+    h = recv_reply(p, &n, NULL);
+    assert_int_equal(n, 1);
+    assert_string_equal(json_string_value(json_object_get(h, "type")), "end");
+    assert_int_equal(json_integer_value(json_object_get(h, "last")), 10);
+    assert_int_equal(json_integer_value(json_object_get(h, "head")), 12);
+    json_decref(h);
+    assert_int_equal(wire_send_replay_error(p->router, &peer, 3, "truncated",
+                                            "truncated, oldest is 2", 2, 12), 0);
+    h = recv_reply(p, &n, NULL);
+    assert_string_equal(json_string_value(json_object_get(h, "code")), "truncated");
+    assert_string_equal(json_string_value(json_object_get(h, "message")),
+                        "truncated, oldest is 2");
+    json_decref(h);
+    /* an unknown peer: dropped without blocking */
+    peer.id[0] ^= 0xff;
+    assert_int_equal(wire_send_replay_end(p->router, &peer, 3, 10, 12, 2), 0);
+}
+
+static void test_heartbeat(void **state)
+{
+    void *ctx = zmq_ctx_new(), *pub = zmq_socket(ctx, ZMQ_PUB), *sub = zmq_socket(ctx, ZMQ_SUB);
+    char topic[64], body[256];
+    int timeout = 5000, n, linger = 0;
+    json_t *h;
+
+    (void)state;
+    assert_int_equal(zmq_bind(pub, "inproc://hb"), 0);
+    assert_int_equal(zmq_connect(sub, "inproc://hb"), 0);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, WIRE_HEARTBEAT_TOPIC, strlen(WIRE_HEARTBEAT_TOPIC));
+    zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+    assert_int_equal(wire_send_heartbeat(pub, 41, 3, 1000), 0);
+    n = zmq_recv(sub, topic, sizeof(topic), 0);
+    assert_int_equal(n, 10);
+    assert_memory_equal(topic, "\x01heartbeat", 10);
+    n = zmq_recv(sub, body, sizeof(body) - 1, 0);
+    assert_true(n > 0);
+    body[n] = '\0';
+    h = json_loads(body, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(h, "head")), 41);
+    assert_int_equal(json_integer_value(json_object_get(h, "oldest")), 3);
+    assert_int_equal(json_integer_value(json_object_get(h, "v")), 1);
+    json_decref(h);
+    zmq_setsockopt(pub, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_close(pub);
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_handoff_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_handoff_hostile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_acks_hostile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replay_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replay_replies, setup, teardown),
+        cmocka_unit_test(test_heartbeat),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

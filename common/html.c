@@ -351,6 +351,45 @@ static void presize(struct strbuf *b, size_t n)
     }
 }
 
+/* Copies html from i up to the next '<' or '&' (or its end) to b; returns
+ * where it stopped. */
+static size_t copy_run(struct strbuf *b, const char *html, size_t len, size_t i)
+{
+    const char *lt = memchr(html + i, '<', len - i), *amp;
+    size_t k = lt == NULL ? len : (size_t)(lt - html);
+
+    amp = memchr(html + i, '&', k - i);
+    if (amp != NULL)
+        k = (size_t)(amp - html);
+    strbuf_add(b, html + i, k - i);
+    return k;
+}
+
+/* Where the comment opened by the "<!--" at i ends: just past its "-->",
+ * or len when it is never closed. */
+static size_t comment_end(const char *html, size_t len, size_t i)
+{
+    for (size_t k = i + 4; k + 3 <= len; k++) {
+        const char *dash = memchr(html + k, '-', len - k);
+
+        if (dash == NULL || (size_t)(dash - html) + 3 > len)
+            break;
+        k = (size_t)(dash - html);
+        if (memcmp(html + k, "-->", 3) == 0)
+            return k + 3;
+    }
+    return len;
+}
+
+/* Does the '<' at i (rest bytes left) open a tag: a letter or '/' and a
+ * letter after it? */
+static int opens_tag(const char *html, size_t rest, size_t i)
+{
+    return rest >= 2 && (isalpha((unsigned char)html[i + 1]) ||
+                         (rest >= 3 && html[i + 1] == '/' &&
+                          isalpha((unsigned char)html[i + 2])));
+}
+
 char *html_to_text(const char *html, size_t len)
 {
     struct strbuf b = {0};
@@ -363,14 +402,9 @@ char *html_to_text(const char *html, size_t len)
     len = strnlen(html != NULL ? html : "", len);
     presize(&b, len);
     while (i < len) {
-        const char *lt = memchr(html + i, '<', len - i), *amp;
-        size_t k = lt == NULL ? len : (size_t)(lt - html), rest;
+        size_t rest;
 
-        amp = memchr(html + i, '&', k - i);
-        if (amp != NULL)
-            k = (size_t)(amp - html);
-        strbuf_add(&b, html + i, k - i);
-        i = k;
+        i = copy_run(&b, html, len, i);
         if (i >= len)
             break;
         if (html[i] == '&') {
@@ -379,27 +413,12 @@ char *html_to_text(const char *html, size_t len)
         }
         rest = len - i;
         if (rest >= 4 && memcmp(html + i, "<!--", 4) == 0) {
-            const char *end = NULL;
-
-            for (k = i + 4; k + 3 <= len; k++) {
-                const char *dash = memchr(html + k, '-', len - k);
-
-                if (dash == NULL || (size_t)(dash - html) + 3 > len)
-                    break;
-                k = (size_t)(dash - html);
-                if (memcmp(html + k, "-->", 3) == 0) {
-                    end = html + k;
-                    break;
-                }
-            }
-            i = end == NULL ? len : (size_t)(end - html) + 3;
+            i = comment_end(html, len, i);
         } else if (rest >= 2 && (html[i + 1] == '!' || html[i + 1] == '?')) {
             const char *gt = memchr(html + i, '>', rest); /* a declaration */
 
             i = gt == NULL ? len : (size_t)(gt - html) + 1;
-        } else if (rest >= 2 && (isalpha((unsigned char)html[i + 1]) ||
-                                 (rest >= 3 && html[i + 1] == '/' &&
-                                  isalpha((unsigned char)html[i + 2])))) {
+        } else if (opens_tag(html, rest, i)) {
             i = text_tag(&b, html, len, i, &unclosed);
         } else {
             strbuf_add(&b, "<", 1); /* a lone '<' is text */
@@ -679,14 +698,9 @@ char *html_sanitize_base(const char *html, size_t len, const char *base)
         base = NULL;
     presize(&b, len);
     while (i < len) {
-        const char *lt = memchr(html + i, '<', len - i), *amp;
-        size_t k = lt == NULL ? len : (size_t)(lt - html), rest;
+        size_t rest;
 
-        amp = memchr(html + i, '&', k - i);
-        if (amp != NULL)
-            k = (size_t)(amp - html);
-        strbuf_add(&b, html + i, k - i);
-        i = k;
+        i = copy_run(&b, html, len, i);
         if (i >= len)
             break;
         if (html[i] == '&') {
@@ -695,14 +709,7 @@ char *html_sanitize_base(const char *html, size_t len, const char *base)
         }
         rest = len - i;
         if (rest >= 4 && memcmp(html + i, "<!--", 4) == 0) {
-            const char *end = NULL;
-
-            for (k = i + 4; k + 3 <= len; k++)
-                if (memcmp(html + k, "-->", 3) == 0) {
-                    end = html + k;
-                    break;
-                }
-            i = end == NULL ? len : (size_t)(end - html) + 3;
+            i = comment_end(html, len, i);
         } else if (rest >= 3 && (html[i + 1] == '!' || html[i + 1] == '?') &&
                    isalpha((unsigned char)html[i + 2])) {
             const char *gt = memchr(html + i, '>', rest);
@@ -713,9 +720,7 @@ char *html_sanitize_base(const char *html, size_t len, const char *base)
             } else {
                 i = (size_t)(gt - html) + 1;
             }
-        } else if (rest >= 2 && (isalpha((unsigned char)html[i + 1]) ||
-                                 (rest >= 3 && html[i + 1] == '/' &&
-                                  isalpha((unsigned char)html[i + 2])))) {
+        } else if (opens_tag(html, rest, i)) {
             i = sanitize_tag(&b, html, len, i, base);
         } else {
             strbuf_add(&b, "&lt;", 4); /* a lone '<' is text */

@@ -69,6 +69,8 @@ struct ruleindex_scratch {
     size_t npool, poolcap;
     uint32_t *keys; /* the keys the document hit, before their postings are read */
     size_t nkeys, keycap;
+    uint32_t *tmp;  /* cap entries: the radix sort's other half */
+    size_t tmpcap;
 };
 
 /* A key's hash: the word's text_hash (so a document's stems need no
@@ -543,6 +545,7 @@ void ruleindex_scratch_free(struct ruleindex_scratch **ps)
     free((*ps)->mark);
     free((*ps)->cand);
     free((*ps)->keys);
+    free((*ps)->tmp);
     free(*ps);
     *ps = NULL;
 }
@@ -571,6 +574,65 @@ static int add_postings(const struct ruleindex *ix, struct ruleindex_scratch *s,
         if (s->mark[r] != s->epoch) {
             s->mark[r] = s->epoch;
             s->cand[s->ncand++] = r;
+        }
+    }
+    return 0;
+}
+
+/* Sort the candidates (distinct rule numbers) in increasing order: an
+ * insertion sort for a few, else a least-significant-digit radix sort by
+ * bytes, skipping the high bytes no rule number uses.  0 or -1. */
+static int sort_cand(struct ruleindex_scratch *s)
+{
+    uint32_t *a = s->cand, *b;
+    size_t n = s->ncand, passes = 0;
+
+    if (n <= 32) {
+        for (size_t i = 1; i < n; i++) {
+            uint32_t v = a[i];
+            size_t j = i;
+
+            for (; j > 0 && a[j - 1] > v; j--)
+                a[j] = a[j - 1];
+            a[j] = v;
+        }
+        return 0;
+    }
+    if (s->tmpcap < n) {
+        uint32_t *nt = realloc(s->tmp, s->cap * sizeof(*nt));
+
+        if (nt == NULL)
+            return -1;
+        s->tmp = nt;
+        s->tmpcap = s->cap;
+    }
+    b = s->tmp;
+    for (size_t r = s->nrules; r > 0 && passes < 4; r >>= 8)
+        passes++;
+    for (size_t p = 0; p < passes; p++) {
+        size_t count[257] = {0};
+        unsigned shift = (unsigned)(8 * p);
+        uint32_t *t;
+
+        for (size_t i = 0; i < n; i++)
+            count[((a[i] >> shift) & 0xff) + 1]++;
+        for (size_t k = 1; k < 257; k++)
+            count[k] += count[k - 1];
+        for (size_t i = 0; i < n; i++)
+            b[count[(a[i] >> shift) & 0xff]++] = a[i];
+        t = a;
+        a = b;
+        b = t;
+    }
+    if (a != s->cand) {
+        /* an odd number of passes: the result is in tmp; swap the buffers */
+        s->tmp = s->cand;
+        s->cand = a;
+        {
+            size_t c = s->tmpcap;
+
+            s->tmpcap = s->cap;
+            s->cap = c;
         }
     }
     return 0;
@@ -769,8 +831,8 @@ long ruleindex_candidates(const struct ruleindex *ix, const struct text_doc *d,
         memcpy(s->cand + s->ncand, ix->always, ix->nalways * sizeof(*s->cand));
         s->ncand += ix->nalways;
     }
-    if (s->ncand > 1)
-        qsort(s->cand, s->ncand, sizeof(*s->cand), cmp_u32);
+    if (sort_cand(s) < 0)
+        return -1;
     *out = s->cand;
     return (long)s->ncand;
 }

@@ -947,10 +947,10 @@ int ruleset_worker_match(struct ruleset_worker *w, const struct item *it, rulese
 
             /* the rules of a large set are far apart in memory: start
              * fetching the next ones while this one is evaluated */
+            if (k + 8 < nc)
+                __builtin_prefetch(&rs->rules[cand[k + 8]]);
             if (k + 4 < nc)
-                __builtin_prefetch(&rs->rules[cand[k + 4]]);
-            if (k + 2 < nc)
-                __builtin_prefetch(rs->rules[cand[k + 2]].expr);
+                __builtin_prefetch(rs->rules[cand[k + 4]].expr);
 
             if (rule_eval_ctx(r->expr, w->doc, w->ctx)) {
                 int rc;

@@ -14,14 +14,12 @@
  * only between two documents (text_doc_reset), when they grew too large,
  * so ids stay valid while a document is filled and used.
  */
-#define _DEFAULT_SOURCE /* madvise */
 #include "text.h"
 
 #include <libstemmer.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <utf8proc.h>
 
 #include "item.h"
@@ -41,31 +39,6 @@
  * a Zipf vocabulary's few thousand common words stay in a fast cache. */
 #define L1_SLOTS 32768
 #define L1_KEY 19
-
-/* ---- large tables ----------------------------------------------------------- */
-
-#define HUGE_PAGE (2u << 20)
-
-/* Memory for a table of `bytes` that is looked up at random: 64-byte
- * aligned; from 2 MiB on, in 2 MiB pages where the kernel offers them
- * (transparent huge pages on request), since a random look-up in a table
- * of many MB otherwise misses the TLB as well as the cache.  Freed with
- * free(). */
-static void *table_alloc(size_t bytes)
-{
-    if (bytes >= HUGE_PAGE && bytes <= SIZE_MAX - HUGE_PAGE) {
-        size_t size = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-        void *p = aligned_alloc(HUGE_PAGE, size);
-
-        if (p != NULL) {
-#ifdef MADV_HUGEPAGE
-            (void)madvise(p, size, MADV_HUGEPAGE);
-#endif
-            return p;
-        }
-    }
-    return aligned_alloc(64, (bytes + 63) / 64 * 64);
-}
 
 /* ---- a string-keyed open-addressing hash table with its own arena ------- */
 
@@ -157,7 +130,7 @@ static struct strtab_slot *strtab_lookup(const struct strtab *t, const char *key
 static int strtab_grow(struct strtab *t)
 {
     size_t ncap = t->cap != 0 ? t->cap * 2 : 64;
-    struct strtab_slot *ns = table_alloc(ncap * sizeof(*ns));
+    struct strtab_slot *ns = aligned_alloc(64, ncap * sizeof(*ns));
 
     if (ns == NULL)
         return -1;
@@ -380,7 +353,7 @@ struct text_norm *text_norm_new_lang(const char *lang)
     n = calloc(1, sizeof(*n));
     if (n == NULL)
         return NULL;
-    n->l1 = table_alloc(L1_SLOTS * sizeof(*n->l1));
+    n->l1 = aligned_alloc(64, L1_SLOTS * sizeof(*n->l1));
     if (n->l1 != NULL)
         memset(n->l1, 0, L1_SLOTS * sizeof(*n->l1));
     n->stemmer = n->l1 != NULL ? sb_stemmer_new(lang, NULL) : NULL;
@@ -1024,12 +997,16 @@ static long layer_term(struct text_doc *d, struct doc_layer *l, uint32_t sid)
 }
 
 /* A new doc fold for layer-0 norm fold `nf`: its term in every layer. */
-/* The first min(n, 8) bytes of p as an integer (the rest zero). */
+/* The first min(n, 8) bytes of p as an integer, byte k in bits 8k..8k+7
+ * (the rest zero). */
 static uint64_t pack8(const char *p, size_t n)
 {
     uint64_t v = 0;
 
-    memcpy(&v, p, n < 8 ? n : 8);
+    if (n > 8)
+        n = 8;
+    for (size_t k = 0; k < n; k++)
+        v |= (uint64_t)(unsigned char)p[k] << (8 * k);
     return v;
 }
 
@@ -1089,14 +1066,17 @@ static long new_fold(struct text_doc *d, uint32_t nf, uint32_t sid0, const char 
         /* an ASCII word folds to itself in lower case (as fold_word does):
          * no need to read the normaliser's copy */
         size_t k;
-        char low[8];
+        uint64_t v = 0;
 
         for (k = 0; k < wlen && (unsigned char)w[k] < 0x80; k++)
-            if (k < 8)
-                low[k] = (char)(w[k] >= 'A' && w[k] <= 'Z' ? w[k] | 0x20 : w[k]);
+            if (k < 8) {
+                unsigned c = (unsigned char)w[k];
+
+                v |= (uint64_t)(c >= 'A' && c <= 'Z' ? c | 0x20 : c) << (8 * k);
+            }
         if (k == wlen) {
             d->flen[f] = (uint32_t)wlen;
-            d->fpfx[f] = pack8(low, wlen);
+            d->fpfx[f] = v; /* pack8 of the folded word */
         } else {
             d->flen[f] = n0->fold_len[nf];
             d->fpfx[f] = pack8(n0->folds.arena + n0->fold_off[nf], n0->fold_len[nf]);

@@ -1,8 +1,10 @@
 /*
  * wire.h - the ZeroMQ framing of items and alerts.
  *
- * items_endpoint (fetcher PUSH -> matcher PULL): one frame, the item as
- *   JSON (item_to_json), at most WIRE_MAX_ITEM bytes.
+ * An item on its own (wire_send_item / wire_recv_item): one frame, the
+ *   item as JSON (item_to_json), at most WIRE_MAX_ITEM bytes.  The
+ *   daemons no longer use it on items_endpoint, which carries the
+ *   acknowledged hand-off (fetcher DEALER -> matcher ROUTER, below).
  * alerts_endpoint (matcher PUB -> SUB): two frames, the topic (the rule id,
  *   UTF-8) and the alert body (JSON, see alert.h), at most WIRE_MAX_ALERT.
  *
@@ -50,6 +52,8 @@ int wire_recv_alert(void *sock, int flags, char **topic, char **body, na_error *
  * items_endpoint (fetcher DEALER -> matcher ROUTER):
  *   item: [{"v":1,"op":"item","tag":T}, item JSON]   T: the sender's key
  *   ack:  [{"v":1,"op":"ack","tags":[T,...]}]        matcher -> fetcher
+ *         (at most WIRE_MAX_ACKS tags; the frame may exceed WIRE_MAX_HEADER,
+ *         up to WIRE_MAX_ACK_FRAME)
  * alerts_endpoint also carries heartbeats, once a second:
  *   [WIRE_HEARTBEAT_TOPIC, {"v":1,"head":H,"oldest":O,"ts":T}]
  * replay_endpoint (client DEALER -> matcher ROUTER): see wire_replay_req.

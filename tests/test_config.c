@@ -16,13 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <dirent.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "config.h"
 #include "error.h"
+#include "testutil.h"
 
 #define MIB (1024LL * 1024)
 
@@ -32,29 +32,6 @@ struct fixture {
     char dir[256];  /* a fresh directory under /tmp */
     char path[512]; /* scratch for file names */
 };
-
-static void rm_tree(const char *path)
-{
-    struct stat st;
-    DIR *d;
-    struct dirent *de;
-    char sub[4096];
-
-    if (lstat(path, &st) != 0)
-        return;
-    if (S_ISDIR(st.st_mode) && (d = opendir(path)) != NULL) {
-        while ((de = readdir(d)) != NULL) {
-            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                continue;
-            snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-            rm_tree(sub);
-        }
-        closedir(d);
-        rmdir(path);
-        return;
-    }
-    unlink(path);
-}
 
 static int setup(void **state)
 {
@@ -75,7 +52,7 @@ static int teardown(void **state)
 {
     struct fixture *fx = *state;
 
-    rm_tree(fx->dir);
+    testutil_rm_tree(fx->dir);
     free(fx);
     return 0;
 }
@@ -85,18 +62,13 @@ static int teardown(void **state)
 static const char *put(struct fixture *fx, const char *name, const char *text)
 {
     const char *slash = strchr(name, '/');
-    FILE *fp;
 
     if (slash != NULL) {
         snprintf(fx->path, sizeof(fx->path), "%s/%.*s", fx->dir, (int)(slash - name), name);
         mkdir(fx->path, 0700);
     }
     snprintf(fx->path, sizeof(fx->path), "%s/%s", fx->dir, name);
-    fp = fopen(fx->path, "wb");
-    assert_non_null(fp);
-    assert_int_equal(fwrite(text, 1, strlen(text), fp), strlen(text));
-    assert_int_equal(fclose(fp), 0);
-    return fx->path;
+    return testutil_write_file(fx->path, text);
 }
 
 /* "<dir>/<name>" into buf. */
@@ -507,15 +479,30 @@ static void test_endpoints_and_paths(void **state)
     config_fails(*state, "{\"rules\": \"\"}", 1, 2, "'rules' must not be empty");
 }
 
+/* A sink object config_load must refuse, with the column and a piece of
+ * the message its error must give. */
+struct bad_sink {
+    const char *sink;
+    int col;
+    const char *needle;
+};
+
+/* Each case as the only sink (its object starts at line 2, column 3) must
+ * fail at line 2 and its column, with its message. */
+static void sinks_fail(struct fixture *fx, const struct bad_sink *cases, size_t n)
+{
+    static const char head[] = "{\"notifier\": {\"sinks\": [\n  ";
+    char text[512];
+
+    for (size_t i = 0; i < n; i++) {
+        snprintf(text, sizeof(text), "%s%s]}}", head, cases[i].sink);
+        config_fails(fx, text, 2, cases[i].col, cases[i].needle);
+    }
+}
+
 static void test_bad_sinks(void **state)
 {
-    /* the sink object starts at line 2, column 3 */
-    static const char head[] = "{\"notifier\": {\"sinks\": [\n  ";
-    static const struct {
-        const char *sink;
-        int col;
-        const char *needle;
-    } cases[] = {
+    static const struct bad_sink cases[] = {
         {"{\"path\": \"a\"}", 3, "missing required key 'notifier.sinks[0].type'"},
         {"{\"type\": \"file\"}", 3, "a file sink needs a 'path'"},
         {"{\"type\": \"file\", \"path\": \"\"}", 3, "a file sink needs a 'path'"},
@@ -535,13 +522,7 @@ static void test_bad_sinks(void **state)
         {"{\"type\": \"stdout\", \"topics\": \"a\"}", 22,
          "'notifier.sinks[0].topics' must be an array of strings"},
     };
-    char text[512];
-    size_t i;
-
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        snprintf(text, sizeof(text), "%s%s]}}", head, cases[i].sink);
-        config_fails(*state, text, 2, cases[i].col, cases[i].needle);
-    }
+    sinks_fail(*state, cases, sizeof(cases) / sizeof(cases[0]));
     /* the second sink is the bad one */
     config_fails(*state, "{\"notifier\": {\"sinks\": [{\"type\": \"stdout\"},\n"
                          "     {\"type\": \"exec\"}]}}", 2, 6,
@@ -623,12 +604,7 @@ static void test_remote_sinks(void **state)
 
 static void test_bad_remote_sinks(void **state)
 {
-    static const char head[] = "{\"notifier\": {\"sinks\": [\n  ";
-    static const struct {
-        const char *sink;
-        int col;
-        const char *needle;
-    } cases[] = {
+    static const struct bad_sink cases[] = {
         {"{\"type\": \"webhook\"}", 3, "a webhook sink needs an http:// or https:// 'url'"},
         {"{\"type\": \"webhook\", \"url\": \"ftp://x\"}", 3, "needs an http:// or https://"},
         {"{\"type\": \"webhook\", \"url\": \"http://x\", \"template\": \"teams\"}", 42,
@@ -673,13 +649,7 @@ static void test_bad_remote_sinks(void **state)
          "unknown start 'newest' (expected oldest or now)"},
         {"{\"type\": \"stdout\", \"name\": \"\"}", 3, "a sink 'name' must not be empty"},
     };
-    char text[512];
-    size_t i;
-
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        snprintf(text, sizeof(text), "%s%s]}}", head, cases[i].sink);
-        config_fails(*state, text, 2, cases[i].col, cases[i].needle);
-    }
+    sinks_fail(*state, cases, sizeof(cases) / sizeof(cases[0]));
     /* names key the cursors: two sinks may not share one */
     config_fails(*state, "{\"notifier\": {\"sinks\": [{\"type\": \"stdout\"},\n"
                          "     {\"type\": \"stdout\", \"format\": \"json\"}]}}", 2, 6,

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "journal.h"
+#include "testutil.h"
 
 static char dir[] = "/tmp/test-journal-XXXXXX";
 
@@ -217,14 +218,10 @@ static void test_not_a_journal(void **state)
     struct journal *j = NULL;
     char path[512];
     na_error err;
-    FILE *f;
 
     (void)state;
     path_of(path, sizeof(path), "garbage.db");
-    f = fopen(path, "w");
-    assert_non_null(f);
-    fputs("this is not an SQLite database, not at all, no.......................", f);
-    fclose(f);
+    testutil_write_file(path, "this is not an SQLite database, not at all, no.......................");
     na_error_clear(&err);
     assert_int_equal(journal_open(path, &o, &j, &err), -1);
     assert_null(j);
@@ -247,12 +244,5 @@ int main(void)
     if (mkdtemp(dir) == NULL)
         return 1;
     rc = cmocka_run_group_tests(tests, NULL, NULL);
-    if (rc == 0) {
-        char cmd[600];
-
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
-            return 1;
-    }
-    return rc;
+    return testutil_finish(dir, rc);
 }

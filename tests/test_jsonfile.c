@@ -7,7 +7,6 @@
  * values out of range), including paths through arrays and past strings that
  * hold brackets, quotes, escapes and multi-byte characters.
  */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +20,7 @@
 
 #include "error.h"
 #include "jsonfile.h"
+#include "testutil.h"
 
 /* --- helpers ------------------------------------------------------------- */
 
@@ -45,7 +45,7 @@ static void assert_locate(const struct jsonfile *f, const char *path, int line, 
         fail_msg("locate '%s': got %d:%d, expected %d:%d", path, l, c, line, col);
 }
 
-/* A fresh directory under /tmp, removed (with its files) by rm_tree. */
+/* A fresh directory under /tmp, removed (with its files) by testutil_rm_tree. */
 static char *make_tmpdir(void)
 {
     char *dir = strdup("/tmp/na-test-jsonfile-XXXXXX");
@@ -55,28 +55,6 @@ static char *make_tmpdir(void)
     return dir;
 }
 
-static void rm_tree(const char *path)
-{
-    struct stat st;
-    DIR *d;
-    struct dirent *de;
-    char sub[4096];
-
-    if (lstat(path, &st) != 0)
-        return;
-    if (S_ISDIR(st.st_mode) && (d = opendir(path)) != NULL) {
-        while ((de = readdir(d)) != NULL) {
-            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                continue;
-            snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-            rm_tree(sub);
-        }
-        closedir(d);
-        rmdir(path);
-        return;
-    }
-    unlink(path);
-}
 
 static void write_file(const char *path, const char *text)
 {
@@ -286,7 +264,7 @@ static void test_open_file(void **state)
     write_file(path, "");
     assert_int_equal(jsonfile_open(path, &f, &err), -1);
     assert_true(strncmp(err.msg, path, strlen(path)) == 0);
-    rm_tree(dir);
+    testutil_rm_tree(dir);
     free(dir);
 }
 
@@ -307,7 +285,7 @@ static void test_open_missing(void **state)
     assert_null(f);
     assert_true(strncmp(err.msg, dir, strlen(dir)) == 0);
     assert_int_equal(jsonfile_open(path, &f, NULL), -1);
-    rm_tree(dir);
+    testutil_rm_tree(dir);
     free(dir);
 }
 

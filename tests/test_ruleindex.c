@@ -408,12 +408,62 @@ static void test_always(void **state)
     ruleset_free(&rs);
 }
 
+/* Many candidates per item (the index sorts them by radix then, in one,
+ * two or three byte passes by the size of the set): every rule that
+ * matches must come out once and in rule order.  Rules are filed under
+ * different words so that candidates arrive out of order. */
+static void test_many_candidates(void **state)
+{
+    static const char *const words[] = {"storm", "flood", "wind", "rain", "snow"};
+    const size_t sizes[] = {200, 3000, 70000};
+
+    (void)state;
+    for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+        struct strbuf b = {0};
+        struct ruleset *rs = NULL;
+        struct item *it = item_new();
+        struct hits h = {0};
+        size_t n = sizes[z], want = 0;
+        char *json;
+        na_error err;
+
+        strbuf_adds(&b, "{\"rules\":[");
+        for (size_t i = 0; i < n; i++) {
+            char one[160];
+
+            /* every 7th rule cannot match the item below */
+            snprintf(one, sizeof(one), "%s{\"id\":\"r%zu\",\"query\":\"%s %s\"}",
+                     i > 0 ? "," : "", i, words[(i * 7919) % 5],
+                     i % 7 == 3 ? "-rain" : "OR absent");
+            strbuf_adds(&b, one);
+            want += i % 7 != 3;
+        }
+        strbuf_adds(&b, "]}");
+        json = strbuf_take(&b);
+        assert_non_null(json);
+        assert_int_equal(ruleset_load_buffer("many.json", json, strlen(json), &rs, &err), 0);
+        assert_non_null(it);
+        assert_int_equal(item_set(&it->id, "i"), 0);
+        assert_int_equal(item_set(&it->title, "storm flood wind rain snow"), 0);
+        assert_int_equal(ruleset_match(rs, it, collect, &h), 0);
+        assert_int_equal(h.n, want);
+        for (size_t k = 0, i = 0; i < n; i++)
+            if (i % 7 != 3)
+                assert_int_equal(h.idx[k++], i);
+        free(h.idx);
+        free(json);
+        item_free(&it);
+        ruleset_free(&rs);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_oracle),
         cmocka_unit_test(test_directory),
         cmocka_unit_test(test_always),
+        cmocka_unit_test(test_many_candidates),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,7 +5,9 @@
  * charset counts), turned into items, and every item not yet seen for that
  * feed is sent to the matcher (ingest_send, the one place that hands an
  * item over) and then recorded as seen, in one store transaction with the
- * feed's new state.  A failure is logged once, with the feed and the
+ * feed's new state; ingest_send puts the item in the hand-off's outbox,
+ * a table of the same database, so that transaction covers the outbox
+ * rows too (handoff.h: they leave only after it commits).  A failure is logged once, with the feed and the
  * reason, and the feed is rescheduled with backoff (feedset.h); the
  * failure that makes a feed "failing" (STORE_FAILING_AFTER in a row) is
  * logged as an error saying so, and the first success after it says the

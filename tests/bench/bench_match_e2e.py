@@ -13,8 +13,6 @@ Usage: bench_match_e2e.py BUILD_DIR [RULES] [ITEMS] [THREADS] [SYNC]
 """
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,13 +20,19 @@ import time
 
 import zmq
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from natest import free_port, sigterm, write_json  # noqa: E402
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+
+def drain(sub):
+    """Receive every alert already waiting on sub; how many."""
+    n = 0
+    while True:
+        try:
+            sub.recv_multipart(zmq.NOBLOCK)
+        except zmq.Again:
+            return n
+        n += 1
 
 
 def matcher_cpu(pid):
@@ -57,16 +61,13 @@ def main():
     with open(items) as f:
         payloads = [line.strip().encode() for line in f if line.strip()]
     ep = ["tcp://127.0.0.1:%d" % free_port() for _ in range(3)]
-    with open(os.path.join(tmp, "feeds.json"), "w") as f:
-        json.dump({"feeds": []}, f)
+    write_json(os.path.join(tmp, "feeds.json"), {"feeds": []})
     cfg = {"state_dir": "var", "rules": "rules.json", "feeds": "feeds.json",
            "items_endpoint": ep[0], "alerts_endpoint": ep[1], "replay_endpoint": ep[2],
            "journal": {"sync": sync, "max_alerts": 0}}
     if threads != 1:
         cfg["matcher"] = {"threads": threads}
-    config = os.path.join(tmp, "config.json")
-    with open(config, "w") as f:
-        json.dump(cfg, f)
+    config = write_json(os.path.join(tmp, "config.json"), cfg)
     log = open(os.path.join(tmp, "matcher.log"), "w+")
     wrap = os.environ.get("NA_MATCHER_WRAP", "").split()  # e.g. "perf record -o F"
     matcher = subprocess.Popen(wrap + [os.path.join(build, "services/matcher/newsalert-matcher"),
@@ -103,22 +104,12 @@ def main():
                             break
                         acked += len(ack.get("tags", []))
                 else:
-                    while True:
-                        try:
-                            sub.recv_multipart(zmq.NOBLOCK)
-                        except zmq.Again:
-                            break
-                        alerts += 1
+                    alerts += drain(sub)
         t1 = time.monotonic()
         end = time.monotonic() + 5
         while time.monotonic() < end:
             if sub.poll(300):
-                while True:
-                    try:
-                        sub.recv_multipart(zmq.NOBLOCK)
-                    except zmq.Again:
-                        break
-                    alerts += 1
+                alerts += drain(sub)
             else:
                 break
         cpu = matcher_cpu(matcher.pid) - cpu0
@@ -129,11 +120,7 @@ def main():
               % (nrules, len(payloads), threads, sync, acked / (t1 - t0), acked, t1 - t0,
                  alerts, alerts / max(1, acked), cpu, acked / max(cpu, 1e-9)))
     finally:
-        matcher.send_signal(signal.SIGTERM)
-        try:
-            matcher.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            matcher.kill()
+        sigterm(matcher, 30)
         ctx.destroy(linger=0)
 
 

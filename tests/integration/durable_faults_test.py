@@ -28,8 +28,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from natest import (Proc, check, count_lines, failures, free_port,  # noqa: E402
-                    read_jsonl, wait_for, write_fault_feeds)
+from natest import (Proc, check, count_lines, finish, free_port, stop_all,  # noqa: E402
+                    tally, wait_for, write_fault_feeds)
 
 BUILD, SCENARIO = sys.argv[1], sys.argv[2]
 FETCHER = os.path.join(BUILD, "services/fetcher/newsalert-fetcher")
@@ -47,18 +47,11 @@ def wait_until(pred, timeout, step=0.05):
 
 
 def verify(name, path, want):
-    alerts = read_jsonl(path, complete=True)
-    seqs = [a["seq"] for a in alerts]
-    keys = [(a["rule"]["id"], a["item"]["id"]) for a in alerts]
-    dup_seq = len(seqs) - len(set(seqs))
-    dup_key = len(keys) - len(set(keys))
-    missing = len(want - set(keys))
+    t = tally(path, want)
     print("     %s: %d alerts, %d expected, %d missing, %d duplicate seqs, %d duplicate "
-          "alerts, in order: %s" % (name, len(alerts), len(want), missing, dup_seq, dup_key,
-                                    seqs == sorted(seqs)))
-    check(missing == 0 and dup_seq == 0 and dup_key == 0 and len(alerts) == len(want)
-          and seqs == sorted(seqs),
-          "%s got every expected alert exactly once, in seq order" % name)
+          "alerts, in order: %s" % (name, len(t.alerts), len(want), t.missing, t.dup_seq,
+                                    t.dup_key, t.in_order))
+    check(t.exact, "%s got every expected alert exactly once, in seq order" % name)
 
 
 def subscriber_stats(proc):
@@ -172,18 +165,9 @@ def main():
                      for l in log.splitlines() if "resent items ignored" in l)
         print("     matcher: %d resent items recognised and ignored (clean stops only)" % resent)
     finally:
-        for p in procs:
-            try:
-                p.stop()
-            except Exception:
-                pass
-        if failures:
-            for p in procs:
-                print("---- %s log (tail)" % p.name)
-                print("".join(p.logtext().splitlines(True)[-15:]))
+        stop_all(procs, 15)
         shutil.rmtree(tmp, ignore_errors=True)
-    print("%d check(s) failed" % len(failures) if failures else "all checks passed")
-    return 1 if failures else 0
+    return finish()
 
 
 if __name__ == "__main__":

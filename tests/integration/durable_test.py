@@ -30,7 +30,8 @@ import time
 import zmq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from natest import Producer, Replayer, check, failures, free_port  # noqa: E402
+from natest import (Producer, Replayer, check, failures, finish, free_port,  # noqa: E402
+                    sigterm)
 
 BUILD, SOURCE = sys.argv[1], sys.argv[2]
 MATCHER = os.path.join(BUILD, "services/matcher/newsalert-matcher")
@@ -251,19 +252,14 @@ def main():
               "seq goes on after the restart")
     finally:
         if matcher.poll() is None:
-            matcher.send_signal(signal.SIGTERM)
-            try:
-                matcher.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                matcher.kill()
+            sigterm(matcher, 15)
         ctx.destroy(linger=0)
         log.close()
         if failures:
             with open(os.path.join(tmp, "matcher.log")) as f:
                 print("matcher log (tail):\n" + "".join(f.readlines()[-30:]))
         shutil.rmtree(tmp, ignore_errors=True)
-    print("%d check(s) failed" % len(failures) if failures else "all checks passed")
-    return 1 if failures else 0
+    return finish()
 
 
 if __name__ == "__main__":

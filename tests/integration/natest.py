@@ -2,13 +2,14 @@
 (loopback only).  The scripts are run as `python3 path/to/script.py ...`; they
 put this directory on sys.path and import what they need.
 
-check, failures, checks   the ok/FAIL report every script prints, and the
-                          failed checks it counts to choose its exit status
+check, failures, checks,  the ok/FAIL report every script prints, the
+finish                    failed checks it counts, its verdict and exit status
 free_port, wait_for       a free loopback TCP port; polling a predicate
-sigterm, Proc             stopping a daemon with SIGTERM (exit status, time);
+sigterm, Proc, stop_all   stopping a daemon with SIGTERM (exit status, time);
                           a restartable daemon logging to TMP/NAME.log
 write_json, read_jsonl,   config files; JSON-lines output files (optionally
 count_lines, read_lines   complete lines only: a writer may be mid-line)
+tally                     a file of alerts against the expected ones
 serve_directory           a quiet HTTP server for a directory
 write_fault_feeds         the fault tests' feeds and expected alerts
 Producer, Replayer        the fetcher's side of the matcher's item hand-off and
@@ -34,6 +35,7 @@ import socketserver
 import subprocess
 import threading
 import time
+import types
 
 try:
     import zmq
@@ -53,6 +55,12 @@ def check(cond, what):
     if not cond:
         failures.append(what)
     return cond
+
+
+def finish():
+    """Print the verdict line; the script's exit status (1 if a check failed)."""
+    print("%d check(s) failed" % len(failures) if failures else "all checks passed")
+    return 1 if failures else 0
 
 
 def free_port():
@@ -121,6 +129,20 @@ class Proc:
             return f.read()
 
 
+def stop_all(procs, tail):
+    """Stop every Proc whatever happens (a finally's clean-up); when a check
+    failed, print the last tail lines of each one's log."""
+    for p in procs:
+        try:
+            p.stop()
+        except Exception:
+            pass
+    if failures:
+        for p in procs:
+            print("---- %s log (tail)" % p.name)
+            print("".join(p.logtext().splitlines(True)[-tail:]))
+
+
 def write_json(path, obj, indent=None):
     with open(path, "w") as f:
         json.dump(obj, f, indent=indent)
@@ -169,6 +191,23 @@ def read_jsonl(path, complete=False):
             return [json.loads(line) for line in f if line.strip()]
     except FileNotFoundError:
         return []
+
+
+def tally(path, want):
+    """Check a JSON-lines file of alerts (its complete lines) against want,
+    the expected {(rule id, item id)}: its alerts, how many expected ones are
+    missing, duplicate seqs and duplicate alerts, whether the seqs are in
+    order, and exact: every expected alert exactly once, nothing else, in
+    seq order."""
+    alerts = read_jsonl(path, complete=True)
+    seqs = [a["seq"] for a in alerts]
+    keys = [(a["rule"]["id"], a["item"]["id"]) for a in alerts]
+    t = types.SimpleNamespace(alerts=alerts, missing=len(want - set(keys)),
+                              dup_seq=len(seqs) - len(set(seqs)),
+                              dup_key=len(keys) - len(set(keys)), in_order=seqs == sorted(seqs))
+    t.exact = (t.missing == 0 and t.dup_seq == 0 and t.dup_key == 0
+               and len(alerts) == len(want) and t.in_order)
+    return t
 
 
 def read_lines(path):

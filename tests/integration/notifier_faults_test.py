@@ -33,8 +33,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from natest import (HookServer, Proc, check, count_lines, failures,  # noqa: E402
-                    free_port, read_jsonl, wait_for, write_fault_feeds)
+from natest import (HookServer, Proc, check, count_lines, finish, free_port,  # noqa: E402
+                    stop_all, tally, wait_for, write_fault_feeds)
 
 BUILD, SCENARIO = sys.argv[1], sys.argv[2]
 FETCHER = os.path.join(BUILD, "services/fetcher/newsalert-fetcher")
@@ -52,19 +52,12 @@ def wait_until(pred, timeout, step=0.1):
 
 
 def verify_file(name, path, want):
-    alerts = read_jsonl(path, complete=True)
-    seqs = [a["seq"] for a in alerts]
-    keys = [(a["rule"]["id"], a["item"]["id"]) for a in alerts]
-    dup_seq = len(seqs) - len(set(seqs))
-    dup_key = len(keys) - len(set(keys))
-    missing = len(want - set(keys))
+    t = tally(path, want)
     print("     %s: %d lines, %d expected, %d missing, %d duplicate seqs, %d duplicate alerts, "
-          "in order: %s" % (name, len(alerts), len(want), missing, dup_seq, dup_key,
-                            seqs == sorted(seqs)))
-    check(missing == 0 and dup_seq == 0 and dup_key == 0 and len(alerts) == len(want)
-          and seqs == sorted(seqs), "file sink %s: every expected alert exactly once, in "
-          "seq order" % name)
-    return {a["seq"]: (a["rule"]["id"], a["item"]["id"]) for a in alerts}
+          "in order: %s" % (name, len(t.alerts), len(want), t.missing, t.dup_seq, t.dup_key,
+                            t.in_order))
+    check(t.exact, "file sink %s: every expected alert exactly once, in seq order" % name)
+    return {a["seq"]: (a["rule"]["id"], a["item"]["id"]) for a in t.alerts}
 
 
 def main():
@@ -202,19 +195,10 @@ def main():
         check("Assertion" not in nlog and "Sanitizer" not in nlog and "runtime error" not in nlog,
               "notifier: no assertion or sanitizer report")
     finally:
-        for p in procs:
-            try:
-                p.stop()
-            except Exception:
-                pass
+        stop_all(procs, 20)
         hook.stop()
-        if failures:
-            for p in procs:
-                print("---- %s log (tail)" % p.name)
-                print("".join(p.logtext().splitlines(True)[-20:]))
         shutil.rmtree(tmp, ignore_errors=True)
-    print("%d check(s) failed" % len(failures) if failures else "all checks passed")
-    return 1 if failures else 0
+    return finish()
 
 
 if __name__ == "__main__":

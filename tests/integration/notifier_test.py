@@ -34,7 +34,7 @@ except ImportError:
     sys.exit(1)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from natest import (FakeMatcher, alert, check, checks, failures,  # noqa: E402
-                    read_jsonl, wait_for)
+                    read_jsonl, sigterm, wait_for)
 
 BIN = os.path.abspath(sys.argv[1])
 
@@ -231,14 +231,8 @@ def run_daemon_checks(tmp, fm, proc, out_file, keep_file, exec_dir):
     check(wait_for(lambda: os.path.exists(os.path.join(exec_dir, "flood.log")), 3),
           "the flood's first command started")
 
-    t0 = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    try:
-        rc = proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        rc = None
+    rc, elapsed = sigterm(proc, 5)
     check(rc == 0, "SIGTERM exits 0 (rc %s)" % rc)
-    elapsed = time.monotonic() - t0
     check(elapsed < 3.0, "SIGTERM exits quickly, a busy command given ~1 s (%.2f s)" % elapsed)
 
 
@@ -263,11 +257,7 @@ def run_restart_checks(tmp, fm, proc, out_file, exec_dir):
     check(not os.path.exists(os.path.join(exec_dir, "199.json")), "exec sink topic filter kept")
     check(wait_for(lambda: os.path.exists(os.path.join(exec_dir, "601.rule")), 5),
           "exec sink runs both alerts published while the notifier was down")
-    proc.send_signal(signal.SIGTERM)
-    try:
-        rc = proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        rc = None
+    rc, _ = sigterm(proc, 5)
     check(rc == 0, "second run: SIGTERM exits 0 (rc %s)" % rc)
 
 

@@ -25,7 +25,7 @@ import time
 import zmq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from natest import Producer, Replayer, check, failures, free_port  # noqa: E402
+from natest import Producer, Replayer, check, failures, free_port, sigterm  # noqa: E402
 
 BUILD, SOURCE = sys.argv[1], sys.argv[2]
 MATCHER = os.path.join(BUILD, "services/matcher/newsalert-matcher")
@@ -144,11 +144,7 @@ def main():
         check(matcher.poll() is None, "the matcher is still running")
     finally:
         if matcher.poll() is None:
-            matcher.send_signal(signal.SIGTERM)
-            try:
-                matcher.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                matcher.kill()
+            sigterm(matcher, 15)
         ctx.destroy(linger=0)
         if failures:
             with open(os.path.join(tmp, "matcher.log")) as f:

@@ -136,8 +136,9 @@ int render_parse(const char *body, size_t len, struct render_alert *out)
 
 /* --- webhook bodies ------------------------------------------------------ */
 
-/* Slack mrkdwn: &, < and > are the only characters to escape. */
-static void render_slack_escape(struct strbuf *b, const char *s)
+/* Escape &, < and > (all Slack mrkdwn needs), and " too when `quote` is set
+ * (HTML attribute values in Matrix's formatted_body). */
+static void render_escape(struct strbuf *b, const char *s, int quote)
 {
     for (; *s != '\0'; s++) {
         if (*s == '&')
@@ -146,25 +147,21 @@ static void render_slack_escape(struct strbuf *b, const char *s)
             strbuf_adds(b, "&lt;");
         else if (*s == '>')
             strbuf_adds(b, "&gt;");
+        else if (*s == '"' && quote)
+            strbuf_adds(b, "&quot;");
         else
             strbuf_add(b, s, 1);
     }
 }
 
+static void render_slack_escape(struct strbuf *b, const char *s)
+{
+    render_escape(b, s, 0);
+}
+
 static void render_html_escape(struct strbuf *b, const char *s)
 {
-    for (; *s != '\0'; s++) {
-        if (*s == '&')
-            strbuf_adds(b, "&amp;");
-        else if (*s == '<')
-            strbuf_adds(b, "&lt;");
-        else if (*s == '>')
-            strbuf_adds(b, "&gt;");
-        else if (*s == '"')
-            strbuf_adds(b, "&quot;");
-        else
-            strbuf_add(b, s, 1);
-    }
+    render_escape(b, s, 1);
 }
 
 /* The plain text of a chat message: title, link, text, rule. */

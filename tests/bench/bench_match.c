@@ -351,12 +351,12 @@ static int hs_count(unsigned int id, unsigned long long from, unsigned long long
     (*(unsigned long long *)ctx)++;
     return 0;
 }
-#endif
 
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
+#endif
 
 int main(int argc, char **argv)
 {

@@ -181,9 +181,12 @@ def write_fault_feeds(tmp, nitems, nfeeds, rules, marks):
     return want
 
 
-def read_jsonl(path, complete=False):
-    """The JSON lines of path ([] if missing); with complete, only the lines
-    ending in a newline (the writer may be mid-line)."""
+def read_jsonl(path, complete=True):
+    """The JSON lines of path ([] if missing).  By default only the lines
+    ending in a newline: a daemon may be writing the last one while a test
+    polls the file (a torn line still shows, as a missing alert, in the
+    counts the tests check); complete=False also parses a last line without
+    its newline."""
     try:
         with open(path, encoding="utf-8") as f:
             if complete:

@@ -15,43 +15,10 @@
 #include <string.h>
 
 #include "rule.h"
+#include "rule_testutil.h"
 #include "text.h"
 
 /* ---- helpers --------------------------------------------------------------- */
-
-static void assert_tree(const char *query, const char *want)
-{
-    struct rule_expr *e = NULL;
-    na_error err;
-    char *s;
-
-    na_error_clear(&err);
-    if (rule_compile(query, &e, &err) != 0)
-        fail_msg("query '%s' rejected: %s", query, err.msg);
-    s = rule_expr_format(e);
-    assert_non_null(s);
-    if (strcmp(s, want) != 0)
-        fail_msg("query '%s': got %s, want %s", query, s, want);
-    free(s);
-    rule_expr_free(&e);
-    assert_null(e);
-}
-
-static void assert_error(const char *query, int column, const char *problem)
-{
-    struct rule_expr *e = (struct rule_expr *)&e; /* must be reset to NULL */
-    char want[256];
-    na_error err;
-
-    na_error_clear(&err);
-    assert_int_equal(rule_compile(query, &e, &err), -1);
-    assert_null(e);
-    snprintf(want, sizeof(want), "col %d: %s", column, problem);
-    if (err.column != column || strncmp(err.msg, want, strlen(want)) != 0)
-        fail_msg("query '%s': got column %d \"%s\", want \"%s...\"", query, err.column,
-                 err.msg, want);
-    assert_int_equal(err.line, 0);
-}
 
 /* Whether `query` matches an item with these fields (NULL: absent). */
 static int matches3(const char *query, const char *title, const char *summary,
@@ -130,75 +97,75 @@ static int seed(const char *query)
 static void test_precedence(void **state)
 {
     (void)state;
-    assert_tree("a b OR c", "(AND a (OR b c))");
-    assert_tree("-a OR b", "(OR (NOT a) b)");
-    assert_tree("a AND b OR c d", "(AND a (OR b c) d)");
-    assert_tree("NOT a OR b c", "(AND (OR (NOT a) b) c)");
-    assert_tree("a OR b OR c", "(OR a b c)");
-    assert_tree("(a b) OR c", "(OR (AND a b) c)");
-    assert_tree("-(a OR b) c", "(AND (NOT (OR a b)) c)");
-    assert_tree("a NOT b", "(AND a (NOT b))");
-    assert_tree("a --b", "(AND a (NOT (NOT b)))");
-    assert_tree("((a))", "a");
+    rule_assert_tree("a b OR c", "(AND a (OR b c))");
+    rule_assert_tree("-a OR b", "(OR (NOT a) b)");
+    rule_assert_tree("a AND b OR c d", "(AND a (OR b c) d)");
+    rule_assert_tree("NOT a OR b c", "(AND (OR (NOT a) b) c)");
+    rule_assert_tree("a OR b OR c", "(OR a b c)");
+    rule_assert_tree("(a b) OR c", "(OR (AND a b) c)");
+    rule_assert_tree("-(a OR b) c", "(AND (NOT (OR a b)) c)");
+    rule_assert_tree("a NOT b", "(AND a (NOT b))");
+    rule_assert_tree("a --b", "(AND a (NOT (NOT b)))");
+    rule_assert_tree("((a))", "a");
     /* operators only in upper case */
-    assert_tree("cats and dogs or mice not", "(AND cat and dog or mice not)");
-    assert_tree("Or And", "(AND or and)");
+    rule_assert_tree("cats and dogs or mice not", "(AND cat and dog or mice not)");
+    rule_assert_tree("Or And", "(AND or and)");
 }
 
 static void test_terms(void **state)
 {
     (void)state;
-    assert_tree("\"NATO membership\"", "\"nato membership\"");
-    assert_tree("\"Concessions\"", "\"concess\"");
+    rule_assert_tree("\"NATO membership\"", "\"nato membership\"");
+    rule_assert_tree("\"Concessions\"", "\"concess\"");
     /* an apostrophe or hyphen inside a term makes it a phrase */
-    assert_tree("NATO's", "\"nato s\"");
-    assert_tree("NATO\xe2\x80\x99s", "\"nato s\"");
-    assert_tree("COVID-19 cases", "(AND \"covid 19\" case)");
-    assert_tree("a-", "a");
+    rule_assert_tree("NATO's", "\"nato s\"");
+    rule_assert_tree("NATO\xe2\x80\x99s", "\"nato s\"");
+    rule_assert_tree("COVID-19 cases", "(AND \"covid 19\" case)");
+    rule_assert_tree("a-", "a");
     /* quotes, parentheses and spaces end a bare term */
-    assert_tree("a\"b c\"d", "(AND a \"b c\" d)");
-    assert_tree("x(y)", "(AND x y)");
+    rule_assert_tree("a\"b c\"d", "(AND a \"b c\" d)");
+    rule_assert_tree("x(y)", "(AND x y)");
     /* unicode spaces separate too (no-break space) */
-    assert_tree("a\xc2\xa0" "b", "(AND a b)");
-    assert_tree("Z\xc3\xa9lenskyy CAF\xc3\x89", "(AND zelenskyy cafe)");
+    rule_assert_tree("a\xc2\xa0" "b", "(AND a b)");
+    rule_assert_tree("Z\xc3\xa9lenskyy CAF\xc3\x89", "(AND zelenskyy cafe)");
 }
 
 static void test_errors(void **state)
 {
     (void)state;
-    assert_error("", 1, "empty query");
-    assert_error("   \t ", 1, "empty query");
-    assert_error("a \"b c", 3, "unbalanced quote");
-    assert_error("\"a\" \"", 5, "unbalanced quote");
-    assert_error("caf\xc3\xa9 \"x", 6, "unbalanced quote"); /* columns in characters */
-    assert_error("(a b", 1, "unbalanced parenthesis");
-    assert_error("((a) b", 1, "unbalanced parenthesis");
-    assert_error("(", 1, "unbalanced parenthesis");
-    assert_error("a b)", 4, "unbalanced parenthesis");
-    assert_error(")a", 1, "unbalanced parenthesis");
-    assert_error("a OR", 3, "missing operand after OR");
-    assert_error("a OR OR b", 3, "missing operand after OR");
-    assert_error("(a OR) b", 4, "missing operand after OR");
-    assert_error("AND b", 1, "missing operand before AND");
-    assert_error("OR b", 1, "missing operand before OR");
-    assert_error("a AND", 3, "missing operand after AND");
-    assert_error("a AND AND b", 3, "missing operand after AND");
-    assert_error("NOT", 1, "missing operand after NOT");
-    assert_error("a NOT", 3, "missing operand after NOT");
-    assert_error("a -", 3, "missing operand after '-'");
-    assert_error("a - b", 3, "missing operand after '-'");
-    assert_error("(a -)", 4, "missing operand after '-'");
-    assert_error("\"\"", 1, "empty phrase");
-    assert_error("a \" , \"", 3, "empty phrase");
-    assert_error("a ()", 3, "empty group");
-    assert_error("a ( )", 3, "empty group");
-    assert_error("-a", 1, "the query has only negative terms");
-    assert_error("NOT a -b", 1, "the query has only negative terms");
-    assert_error("-a OR -b", 1, "the query has only negative terms");
-    assert_error("(-a -b)", 2, "the query has only negative terms");
-    assert_error("a , b", 3, "term has no letters or digits");
-    assert_error("a ...", 3, "term has no letters or digits");
-    assert_error("-,", 2, "term has no letters or digits");
+    rule_assert_error("", 1, "empty query");
+    rule_assert_error("   \t ", 1, "empty query");
+    rule_assert_error("a \"b c", 3, "unbalanced quote");
+    rule_assert_error("\"a\" \"", 5, "unbalanced quote");
+    rule_assert_error("caf\xc3\xa9 \"x", 6, "unbalanced quote"); /* columns in characters */
+    rule_assert_error("(a b", 1, "unbalanced parenthesis");
+    rule_assert_error("((a) b", 1, "unbalanced parenthesis");
+    rule_assert_error("(", 1, "unbalanced parenthesis");
+    rule_assert_error("a b)", 4, "unbalanced parenthesis");
+    rule_assert_error(")a", 1, "unbalanced parenthesis");
+    rule_assert_error("a OR", 3, "missing operand after OR");
+    rule_assert_error("a OR OR b", 3, "missing operand after OR");
+    rule_assert_error("(a OR) b", 4, "missing operand after OR");
+    rule_assert_error("AND b", 1, "missing operand before AND");
+    rule_assert_error("OR b", 1, "missing operand before OR");
+    rule_assert_error("a AND", 3, "missing operand after AND");
+    rule_assert_error("a AND AND b", 3, "missing operand after AND");
+    rule_assert_error("NOT", 1, "missing operand after NOT");
+    rule_assert_error("a NOT", 3, "missing operand after NOT");
+    rule_assert_error("a -", 3, "missing operand after '-'");
+    rule_assert_error("a - b", 3, "missing operand after '-'");
+    rule_assert_error("(a -)", 4, "missing operand after '-'");
+    rule_assert_error("\"\"", 1, "empty phrase");
+    rule_assert_error("a \" , \"", 3, "empty phrase");
+    rule_assert_error("a ()", 3, "empty group");
+    rule_assert_error("a ( )", 3, "empty group");
+    rule_assert_error("-a", 1, "the query has only negative terms");
+    rule_assert_error("NOT a -b", 1, "the query has only negative terms");
+    rule_assert_error("-a OR -b", 1, "the query has only negative terms");
+    rule_assert_error("(-a -b)", 2, "the query has only negative terms");
+    rule_assert_error("a , b", 3, "term has no letters or digits");
+    rule_assert_error("a ...", 3, "term has no letters or digits");
+    rule_assert_error("-,", 2, "term has no letters or digits");
 }
 
 static void test_limits(void **state)
@@ -216,17 +183,17 @@ static void test_limits(void **state)
     q[1000] = 'a';
     memset(q + 1001, ')', 1000);
     q[2001] = '\0';
-    assert_error(q, 65, "too deeply nested");
+    rule_assert_error(q, 65, "too deeply nested");
     memset(q, '-', 1000);
     q[1000] = 'a';
     q[1001] = '\0';
-    assert_error(q, 65, "too deeply nested");
+    rule_assert_error(q, 65, "too deeply nested");
     /* but a reasonable depth is fine */
     memset(q, '(', 30);
     q[30] = 'a';
     memset(q + 31, ')', 30);
     q[61] = '\0';
-    assert_tree(q, "a");
+    rule_assert_tree(q, "a");
     /* too long */
     memset(q, 'a', n);
     q[n] = '\0';

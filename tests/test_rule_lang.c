@@ -19,40 +19,9 @@
 #include "alert.h"
 #include "item.h"
 #include "rule.h"
+#include "rule_testutil.h"
 #include "ruleset.h"
 #include "text.h"
-
-static void assert_tree(const char *query, const char *want)
-{
-    struct rule_expr *e = NULL;
-    na_error err;
-    char *s;
-
-    na_error_clear(&err);
-    if (rule_compile(query, &e, &err) != 0)
-        fail_msg("query '%s' rejected: %s", query, err.msg);
-    s = rule_expr_format(e);
-    assert_non_null(s);
-    if (strcmp(s, want) != 0)
-        fail_msg("query '%s': got %s, want %s", query, s, want);
-    free(s);
-    rule_expr_free(&e);
-}
-
-static void assert_error(const char *query, int column, const char *problem)
-{
-    struct rule_expr *e = NULL;
-    char want[256];
-    na_error err;
-
-    na_error_clear(&err);
-    assert_int_equal(rule_compile(query, &e, &err), -1);
-    assert_null(e);
-    snprintf(want, sizeof(want), "col %d: %s", column, problem);
-    if (err.column != column || strncmp(err.msg, want, strlen(want)) != 0)
-        fail_msg("query '%s': got column %d \"%s\", want \"%s...\"", query, err.column,
-                 err.msg, want);
-}
 
 /* A test item: title, summary, content, plus the other fields. */
 static struct item mk(const char *title, const char *summary, const char *content)
@@ -95,51 +64,51 @@ static int m3(const char *query, const char *title, const char *summary, const c
 static void test_trees(void **state)
 {
     (void)state;
-    assert_tree("ukrain*", "ukrain*");
-    assert_tree("\"peace agree*\"", "\"peac agree*\"");
-    assert_tree("a NEAR/3 b", "(NEAR/3 a b)");
+    rule_assert_tree("ukrain*", "ukrain*");
+    rule_assert_tree("\"peace agree*\"", "\"peac agree*\"");
+    rule_assert_tree("a NEAR/3 b", "(NEAR/3 a b)");
     /* NOT > NEAR > OR > AND */
-    assert_tree("a NEAR/2 b OR c d", "(AND (OR (NEAR/2 a b) c) d)");
-    assert_tree("x OR a NEAR/2 \"b c\"", "(OR x (NEAR/2 a \"b c\"))");
-    assert_tree("title:(Finland OR Kyiv)", "(OR title:finland title:kyiv)");
-    assert_tree("title:(a OR content:b) c", "(AND (OR title:a content:b) c)");
-    assert_tree("-title:x y", "(AND (NOT title:x) y)");
-    assert_tree("author:\"Jane Doe\"", "author:\"jane doe\"");
-    assert_tree("link:Example.COM", "link:\"example.com\"");
-    assert_tree("title:/gaza\\s+truce/", "title:/gaza\\s+truce/");
-    assert_tree("category:sport feed:yle", "(AND category:sport feed:yle)");
-    assert_tree("summary:a NEAR/4 b", "(NEAR/4 summary:a b)");
+    rule_assert_tree("a NEAR/2 b OR c d", "(AND (OR (NEAR/2 a b) c) d)");
+    rule_assert_tree("x OR a NEAR/2 \"b c\"", "(OR x (NEAR/2 a \"b c\"))");
+    rule_assert_tree("title:(Finland OR Kyiv)", "(OR title:finland title:kyiv)");
+    rule_assert_tree("title:(a OR content:b) c", "(AND (OR title:a content:b) c)");
+    rule_assert_tree("-title:x y", "(AND (NOT title:x) y)");
+    rule_assert_tree("author:\"Jane Doe\"", "author:\"jane doe\"");
+    rule_assert_tree("link:Example.COM", "link:\"example.com\"");
+    rule_assert_tree("title:/gaza\\s+truce/", "title:/gaza\\s+truce/");
+    rule_assert_tree("category:sport feed:yle", "(AND category:sport feed:yle)");
+    rule_assert_tree("summary:a NEAR/4 b", "(NEAR/4 summary:a b)");
     /* unknown or upper-case field names are words */
-    assert_tree("Title:x", "\"titl x\"");
-    assert_tree("10:30", "\"10 30\"");
-    assert_tree("near/3", "\"near 3\"");
+    rule_assert_tree("Title:x", "\"titl x\"");
+    rule_assert_tree("10:30", "\"10 30\"");
+    rule_assert_tree("near/3", "\"near 3\"");
 }
 
 static void test_errors(void **state)
 {
     (void)state;
-    assert_error("a NEAR b", 3, "NEAR needs a distance");
-    assert_error("a NEAR/0 b", 3, "bad NEAR distance");
-    assert_error("a NEAR/x b", 3, "bad NEAR distance");
-    assert_error("a NEAR/1001 b", 3, "bad NEAR distance");
-    assert_error("a NEAR/2", 3, "missing operand after NEAR");
-    assert_error("NEAR/2 b", 1, "missing operand before NEAR");
-    assert_error("(a OR b) NEAR/2 c", 1, "NEAR needs a word, a prefix or a phrase");
-    assert_error("a NEAR/2 -b", 10, "NEAR needs a word, a prefix or a phrase");
-    assert_error("a NEAR/2 b NEAR/2 c", 12, "NEAR cannot be chained");
-    assert_error("title: x", 1, "missing term right after 'title:'");
-    assert_error("title:-x", 1, "missing term right after 'title:'");
-    assert_error("a title:", 3, "missing term right after 'title:'");
-    assert_error("x /abc", 3, "unbalanced '/'");
-    assert_error("x //", 3, "empty regex");
-    assert_error("x /a(b/", 7, "regex does not compile: ");
-    assert_error("/ab[/", 5, "regex does not compile: missing terminating ]");
-    assert_error("a*b", 2, "'*' must end a word");
-    assert_error("u*", 1, "prefix too short");
-    assert_error("\"x u*\"", 4, "prefix too short");
-    assert_error("-/x/", 1, "the query has only negative terms");
-    assert_error("(a \"b)", 4, "unbalanced quote");
-    assert_error("(a b", 1, "unbalanced parenthesis");
+    rule_assert_error("a NEAR b", 3, "NEAR needs a distance");
+    rule_assert_error("a NEAR/0 b", 3, "bad NEAR distance");
+    rule_assert_error("a NEAR/x b", 3, "bad NEAR distance");
+    rule_assert_error("a NEAR/1001 b", 3, "bad NEAR distance");
+    rule_assert_error("a NEAR/2", 3, "missing operand after NEAR");
+    rule_assert_error("NEAR/2 b", 1, "missing operand before NEAR");
+    rule_assert_error("(a OR b) NEAR/2 c", 1, "NEAR needs a word, a prefix or a phrase");
+    rule_assert_error("a NEAR/2 -b", 10, "NEAR needs a word, a prefix or a phrase");
+    rule_assert_error("a NEAR/2 b NEAR/2 c", 12, "NEAR cannot be chained");
+    rule_assert_error("title: x", 1, "missing term right after 'title:'");
+    rule_assert_error("title:-x", 1, "missing term right after 'title:'");
+    rule_assert_error("a title:", 3, "missing term right after 'title:'");
+    rule_assert_error("x /abc", 3, "unbalanced '/'");
+    rule_assert_error("x //", 3, "empty regex");
+    rule_assert_error("x /a(b/", 7, "regex does not compile: ");
+    rule_assert_error("/ab[/", 5, "regex does not compile: missing terminating ]");
+    rule_assert_error("a*b", 2, "'*' must end a word");
+    rule_assert_error("u*", 1, "prefix too short");
+    rule_assert_error("\"x u*\"", 4, "prefix too short");
+    rule_assert_error("-/x/", 1, "the query has only negative terms");
+    rule_assert_error("(a \"b)", 4, "unbalanced quote");
+    rule_assert_error("(a b", 1, "unbalanced parenthesis");
 }
 
 static void test_prefix(void **state)

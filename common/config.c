@@ -129,6 +129,10 @@ static int get_strings(const struct jsonfile *f, json_t *obj, const char *path,
         return 0;
     if (!json_is_array(arr))
         return jsonfile_error(f, err, where, "'%s' must be an array of strings", where);
+    /* An empty list would silently select nothing (no alert subscribed, no
+     * recipient): leaving the key out is how to ask for the default. */
+    if (json_array_size(arr) == 0)
+        return jsonfile_error(f, err, where, "'%s' is an empty list", where);
     if ((*out = calloc(json_array_size(arr) + 1, sizeof(char *))) == NULL)
         return na_error_set(err, 0, 0, "%s: out of memory", f->path);
     json_array_foreach(arr, i, v) {
@@ -550,6 +554,9 @@ static int load_notifier(const struct jsonfile *f, struct config *c, na_error *e
     }
     if (!json_is_array(sinks))
         return jsonfile_error(f, err, "notifier.sinks", "'notifier.sinks' must be an array");
+    if (json_array_size(sinks) == 0)
+        return jsonfile_error(f, err, "notifier.sinks", "'notifier.sinks' is empty: alerts "
+                              "would go nowhere (leave it out for a stdout sink)");
     if ((c->notifier.sinks = calloc(json_array_size(sinks) + 1, sizeof(struct sink_conf))) == NULL)
         return na_error_set(err, 0, 0, "out of memory");
     for (i = 0; i < json_array_size(sinks); i++) {

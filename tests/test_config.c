@@ -368,6 +368,10 @@ static void test_wrong_types(void **state)
                  "'notifier.topics' must be an array of strings");
     config_fails(*state, "{\"notifier\": {\"topics\": [\"a\", 2]}}", 1, 31,
                  "'notifier.topics[1]' must be a string");
+    config_fails(*state, "{\"notifier\": {\"topics\": []}}", 1, 15,
+                 "'notifier.topics' is an empty list");
+    config_fails(*state, "{\"notifier\": {\"sinks\": []}}", 1, 15,
+                 "'notifier.sinks' is empty: alerts would go nowhere");
     config_fails(*state, "{\"notifier\": {\"sinks\": {\"type\": \"stdout\"}}}", 1, 15,
                  "'notifier.sinks' must be an array");
     config_fails(*state, "{\"notifier\": {\"sinks\": [\"stdout\"]}}", 1, 25,
@@ -521,6 +525,8 @@ static void test_bad_sinks(void **state)
         {"{\"type\": \"stdout\", \"name\": 7}", 22, "'notifier.sinks[0].name' must be a string"},
         {"{\"type\": \"stdout\", \"topics\": \"a\"}", 22,
          "'notifier.sinks[0].topics' must be an array of strings"},
+        {"{\"type\": \"stdout\", \"topics\": []}", 22,
+         "'notifier.sinks[0].topics' is an empty list"},
     };
     sinks_fail(*state, cases, sizeof(cases) / sizeof(cases[0]));
     /* the second sink is the bad one */
@@ -633,8 +639,8 @@ static void test_bad_remote_sinks(void **state)
          "an email sink needs a 'from' address"},
         {"{\"type\": \"email\", \"url\": \"smtp://x\", \"from\": \"f@x\"}", 3,
          "an email sink needs a non-empty 'to' array"},
-        {"{\"type\": \"email\", \"url\": \"smtp://x\", \"from\": \"f@x\", \"to\": []}", 3,
-         "non-empty 'to'"},
+        {"{\"type\": \"email\", \"url\": \"smtp://x\", \"from\": \"f@x\", \"to\": []}", 55,
+         "'notifier.sinks[0].to' is an empty list"},
         {"{\"type\": \"email\", \"url\": \"smtp://x\", \"from\": \"f@x\", \"to\": [\"a\\r\\nb\"]}",
          62, "bad address"},
         {"{\"type\": \"email\", \"url\": \"smtp://x\", \"from\": \"f@x\", \"to\": [\"t@x\"], "

@@ -7,9 +7,11 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "jsonfile.h"
@@ -26,7 +28,8 @@ static const char *const matcher_keys[] = {"threads", NULL};
 static const char *const journal_keys[] = {"retention_s", "max_alerts", "sync", NULL};
 static const char *const fetcher_keys[] = {"concurrency", "interval_s", "timeout_s",
                                            "max_bytes", "max_age_s", "per_host",
-                                           "seen_retention_s", "max_backoff_s", NULL};
+                                           "seen_retention_s", "max_backoff_s", "ca_file",
+                                           NULL};
 static const char *const notifier_keys[] = {"topics", "sinks", NULL};
 static const char *const sink_keys[] = {
     "type", "name", "topics", "format", "path", "command", "timeout_s", "concurrency", "start",
@@ -76,6 +79,7 @@ void config_free(struct config **pcfg)
     free(c->items_endpoint);
     free(c->alerts_endpoint);
     free(c->replay_endpoint);
+    free(c->fetcher.ca_file);
     free_strings(c->notifier.topics, c->notifier.ntopics);
     for (i = 0; i < c->notifier.nsinks; i++)
         sink_conf_clear(&c->notifier.sinks[i]);
@@ -188,6 +192,30 @@ static int load_matcher(const struct jsonfile *f, struct config *c, na_error *er
     return 0;
 }
 
+/* fetcher.ca_file: a readable regular file (a PEM bundle; curl reads it),
+ * resolved against the config file; absent: c->fetcher.ca_file stays NULL. */
+static int get_ca_file(const struct jsonfile *f, json_t *o, struct config *c, na_error *err)
+{
+    const char *v = NULL;
+    struct stat st;
+
+    if (jsonfile_get_string(f, o, "fetcher", "ca_file", 0, &v, err) != 0)
+        return -1;
+    if (v == NULL)
+        return 0;
+    if (v[0] == '\0')
+        return jsonfile_error(f, err, "fetcher.ca_file", "'fetcher.ca_file' must not be empty");
+    if ((c->fetcher.ca_file = jsonfile_resolve(f->path, v)) == NULL)
+        return na_error_set(err, 0, 0, "%s: out of memory", f->path);
+    if (stat(c->fetcher.ca_file, &st) != 0 || access(c->fetcher.ca_file, R_OK) != 0)
+        return jsonfile_error(f, err, "fetcher.ca_file", "cannot read 'fetcher.ca_file' "
+                              "'%.200s': %s", c->fetcher.ca_file, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return jsonfile_error(f, err, "fetcher.ca_file", "'fetcher.ca_file' '%.200s' is not "
+                              "a file (a PEM bundle of CA certificates)", c->fetcher.ca_file);
+    return 0;
+}
+
 static int load_fetcher(const struct jsonfile *f, struct config *c, na_error *err)
 {
     json_t *o = json_object_get(f->root, "fetcher");
@@ -219,7 +247,7 @@ static int load_fetcher(const struct jsonfile *f, struct config *c, na_error *er
     GET("seen_retention_s", 0, INT_MAX, seen_retention_s);
     GET("max_backoff_s", 60, 30 * DAY_S, max_backoff_s);
 #undef GET
-    return 0;
+    return get_ca_file(f, o, c, err);
 }
 
 /* Index of `v` in the NULL-terminated `names`, or -1. */

@@ -91,6 +91,11 @@ struct config {
                                  0 = keep forever */
         int max_backoff_s; /* longest wait after repeated failures, default 6 h
                               (a feed's own longer interval wins) */
+        char *ca_file;     /* PEM bundle of CAs trusted for https feeds
+                              (CURLOPT_CAINFO, in place of libcurl's bundle;
+                              its CA directory still counts), resolved
+                              against the config file and readable at load;
+                              NULL (default): libcurl's system bundle */
     } fetcher;
     struct {
         int threads;       /* matching threads, default: online cores (1..64) */

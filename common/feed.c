@@ -47,6 +47,11 @@ static void *grow(void *arr, size_t n, size_t elem)
     return realloc(arr, cap * elem);
 }
 
+void feed_init(void)
+{
+    xmlInitParser();
+}
+
 struct feed_doc *feed_doc_new(void)
 {
     struct feed_doc *doc = calloc(1, sizeof(*doc));

@@ -75,6 +75,11 @@ struct feed_doc {
  * but recoverable => 0 with doc->bozo=1.  Returns -1 with *err ("not a feed:
  * ...", "empty document", ...) only when nothing usable was found (an HTML
  * page, binary garbage, JSON that is not a JSON Feed). */
+/* Initialise the parsing libraries; call once, on one thread, before
+ * several threads parse (libxml2 asks for xmlInitParser() so; one thread
+ * alone needs no call).  Idempotent. */
+void feed_init(void);
+
 int feed_parse(const char *buf, size_t len, const char *base_url, const char *content_type,
                struct feed_doc **out, na_error *err);
 

@@ -21,6 +21,7 @@
 #include "handoff.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,7 @@ enum { HS_INSERT, HS_DELETE, HS_NEXT, HS_GET, HS_BEGIN, HS_COMMIT, HS_COUNT };
 
 static const char *const handoff_sql[HS_COUNT] = {
     [HS_INSERT] = "INSERT OR IGNORE INTO outbox(feed, id, json) VALUES (?1, ?2, ?3)",
-    [HS_DELETE] = "DELETE FROM outbox WHERE tag = ?1",
+    [HS_DELETE] = "DELETE FROM outbox WHERE tag BETWEEN ?1 AND ?2",
     [HS_NEXT] = "SELECT tag, json FROM outbox WHERE tag >= ?1 ORDER BY tag LIMIT ?2",
     [HS_GET] = "SELECT json FROM outbox WHERE tag = ?1",
     [HS_BEGIN] = "BEGIN IMMEDIATE",
@@ -404,22 +405,42 @@ static int handoff_fill(struct handoff *h, int64_t now)
     return rc < 0 ? -1 : 0;
 }
 
-/* Delete acknowledged rows and drop them from the window. */
-static int handoff_acked(struct handoff *h, const int64_t *tags, size_t n)
+static int handoff_cmp_tag(const void *a, const void *b)
 {
-    size_t i, k, w, lo, hi;
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Delete acknowledged rows and drop them from the window: one transaction
+ * for all the acks read in one handoff_poll(), one DELETE per run of
+ * consecutive tags (the matcher acknowledges in batches, mostly in order).
+ * Sorts tags. */
+static int handoff_acked(struct handoff *h, int64_t *tags, size_t n)
+{
+    size_t i, j, k, w, lo, hi;
     int64_t deleted = 0;
     int rc = 0;
 
+    if (n == 0)
+        return 0;
+    qsort(tags, n, sizeof(*tags), handoff_cmp_tag);
     if (handoff_done(h, h->st[HS_BEGIN], "cannot begin") != 0)
         return -1;
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < n; i = j) {
+        for (j = i + 1; j < n && (tags[j] == tags[j - 1] ||
+                                  (tags[j - 1] < INT64_MAX && tags[j] == tags[j - 1] + 1));
+             j++)
+            ;
         sqlite3_bind_int64(h->st[HS_DELETE], 1, tags[i]);
+        sqlite3_bind_int64(h->st[HS_DELETE], 2, tags[j - 1]);
         if (handoff_done(h, h->st[HS_DELETE], "cannot delete an acknowledged item") != 0) {
             rc = -1;
             break;
         }
         deleted += (int64_t)sqlite3_changes(h->db);
+    }
+    for (i = 0; rc == 0 && i < n; i++) {
         /* inflight is in increasing tag order */
         lo = 0;
         hi = h->ninflight;
@@ -451,16 +472,13 @@ static int handoff_acked(struct handoff *h, const int64_t *tags, size_t n)
     return rc;
 }
 
-int handoff_submit(struct handoff *h, const char *feed, const struct item *it)
+/* Whether an item may be queued now: 0, -1 (no transaction, with
+ * handoff_new_store) or -2 (full), with errmsg. */
+static int handoff_can_queue(struct handoff *h, const char *id)
 {
-    sqlite3_stmt *s = h->st[HS_INSERT];
-    char *json;
-    size_t len;
-    int rc;
-
     if (h->shared && sqlite3_get_autocommit(h->db)) {
         snprintf(h->errmsg, sizeof(h->errmsg),
-                 "%s: item '%.200s' queued outside a store transaction", h->path, it->id);
+                 "%s: item '%.200s' queued outside a store transaction", h->path, id);
         return -1;
     }
     if (h->pending + h->tentative >= h->opts.max_pending) {
@@ -469,21 +487,42 @@ int handoff_submit(struct handoff *h, const char *feed, const struct item *it)
         errno = EAGAIN;
         return -2;
     }
+    return 0;
+}
+
+int handoff_submit(struct handoff *h, const char *feed, const struct item *it)
+{
+    char *json;
+    int rc;
+
+    if ((rc = handoff_can_queue(h, it->id)) != 0)
+        return rc;
     if ((json = item_to_json(it)) == NULL) {
         snprintf(h->errmsg, sizeof(h->errmsg), "out of memory");
         return -1;
     }
-    if ((len = strlen(json)) > WIRE_MAX_ITEM) {
-        snprintf(h->errmsg, sizeof(h->errmsg), "item '%.200s' is larger than %d bytes", it->id,
+    rc = handoff_submit_json(h, feed, it->id, json, strlen(json));
+    free(json);
+    return rc;
+}
+
+int handoff_submit_json(struct handoff *h, const char *feed, const char *id, const char *json,
+                        size_t len)
+{
+    sqlite3_stmt *s = h->st[HS_INSERT];
+    int rc;
+
+    if ((rc = handoff_can_queue(h, id)) != 0)
+        return rc;
+    if (len > WIRE_MAX_ITEM) {
+        snprintf(h->errmsg, sizeof(h->errmsg), "item '%.200s' is larger than %d bytes", id,
                  WIRE_MAX_ITEM);
-        free(json);
         return -1;
     }
     sqlite3_bind_text(s, 1, feed, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, it->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
     sqlite3_bind_blob(s, 3, json, (int)len, SQLITE_STATIC);
     rc = handoff_done(h, s, "cannot queue an item");
-    free(json);
     if (rc != 0)
         return -1;
     if (sqlite3_changes(h->db) == 0)
@@ -511,6 +550,17 @@ void handoff_committed(struct handoff *h)
 void handoff_rolled_back(struct handoff *h)
 {
     h->tentative = 0;
+}
+
+int64_t handoff_mark(const struct handoff *h)
+{
+    return h->tentative;
+}
+
+void handoff_rolled_back_to(struct handoff *h, int64_t mark)
+{
+    if (mark >= 0 && mark < h->tentative)
+        h->tentative = mark;
 }
 
 int handoff_fd(const struct handoff *h)
@@ -571,32 +621,57 @@ static void handoff_monitor(struct handoff *h)
 int handoff_poll(struct handoff *h, int timeout_ms)
 {
     zmq_pollitem_t pi[2] = {{h->dealer, 0, ZMQ_POLLIN, 0}, {h->monitor, 0, ZMQ_POLLIN, 0}};
-    int64_t now;
-    int k;
+    int64_t *all = NULL, now;
+    size_t nall = 0, capall = 0;
+    int k, rc = 0;
 
     /* Wait for an ack, or for the connection that lets queued items go. */
     if (timeout_ms > 0 && (h->ninflight > 0 || h->pending > 0))
         zmq_poll(pi, 2, timeout_ms);
     handoff_monitor(h);
+    /* every ack waiting now, applied in one transaction */
     for (k = 0; k < 1000; k++) {
         int64_t *tags = NULL;
         size_t n = 0;
         na_error err;
-        int rc;
 
         na_error_clear(&err);
         rc = wire_recv_acks(h->dealer, ZMQ_DONTWAIT, &tags, &n, &err);
-        if (rc == -2)
+        if (rc == -2) {
+            rc = 0;
             break;
+        }
         if (rc == -1) {
             h->stats.bad_acks++;
+            rc = 0;
             continue;
         }
-        rc = handoff_acked(h, tags, n);
+        if (nall + n > capall) {
+            size_t cap = capall ? capall : 1024;
+            int64_t *grown;
+
+            while (cap < nall + n)
+                cap *= 2;
+            if ((grown = realloc(all, cap * sizeof(*all))) == NULL) {
+                free(tags);
+                snprintf(h->errmsg, sizeof(h->errmsg), "out of memory");
+                rc = -1;
+                break;
+            }
+            all = grown;
+            capall = cap;
+        }
+        if (n > 0)
+            memcpy(all + nall, tags, n * sizeof(*tags));
+        nall += n;
         free(tags);
-        if (rc != 0)
-            return -1;
     }
+    /* acks read before an allocation failure still count */
+    if (handoff_acked(h, all, nall) != 0)
+        rc = -1;
+    free(all);
+    if (rc != 0)
+        return -1;
     now = handoff_ms();
     if (h->ninflight > 0 &&
         (h->resend_all || now - h->inflight[0].sent_ms >= h->opts.resend_ms)) {

@@ -89,11 +89,24 @@ const char *handoff_errmsg(const struct handoff *h);
  * handoff_new_store() a store transaction must be open (else -1). */
 int handoff_submit(struct handoff *h, const char *feed, const struct item *it);
 
+/* handoff_submit() of an item already serialised: json[0..len) must be
+ * item_to_json()'s output for an item whose id is `id` (the fetcher makes
+ * it on its parsing thread).  Same results. */
+int handoff_submit_json(struct handoff *h, const char *feed, const char *id, const char *json,
+                        size_t len);
+
 /* handoff_new_store() mode: the store transaction holding the items
  * submitted since the last call committed (they may now be sent) / was
  * rolled back (they are forgotten). */
 void handoff_committed(struct handoff *h);
 void handoff_rolled_back(struct handoff *h);
+
+/* handoff_new_store() mode with store savepoints (store.h): the mark of
+ * what is queued in the open transaction now; after store_rollback_to() of
+ * a savepoint taken at mark m, handoff_rolled_back_to(h, m) forgets the
+ * items queued since (the transaction's earlier items stay tentative). */
+int64_t handoff_mark(const struct handoff *h);
+void handoff_rolled_back_to(struct handoff *h, int64_t mark);
 
 /* The DEALER's notification file descriptor (ZMQ_FD), -1 on error; and
  * whether an ack can be read now (ZMQ_EVENTS), which also re-arms it. */

@@ -46,7 +46,8 @@ int item_set(char **field, const char *value);
 int item_add_category(struct item *it, const char *category);
 
 /* Serialise to a compact JSON object (the wire payload, see README "Wire
- * protocol").  Returns a string the caller frees, or NULL when out of memory. */
+ * protocol").  Returns a string the caller frees, or NULL when out of memory
+ * or when a field is not valid UTF-8 (the parser never makes such items). */
 char *item_to_json(const struct item *it);
 
 /* Parse the JSON object produced by item_to_json(), or one line of an

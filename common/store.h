@@ -90,6 +90,19 @@ int store_begin(struct store *st);
 int store_commit(struct store *st);
 int store_rollback(struct store *st);
 
+/* Savepoints inside an open transaction (not nestable either): the writes
+ * of one part (one feed's document in the fetcher's per-turn transaction)
+ * that must go or stay together.  store_savepoint() fails when no
+ * transaction is open (also when SQLite rolled it back after an error);
+ * store_release() keeps the part's writes in the transaction;
+ * store_rollback_to() undoes them and ends the savepoint (the transaction
+ * stays open), or fails when the whole transaction is already gone.  All
+ * return 0 or -1.  store_in_transaction() says whether one is open. */
+int store_savepoint(struct store *st);
+int store_release(struct store *st);
+int store_rollback_to(struct store *st);
+int store_in_transaction(const struct store *st);
+
 /* Load the state of feed `url` into *out (which the caller clears with
  * store_feed_state_clear).  Returns 1 when found, 0 when the feed has no
  * row yet (*out then holds only a copy of url, everything else zero), -1

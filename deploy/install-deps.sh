@@ -15,7 +15,8 @@
 #                (the integration tests drive the daemons over ZeroMQ) and
 #                valgrind (memory checks), clang and libclang-rt-14-dev
 #                (libFuzzer, for the fuzz ctest), nginx and curl (the
-#                bench_fetch_smoke ctest).  Use this on CI and dev machines.
+#                bench_fetch_smoke ctest), openssl (fetcher_http2's test
+#                certificates).  Use this on CI and dev machines.
 #   --bench      also what only the benchmarks under tests/bench use (the
 #                comparators named in the issues).
 #   --check      install nothing: list the missing packages and exit 1 if any
@@ -36,7 +37,7 @@ die() {
 }
 
 usage() {
-    sed -n '4,22p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '4,23p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 with_test=0
@@ -69,6 +70,8 @@ if [ "$with_test" -eq 1 ]; then
     # the bench_fetch_smoke ctest: nginx serves the feeds, curl is the
     # comparator (without them the test is skipped)
     packages="$packages nginx curl"
+    # the fetcher_http2 ctest: openssl makes its throwaway CA and certificates
+    packages="$packages openssl"
 fi
 if [ "$with_bench" -eq 1 ]; then
     packages="$packages python3 python3-zmq"

@@ -942,6 +942,45 @@ static void test_demo_config(void **state)
     config_free(&cfg);
 }
 
+/* --- fetcher.ca_file (http2: the CAs trusted for https feeds) ---------- */
+
+static void test_fetcher_ca_file(void **state)
+{
+    struct fixture *fx = *state;
+    struct config *cfg;
+    char want[600];
+
+    /* default: libcurl's own bundle */
+    cfg = load_ok(put(fx, "newsalert.json", "{\"fetcher\": {\"per_host\": 2}}"));
+    assert_null(cfg->fetcher.ca_file);
+    config_free(&cfg);
+    /* a relative path is resolved against the config file's directory */
+    put(fx, "certs/ca.pem", "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n");
+    cfg = load_ok(put(fx, "newsalert.json", "{\"fetcher\": {\"ca_file\": \"certs/ca.pem\"}}"));
+    assert_string_equal(cfg->fetcher.ca_file, in_dir(fx, "certs/ca.pem", want, sizeof(want)));
+    config_free(&cfg);
+    /* an absolute path is kept */
+    snprintf(want, sizeof(want), "{\"fetcher\": {\"ca_file\": \"%s/certs/ca.pem\"}}", fx->dir);
+    cfg = load_ok(put(fx, "newsalert.json", want));
+    assert_string_equal(cfg->fetcher.ca_file, in_dir(fx, "certs/ca.pem", want, sizeof(want)));
+    config_free(&cfg);
+    /* wrong types, empty, missing, a directory: file:line:col of the member */
+    config_fails(fx, "{\"fetcher\": {\n    \"ca_file\": true}}", 2, 5,
+                 "'fetcher.ca_file' must be a string");
+    config_fails(fx, "{\"fetcher\": {\n    \"ca_file\": [\"a.pem\"]}}", 2, 5,
+                 "'fetcher.ca_file' must be a string");
+    config_fails(fx, "{\"fetcher\": {\n    \"ca_file\": \"\"}}", 2, 5,
+                 "'fetcher.ca_file' must not be empty");
+    config_fails(fx, "{\"fetcher\": {\"interval_s\": 60,\n  \"ca_file\": \"nope/ca.pem\"}}", 2,
+                 3, "cannot read 'fetcher.ca_file'");
+    config_fails(fx, "{\"fetcher\": {\n    \"ca_file\": \"nope/ca.pem\"}}", 2, 5,
+                 "nope/ca.pem': No such file or directory");
+    config_fails(fx, "{\"fetcher\": {\n    \"ca_file\": \"certs\"}}", 2, 5,
+                 "certs' is not a file");
+    config_fails(fx, "{\"fetcher\": {\n    \"cafile\": \"certs/ca.pem\"}}", 2, 5,
+                 "unknown key 'cafile' in fetcher");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -970,6 +1009,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_feedlist_bad_files, setup, teardown),
         cmocka_unit_test(test_production_config),
         cmocka_unit_test(test_demo_config),
+        cmocka_unit_test_setup_teardown(test_fetcher_ca_file, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

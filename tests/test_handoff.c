@@ -293,6 +293,85 @@ static void test_store_transaction(void **state)
     store_close(&st);
 }
 
+/* The fetcher's per-turn transaction: one store transaction, a savepoint
+ * per document; a document rolled back alone takes only its own items
+ * (outbox and seen set), the others leave after the one commit.  Items
+ * may come pre-serialised (handoff_submit_json), and acks out of order,
+ * repeated, in several messages at once are applied together. */
+static void test_store_savepoints(void **state)
+{
+    struct fix *f = *state;
+    struct store *st = NULL;
+    struct handoff *h = open_store_h(f, &st, NULL);
+    struct wire_peer peer;
+    struct item *it = item_new();
+    int64_t tags[16], mark, acks[4];
+    char ids[16][32], *json;
+    int i;
+
+    assert_int_equal(store_savepoint(st), -1); /* no transaction */
+    assert_int_equal(store_begin(st), 0);
+    assert_int_equal(store_in_transaction(st), 1);
+    /* document 1: kept */
+    assert_int_equal(store_savepoint(st), 0);
+    for (i = 0; i < 3; i++)
+        assert_int_equal(submit_seen(h, st, i), 1);
+    assert_int_equal(store_release(st), 0);
+    /* document 2: rolled back alone */
+    mark = handoff_mark(h);
+    assert_int_equal(mark, 3);
+    assert_int_equal(store_savepoint(st), 0);
+    for (i = 3; i < 5; i++)
+        assert_int_equal(submit_seen(h, st, i), 1);
+    assert_int_equal(store_rollback_to(st), 0);
+    handoff_rolled_back_to(h, mark);
+    assert_int_equal(store_in_transaction(st), 1);
+    /* document 3: kept, its item already serialised */
+    assert_int_equal(store_savepoint(st), 0);
+    item_set(&it->id, "item-5");
+    item_set(&it->title, "pre-made");
+    json = item_to_json(it);
+    assert_int_equal(handoff_submit_json(h, "http://example.org/f", it->id, json, strlen(json)),
+                     1);
+    assert_int_equal(handoff_submit_json(h, "http://example.org/f", it->id, json, strlen(json)),
+                     0); /* already queued */
+    assert_int_equal(store_seen_record(st, "http://example.org/f", "item-5", 0, 1000), 1);
+    assert_int_equal(store_release(st), 0);
+    assert_int_equal(take(f, &peer, tags, ids, 16, 200), 0); /* nothing before the commit */
+    assert_int_equal(store_commit(st), 0);
+    handoff_committed(h);
+    assert_int_equal(handoff_pending(h), 4);
+    assert_int_equal(seen(st, 2), 1);
+    assert_int_equal(seen(st, 3), 0);
+    assert_int_equal(seen(st, 4), 0);
+    assert_int_equal(seen(st, 5), 1);
+    assert_int_equal(handoff_poll(h, 0), 0);
+    assert_int_equal(take(f, &peer, tags, ids, 16, 1000), 4);
+    assert_string_equal(ids[0], "item-0");
+    assert_string_equal(ids[2], "item-2");
+    assert_string_equal(ids[3], "item-5");
+    /* acks: in two messages, out of order, one repeated, applied at once */
+    acks[0] = tags[3];
+    acks[1] = tags[0];
+    acks[2] = tags[3];
+    assert_int_equal(wire_send_acks(f->router, &peer, acks, 3), 0);
+    acks[0] = tags[2];
+    acks[1] = tags[1];
+    assert_int_equal(wire_send_acks(f->router, &peer, acks, 2), 0);
+    usleep(100000);
+    for (i = 0; i < 50 && handoff_pending(h) > 0; i++)
+        assert_int_equal(handoff_poll(h, 20), 0);
+    assert_int_equal(handoff_pending(h), 0);
+    assert_int_equal(handoff_in_flight(h), 0);
+    /* rolled back to a savepoint after SQLite dropped the transaction: an
+     * error, not a silent commit */
+    assert_int_equal(store_rollback_to(st), -1);
+    free(json);
+    item_free(&it);
+    handoff_destroy(&h);
+    store_close(&st);
+}
+
 /* The child of test_store_kill9: commit items 0..4 (seen + outbox), open a
  * second transaction with items 5..9, and die by SIGKILL before sending
  * anything or committing the second batch. */
@@ -417,6 +496,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resend_and_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_acks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_transaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_savepoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_kill9, setup, teardown),
         cmocka_unit_test_setup_teardown(test_old_outbox_moved, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_ack, setup, teardown),

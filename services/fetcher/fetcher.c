@@ -1,9 +1,16 @@
 /*
  * fetcher.c - the fetcher daemon's loop (see fetcher.h).
  *
- * One thread: feeds that are due are handed to the poller (at most
+ * Feeds that are due are handed to the poller (at most
  * fetcher.concurrency at once), the poller waits on the network, and each
- * finished transfer goes through ingest.  Signals only set flags
+ * finished transfer goes through ingest: a 2xx document is parsed on the
+ * parsing thread (parsework.h; at most fetcher.concurrency documents wait
+ * there, so memory stays bounded) and comes back to this loop, which does
+ * all the rest (store, hand-off, logs, the feed's state; the feed counts as
+ * in flight until then).  The results that came back in
+ * one loop turn share one store transaction (each document a savepoint of
+ * it, ingest.h): one commit per turn instead of one per feed, and the
+ * turn's items leave for the matcher after that commit.  Signals only set flags
  * (daemon.h); the loop never waits longer than FETCHER_TICK_MS before
  * looking at them.
  */
@@ -21,6 +28,7 @@
 #include "handoff.h"
 #include "ingest.h"
 #include "log.h"
+#include "parsework.h"
 #include "poller.h"
 #include "store.h"
 
@@ -30,6 +38,7 @@ struct fetcher {
     void *zctx;
     struct handoff *handoff; /* items to the matcher, acknowledged */
     struct poller *poller;
+    struct parsework *work; /* the parsing thread */
     struct feedset *feeds;
     struct ingest_ctx ingest;
     int once;                   /* fetcher_run_once: each feed once, now */
@@ -37,6 +46,8 @@ struct fetcher {
     int64_t next_prune;         /* when the seen set is pruned next */
     size_t cursor;              /* where the scan for due feeds starts */
     int dirty;                  /* results written since the last checkpoint */
+    struct fs_feed **turn;      /* feeds whose results the open turn holds */
+    size_t nturn, capturn;
 };
 
 /* The hand-off to the matcher (handoff.h): the outbox is a table of
@@ -63,6 +74,14 @@ static int fetcher_zmq(struct fetcher *f, na_error *err)
         return -1;
     }
     return 0;
+}
+
+/* The parsing thread's wake-up: a document is ready (poller.h). */
+static void fetcher_wake(void *arg)
+{
+    struct fetcher *f = arg;
+
+    poller_wakeup(f->poller);
 }
 
 int fetcher_new(const struct config *cfg, struct feedlist **pfl, struct fetcher **out,
@@ -92,8 +111,10 @@ int fetcher_new(const struct config *cfg, struct feedlist **pfl, struct fetcher 
     }
     popts.max_total = cfg->fetcher.concurrency;
     popts.per_host = cfg->fetcher.per_host;
+    popts.ca_file = cfg->fetcher.ca_file;
     if (store_open(dbpath, &f->store, err) != 0 || fetcher_zmq(f, err) != 0 ||
         poller_new(&popts, &f->poller, err) != 0 ||
+        parsework_new(fetcher_wake, f, &f->work, err) != 0 ||
         feedset_build(*pfl, NULL, f->store, &f->feeds, err) != 0)
         goto fail;
     f->ingest.store = f->store;
@@ -113,12 +134,16 @@ fail:
     return -1;
 }
 
+static void fetcher_collect(struct fetcher *f, int wait);
+
 int fetcher_reload(struct fetcher *f, struct feedlist **pfl, na_error *err)
 {
     struct feedset *old = f->feeds, *set = NULL;
     size_t i, removed = 0;
     int rc;
 
+    /* the parsing thread's jobs point into the old set: finish them */
+    fetcher_collect(f, 1);
     rc = feedset_build(*pfl, old, f->store, &set, err);
     feedlist_free(pfl);
     if (rc != 0)
@@ -162,8 +187,9 @@ static int64_t fetcher_start_due(struct fetcher *f, int64_t now)
     size_t nfeeds = f->feeds->nfeeds, k;
     int64_t next = INT64_MAX;
 
-    if (poller_active(f->poller) >= (size_t)cfg->fetcher.concurrency)
-        return 0; /* finishing transfers wake the loop */
+    if (poller_active(f->poller) >= (size_t)cfg->fetcher.concurrency ||
+        parsework_outstanding(f->work) >= (size_t)cfg->fetcher.concurrency)
+        return 0; /* finishing transfers and parsed documents wake the loop */
     for (k = 0; k < nfeeds; k++) {
         size_t i = (f->cursor + k) % nfeeds;
         struct fs_feed *fd = f->feeds->feeds[i];
@@ -179,7 +205,8 @@ static int64_t fetcher_start_due(struct fetcher *f, int64_t now)
             next = 0;
             continue;
         }
-        if (poller_active(f->poller) >= (size_t)cfg->fetcher.concurrency) {
+        if (poller_active(f->poller) >= (size_t)cfg->fetcher.concurrency ||
+            parsework_outstanding(f->work) >= (size_t)cfg->fetcher.concurrency) {
             f->cursor = i;
             return 0;
         }
@@ -223,6 +250,112 @@ static void fetcher_prune(struct fetcher *f, int64_t now)
                  f->cfg->fetcher.seen_retention_s);
 }
 
+/* Open the turn's transaction before its first result; returns whether
+ * results now go into one (when it cannot begin, each document gets a
+ * transaction of its own, as ingest does without a turn). */
+static int fetcher_turn_begin(struct fetcher *f)
+{
+    if (f->ingest.in_turn)
+        return 1;
+    if (store_begin(f->store) != 0) {
+        log_error("%s", store_errmsg(f->store));
+        return 0;
+    }
+    f->ingest.in_turn = 1;
+    f->nturn = 0;
+    return 1;
+}
+
+/* Remember that fd's result is in the open turn. */
+static void fetcher_turn_add(struct fetcher *f, struct fs_feed *fd)
+{
+    if (f->nturn == f->capturn) {
+        size_t cap = f->capturn ? f->capturn * 2 : 64;
+        struct fs_feed **grown = realloc(f->turn, cap * sizeof(*grown));
+
+        if (grown == NULL)
+            return; /* only the failure path below needs the list */
+        f->turn = grown;
+        f->capturn = cap;
+    }
+    f->turn[f->nturn++] = fd;
+}
+
+/* Commit the turn's transaction: its items may leave.  When the commit
+ * fails nothing of the turn was recorded: its feeds forget their
+ * validators (a 304 must not hide what was not recorded) and come back
+ * after their interval, like a store failure of one document (ingest.c). */
+static void fetcher_turn_end(struct fetcher *f, int64_t now)
+{
+    size_t i;
+
+    if (!f->ingest.in_turn)
+        return;
+    f->ingest.in_turn = 0;
+    if (store_commit(f->store) == 0) {
+        handoff_committed(f->handoff);
+        return;
+    }
+    log_error("%s (the results of %zu feeds are dropped, fetched again later)",
+              store_errmsg(f->store), f->nturn);
+    store_rollback(f->store);
+    handoff_rolled_back(f->handoff);
+    for (i = 0; i < f->nturn; i++) {
+        struct fs_feed *fd = f->turn[i];
+
+        free(fd->st.etag);
+        fd->st.etag = NULL;
+        free(fd->st.last_modified);
+        fd->st.last_modified = NULL;
+        fd->st.next_poll = now + fd->interval_s;
+    }
+}
+
+/* Ingest one result (doc: prepared by the parsing thread, or NULL) in the
+ * loop turn's transaction and count it. */
+static void fetcher_ingest(struct fetcher *f, struct fs_feed *fd, const struct poller_result *r,
+                           const struct ingest_doc *doc)
+{
+    struct ingest_stats stats;
+    int rc;
+
+    fd->in_flight = 0;
+    if (fetcher_turn_begin(f))
+        fetcher_turn_add(f, fd);
+    if (doc != NULL)
+        rc = ingest_result_doc(&f->ingest, fd, r, doc, (int64_t)time(NULL), &stats);
+    else
+        rc = ingest_result(&f->ingest, fd, r, (int64_t)time(NULL), &stats);
+    if (rc != 0)
+        f->round.failed++;
+    else if (r->not_modified)
+        f->round.not_modified++;
+    else
+        f->round.ok++;
+    f->round.items += stats.items;
+    f->round.sent += stats.sent;
+    f->round.deferred += stats.deferred;
+    f->dirty = 1;
+}
+
+/* Ingest the documents the parsing thread has ready (wait: all of them,
+ * waiting for those still being parsed), then commit the turn. */
+static void fetcher_collect(struct fetcher *f, int wait)
+{
+    struct parsework_job *job;
+
+    while ((job = parsework_next_done(f->work, wait)) != NULL) {
+        fetcher_ingest(f, job->fd, &job->r, &job->doc);
+        parsework_job_free(&job);
+    }
+    if (f->ingest.in_turn) {
+        fetcher_turn_end(f, (int64_t)time(NULL));
+        /* send what the turn queued now, not after the next wait */
+        if (handoff_poll(f->handoff, 0) != 0)
+            log_error("%s", handoff_errmsg(f->handoff));
+    }
+}
+
 void fetcher_step(struct fetcher *f, int max_wait_ms)
 {
     struct poller_result r;
@@ -231,13 +364,16 @@ void fetcher_step(struct fetcher *f, int max_wait_ms)
 
     fetcher_prune(f, now);
     next = fetcher_start_due(f, now);
-    if (poller_active(f->poller) == 0 && next != INT64_MAX && next * 1000 < wait_ms)
+    /* (with the parsing thread's queue full, what waits is woken by it) */
+    if (poller_active(f->poller) == 0 && next != INT64_MAX && next * 1000 < wait_ms &&
+        parsework_outstanding(f->work) < (size_t)f->cfg->fetcher.concurrency)
         wait_ms = (int)(next * 1000);
     if (wait_ms < 1)
         wait_ms = 1;
     /* Items waiting in the outbox: wait on the matcher's acks when no
      * transfer runs, else look at them often. */
-    if (poller_active(f->poller) == 0 && handoff_in_flight(f->handoff) > 0) {
+    if (poller_active(f->poller) == 0 && handoff_in_flight(f->handoff) > 0 &&
+        parsework_outstanding(f->work) == 0) {
         handoff_poll(f->handoff, wait_ms);
     } else {
         int fd = -1;
@@ -258,25 +394,17 @@ void fetcher_step(struct fetcher *f, int max_wait_ms)
         log_error("%s", handoff_errmsg(f->handoff));
     while (poller_next_done(f->poller, &r)) {
         struct fs_feed *fd = r.user;
-        struct ingest_stats stats;
-        int rc;
 
-        fd->in_flight = 0;
         fd->host->in_flight--;
         fd->polled = 1;
-        rc = ingest_result(&f->ingest, fd, &r, (int64_t)time(NULL), &stats);
-        if (rc != 0)
-            f->round.failed++;
-        else if (r.not_modified)
-            f->round.not_modified++;
-        else
-            f->round.ok++;
-        f->round.items += stats.items;
-        f->round.sent += stats.sent;
-        f->round.deferred += stats.deferred;
-        f->dirty = 1;
+        /* a document goes to the parsing thread (fd stays in flight);
+         * failures and 304s, or when that cannot take it, are done here */
+        if (r.ok && !r.not_modified && parsework_submit(f->work, fd, &r) == 0)
+            continue;
+        fetcher_ingest(f, fd, &r, NULL);
         poller_result_clear(&r);
     }
+    fetcher_collect(f, 0);
     /* the WAL is copied into the database when nothing runs (store.h) */
     if (f->dirty && poller_active(f->poller) == 0 && !f->once) {
         f->dirty = 0;
@@ -356,11 +484,13 @@ void fetcher_destroy(struct fetcher **pf)
         return;
     f = *pf;
     *pf = NULL;
-    poller_free(&f->poller); /* aborts what is still running */
+    parsework_destroy(&f->work); /* documents not ingested are fetched again */
+    poller_free(&f->poller);     /* aborts what is still running */
     handoff_destroy(&f->handoff); /* what is not acknowledged stays in the outbox */
     if (f->zctx != NULL)
         zmq_ctx_term(f->zctx);
     feedset_free(&f->feeds);
     store_close(&f->store);
+    free(f->turn);
     free(f);
 }

@@ -19,6 +19,11 @@
  * publisher with many feeds cannot hold every slot.  The seen set is
  * pruned of entries older than fetcher.seen_retention_s at start and every
  * FETCHER_PRUNE_EVERY_S.
+ *
+ * Threads: the loop, and a parsing thread (parsework.h) that parses the
+ * downloaded documents; everything else (store, hand-off, logs, feed
+ * state) stays on the loop's thread, which ingests the results of one
+ * turn in one store transaction (fetcher.c).
  */
 #ifndef NEWSALERT_FETCHER_FETCHER_H
 #define NEWSALERT_FETCHER_FETCHER_H

@@ -34,13 +34,17 @@ static void ingest_persist(struct store *store, const struct fs_feed *fd)
                   store_errmsg(store));
 }
 
-int ingest_send(const struct ingest_ctx *cx, const struct item *it)
+/* ingest_send() with the item's JSON already made (json NULL: make it). */
+static int ingest_send_json(const struct ingest_ctx *cx, const struct item *it,
+                            const char *json)
 {
     /* Into the outbox (a table of the store, written in the caller's
      * transaction: handoff.h), from which handoff.c sends it after the
      * commit until the matcher acknowledges it: once queued, the item
      * counts as sent. */
-    int rc = handoff_submit(cx->handoff, it->feed != NULL ? it->feed : "", it);
+    const char *feed = it->feed != NULL ? it->feed : "";
+    int rc = json != NULL ? handoff_submit_json(cx->handoff, feed, it->id, json, strlen(json))
+                          : handoff_submit(cx->handoff, feed, it);
 
     if (rc >= 0)
         return 0;
@@ -51,6 +55,11 @@ int ingest_send(const struct ingest_ctx *cx, const struct item *it)
     log_error("%s", handoff_errmsg(cx->handoff));
     errno = EIO;
     return -1;
+}
+
+int ingest_send(const struct ingest_ctx *cx, const struct item *it)
+{
+    return ingest_send_json(cx, it, NULL);
 }
 
 uint64_t ingest_content_hash(const struct item *it)
@@ -83,8 +92,84 @@ uint64_t ingest_content_hash(const struct item *it)
     return h != 0 ? h : 1;
 }
 
+void ingest_doc_clear(struct ingest_doc *d)
+{
+    size_t i;
+
+    if (d == NULL)
+        return;
+    for (i = 0; i < d->n; i++) {
+        item_free(&d->items[i]);
+        if (d->json != NULL)
+            free(d->json[i]);
+    }
+    free(d->items);
+    free(d->json);
+    free(d->hash);
+    free(d->bozo_reason);
+    memset(d, 0, sizeof(*d));
+}
+
+int ingest_prepare(const struct poller_result *r, const char *feed_url, struct ingest_doc *out)
+{
+    struct feed_doc *doc = NULL;
+    na_error err;
+    size_t i;
+
+    memset(out, 0, sizeof(*out));
+    na_error_clear(&err);
+    if (feed_parse(r->body, r->len, r->effective_url != NULL ? r->effective_url : feed_url,
+                   r->content_type, &doc, &err) != 0) {
+        snprintf(out->error, sizeof(out->error), "%s",
+                 err.msg[0] != '\0' ? err.msg : "not a feed");
+        return -1;
+    }
+    out->bozo = doc->bozo;
+    if (doc->bozo)
+        out->bozo_reason = strdup(doc->bozo_reason != NULL ? doc->bozo_reason
+                                                           : "unknown problem");
+    out->ttl = doc->ttl;
+    if (feed_doc_to_items(doc, feed_url, &out->items, &out->n) != 0) {
+        feed_doc_free(&doc);
+        snprintf(out->error, sizeof(out->error), "out of memory while converting items");
+        return -1;
+    }
+    feed_doc_free(&doc);
+    out->json = calloc(out->n ? out->n : 1, sizeof(*out->json));
+    out->hash = calloc(out->n ? out->n : 1, sizeof(*out->hash));
+    if (out->json == NULL || out->hash == NULL) {
+        ingest_doc_clear(out);
+        snprintf(out->error, sizeof(out->error), "out of memory while converting items");
+        return -1;
+    }
+    for (i = 0; i < out->n; i++) {
+        struct item *it = out->items[i];
+        size_t k;
+
+        out->hash[i] = ingest_content_hash(it);
+        if ((out->json[i] = item_to_json(it)) == NULL)
+            continue; /* ingest_send says why, with the whole item */
+        /* what ingest_result_doc still needs: id, feed, published; the
+         * rest is freed here, on the thread that made it */
+        free(it->title);
+        free(it->summary);
+        free(it->content);
+        free(it->link);
+        free(it->feed_title);
+        free(it->author);
+        it->title = it->summary = it->content = it->link = it->feed_title = it->author = NULL;
+        for (k = 0; k < it->ncategories; k++)
+            free(it->categories[k]);
+        free(it->categories);
+        it->categories = NULL;
+        it->ncategories = 0;
+    }
+    out->ok = 1;
+    return 0;
+}
+
 /* Publisher hints of a response (and, when doc != NULL, its RSS <ttl>). */
-static void ingest_hints(const struct poller_result *r, const struct feed_doc *doc,
+static void ingest_hints(const struct poller_result *r, const struct ingest_doc *doc,
                          struct fs_hints *h)
 {
     h->ttl_s = doc != NULL && doc->ttl > 0 ? (long)doc->ttl * 60 : -1;
@@ -139,11 +224,48 @@ static void ingest_success(const struct ingest_ctx *cx, struct fs_feed *fd, int6
         fd->st.next_poll = now + INGEST_DEFER_RETRY_S;
 }
 
+/* The document's transaction: a savepoint of the caller's per-turn
+ * transaction (cx->in_turn: the caller commits it and calls
+ * handoff_committed), or a transaction of its own.  *mark: the hand-off's
+ * mark, for ingest_tx_rollback.  Returns 0 or -1 (store_errmsg). */
+static int ingest_tx_begin(const struct ingest_ctx *cx, int64_t *mark)
+{
+    *mark = handoff_mark(cx->handoff);
+    if (cx->in_turn)
+        return store_savepoint(cx->store);
+    return store_begin(cx->store);
+}
+
+/* Keep the document's writes; on its own transaction the items may leave. */
+static int ingest_tx_commit(const struct ingest_ctx *cx)
+{
+    if (cx->in_turn)
+        return store_release(cx->store);
+    if (store_commit(cx->store) != 0)
+        return -1;
+    handoff_committed(cx->handoff); /* the items may leave now */
+    return 0;
+}
+
+/* Undo the document's writes (the outbox rows go with the seen rows: the
+ * next poll queues the items again). */
+static void ingest_tx_rollback(const struct ingest_ctx *cx, int64_t mark)
+{
+    if (cx->in_turn) {
+        store_rollback_to(cx->store); /* when it fails, so does the turn's commit */
+        handoff_rolled_back_to(cx->handoff, mark);
+    } else {
+        store_rollback(cx->store);
+        handoff_rolled_back(cx->handoff);
+    }
+}
+
 /* Send the items not yet seen and record them; called inside a store
  * transaction.  Returns 0, or -1 on a store error (logged). */
-static int ingest_items(const struct ingest_ctx *cx, struct fs_feed *fd, struct item **items,
-                        size_t n, int64_t now, struct ingest_stats *stats)
+static int ingest_items(const struct ingest_ctx *cx, struct fs_feed *fd,
+                        const struct ingest_doc *doc, int64_t now, struct ingest_stats *stats)
 {
+    struct item *const *items = doc->items;
     struct store *store = cx->store;
     int first = fd->st.last_ok == 0;
     int64_t cutoff = INT64_MIN;
@@ -155,14 +277,14 @@ static int ingest_items(const struct ingest_ctx *cx, struct fs_feed *fd, struct 
         cutoff = now - fd->max_age_s;
     /* Feeds list the newest first: send oldest first so alerts come in
      * the order the stories appeared. */
-    for (i = n; i-- > 0;) {
+    for (i = doc->n; i-- > 0;) {
         const struct item *it = items[i];
         uint64_t hash;
         int seen, old;
 
         if (it->id == NULL || it->id[0] == '\0')
             continue; /* feed_doc_to_items always gives an id; be safe */
-        hash = ingest_content_hash(it);
+        hash = doc->hash[i];
         seen = store_seen_check(store, fd->url, it->id, hash, now);
         if (seen < 0)
             goto store_error;
@@ -177,7 +299,7 @@ static int ingest_items(const struct ingest_ctx *cx, struct fs_feed *fd, struct 
                 stats->deferred++;
                 continue;
             }
-            if (ingest_send(cx, it) != 0) {
+            if (ingest_send_json(cx, it, doc->json[i]) != 0) {
                 if (errno != EAGAIN)
                     log_error("feed %s: cannot send item '%s': %s",
                               feedset_label(fd, label, sizeof(label)), it->id,
@@ -205,13 +327,25 @@ store_error:
 int ingest_result(const struct ingest_ctx *cx, struct fs_feed *fd,
                   const struct poller_result *r, int64_t now, struct ingest_stats *stats)
 {
+    struct ingest_doc doc;
+    int rc;
+
+    if (!r->ok || r->not_modified)
+        return ingest_result_doc(cx, fd, r, NULL, now, stats);
+    ingest_prepare(r, fd->url, &doc);
+    rc = ingest_result_doc(cx, fd, r, &doc, now, stats);
+    ingest_doc_clear(&doc);
+    return rc;
+}
+
+int ingest_result_doc(const struct ingest_ctx *cx, struct fs_feed *fd,
+                      const struct poller_result *r, const struct ingest_doc *doc,
+                      int64_t now, struct ingest_stats *stats)
+{
     struct store *store = cx->store;
-    struct feed_doc *doc = NULL;
-    struct item **items = NULL;
     struct fs_hints hints;
-    size_t n = 0, i;
     char label[600];
-    na_error err;
+    int64_t mark;
     int rc = -1;
 
     memset(stats, 0, sizeof(*stats));
@@ -228,31 +362,23 @@ int ingest_result(const struct ingest_ctx *cx, struct fs_feed *fd,
         ingest_persist(store, fd);
         return 0;
     }
-    na_error_clear(&err);
-    if (feed_parse(r->body, r->len, r->effective_url != NULL ? r->effective_url : fd->url,
-                   r->content_type, &doc, &err) != 0)
-        return ingest_failure(cx, fd, err.msg[0] != '\0' ? err.msg : "not a feed", -1, now);
+    if (doc == NULL || !doc->ok)
+        return ingest_failure(cx, fd,
+                              doc != NULL && doc->error[0] != '\0' ? doc->error : "not a feed",
+                              -1, now);
     if (doc->bozo)
         log_warn("feed %s: ill-formed document, recovered: %s",
                  feedset_label(fd, label, sizeof(label)),
                  doc->bozo_reason != NULL ? doc->bozo_reason : "unknown problem");
     ingest_hints(r, doc, &hints);
-    if (feed_doc_to_items(doc, fd->url, &items, &n) != 0) {
-        feed_doc_free(&doc);
-        return ingest_failure(cx, fd, "out of memory while converting items", -1, now);
-    }
-    feed_doc_free(&doc);
-    stats->items = n;
+    stats->items = doc->n;
 
-    if (store_begin(store) != 0) {
+    if (ingest_tx_begin(cx, &mark) != 0) {
         log_error("feed %s: %s", feedset_label(fd, label, sizeof(label)), store_errmsg(store));
         goto done;
     }
-    if (ingest_items(cx, fd, items, n, now, stats) != 0) {
-        /* the outbox rows go with the seen rows: the next poll queues the
-         * items again */
-        store_rollback(store);
-        handoff_rolled_back(cx->handoff);
+    if (ingest_items(cx, fd, doc, now, stats) != 0) {
+        ingest_tx_rollback(cx, mark);
         goto done;
     }
     if (stats->deferred > 0) {
@@ -268,13 +394,11 @@ int ingest_result(const struct ingest_ctx *cx, struct fs_feed *fd,
     }
     ingest_success(cx, fd, now, &hints, stats->deferred > 0);
     fd->st.doc_at = now; /* every entry of this document was checked at `now` */
-    if (store_feed_put(store, &fd->st) != 0 || store_commit(store) != 0) {
+    if (store_feed_put(store, &fd->st) != 0 || ingest_tx_commit(cx) != 0) {
         log_error("feed %s: %s", feedset_label(fd, label, sizeof(label)), store_errmsg(store));
-        store_rollback(store);
-        handoff_rolled_back(cx->handoff);
+        ingest_tx_rollback(cx, mark);
         goto done;
     }
-    handoff_committed(cx->handoff); /* the items may leave now */
     rc = 0;
     if (stats->old > 0)
         log_info("feed %s: %zu new item%s sent, %zu older than max_age_s recorded unsent",
@@ -285,16 +409,13 @@ int ingest_result(const struct ingest_ctx *cx, struct fs_feed *fd,
                  stats->sent, stats->sent == 1 ? "" : "s");
     else
         log_debug("feed %s: nothing new in %zu items", feedset_label(fd, label, sizeof(label)),
-                  n);
+                  doc->n);
     if (stats->reissued > 0)
         log_debug("feed %s: %zu item%s with a new id but known content not sent again",
                   feedset_label(fd, label, sizeof(label)), stats->reissued,
                   stats->reissued == 1 ? "" : "s");
 
 done:
-    for (i = 0; i < n; i++)
-        item_free(&items[i]);
-    free(items);
     if (rc != 0) {
         /* A store failure is not the feed's fault: try again later, with
          * the whole document (what was not recorded must not hide behind

@@ -5,10 +5,14 @@
  * charset counts), turned into items, and every item not yet seen for that
  * feed is sent to the matcher (ingest_send, the one place that hands an
  * item over) and then recorded as seen, in one store transaction with the
- * feed's new state; ingest_send puts the item in the hand-off's outbox,
- * a table of the same database, so that transaction covers the outbox
- * rows too (handoff.h: they leave only after it commits).  A failure is logged once, with the feed and the
- * reason, and the feed is rescheduled with backoff (feedset.h); the
+ * feed's new state (or, when the caller holds one open for a whole loop
+ * turn, in a savepoint of it: ingest_ctx.in_turn); ingest_send puts the
+ * item in the hand-off's outbox, a table of the same database, so that
+ * transaction covers the outbox rows too (handoff.h: they leave only after
+ * it commits).  The parsing (ingest_prepare) needs none of that and may
+ * run on another thread (parsework.h).  A failure is logged once, with the
+ * feed and the reason, and the feed is rescheduled with backoff
+ * (feedset.h); the
  * failure that makes a feed "failing" (STORE_FAILING_AFTER in a row) is
  * logged as an error saying so, and the first success after it says the
  * feed recovered.
@@ -35,6 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
 #include "feedset.h"
 #include "handoff.h"
 #include "item.h"
@@ -48,6 +53,11 @@ struct ingest_ctx {
     struct store *store;
     struct handoff *handoff; /* the outbox items go to (handoff.h) */
     int max_backoff_s; /* config fetcher.max_backoff_s */
+    int in_turn; /* 1: the caller holds a store transaction open around
+                    ingest_result (one per loop turn): each document is a
+                    savepoint of it, and the caller commits it and then
+                    calls handoff_committed (or rolls back and calls
+                    handoff_rolled_back); 0: one transaction per document */
 };
 
 struct ingest_stats {
@@ -60,9 +70,44 @@ struct ingest_stats {
 
 /* Handle the result of fetching fd at time now and persist fd->st.
  * Returns 0 when the feed was fetched and processed, -1 when the poll
- * counts as a failure (already logged). */
+ * counts as a failure (already logged).  = ingest_prepare() then
+ * ingest_result_doc(). */
 int ingest_result(const struct ingest_ctx *cx, struct fs_feed *fd,
                   const struct poller_result *r, int64_t now, struct ingest_stats *stats);
+
+/* A downloaded document made ready for ingest_result_doc() by
+ * ingest_prepare(): parsed, turned into items, each item's content hash
+ * and wire JSON made.  Owns everything; ingest_doc_clear() frees it. */
+struct ingest_doc {
+    int ok;             /* 0: not usable, error says why */
+    char error[sizeof(((na_error *)0)->msg)];
+    int bozo;           /* ill-formed, recovered */
+    char *bozo_reason;  /* NULL when !bozo (or out of memory) */
+    int ttl;            /* RSS <ttl> in minutes, 0 = absent */
+    struct item **items; /* once json[i] is made, items[i] keeps only id, feed
+                            and published (all ingest_result_doc needs) */
+    size_t n;
+    char **json;        /* json[i]: items[i] as JSON, NULL when it could not be made */
+    uint64_t *hash;     /* hash[i]: ingest_content_hash(items[i]) */
+};
+
+/* The part of ingesting a 2xx response that needs neither the store nor
+ * the log nor the feed's state: safe on a worker thread (the fetcher
+ * parses there while its loop keeps downloading; libxml2 must then be
+ * used by that one thread only, or initialised before).  r->body is only
+ * read.  Returns 0, or -1 with out->error (out is cleared either way
+ * first). */
+int ingest_prepare(const struct poller_result *r, const char *feed_url, struct ingest_doc *out);
+
+/* Free what *d owns and zero it.  NULL-safe. */
+void ingest_doc_clear(struct ingest_doc *d);
+
+/* ingest_result() of a 2xx response prepared in *doc (borrowed; NULL, or
+ * !doc->ok: the document was not usable).  Failed and 304 responses need
+ * no doc (NULL). */
+int ingest_result_doc(const struct ingest_ctx *cx, struct fs_feed *fd,
+                      const struct poller_result *r, const struct ingest_doc *doc,
+                      int64_t now, struct ingest_stats *stats);
 
 /* Record a failed poll of fd: log "feed X: reason", count it, reschedule
  * with backoff (retry_after_s >= 0: the server's Retry-After), persist.

@@ -41,6 +41,7 @@ struct transfer {
 
 struct poller {
     CURLM *multi;
+    char *ca_file;         /* CURLOPT_CAINFO of every transfer; NULL: curl's default */
     struct transfer *head; /* running transfers */
     size_t active;
 };
@@ -113,7 +114,10 @@ int poller_new(const struct poller_options *opts, struct poller **out, na_error 
     if (rc != CURLE_OK)
         return na_error_set(err, 0, 0, "cannot initialise libcurl: %s", curl_easy_strerror(rc));
     p = calloc(1, sizeof(*p));
-    if (p == NULL || (p->multi = curl_multi_init()) == NULL) {
+    if (p == NULL || (p->multi = curl_multi_init()) == NULL ||
+        (opts->ca_file != NULL && (p->ca_file = strdup(opts->ca_file)) == NULL)) {
+        if (p != NULL && p->multi != NULL)
+            curl_multi_cleanup(p->multi);
         free(p);
         curl_global_cleanup();
         return na_error_set(err, 0, 0, "cannot initialise libcurl: out of memory");
@@ -153,6 +157,7 @@ void poller_free(struct poller **pp)
         transfer_free(t);
     }
     curl_multi_cleanup(p->multi);
+    free(p->ca_file);
     free(p);
     curl_global_cleanup();
 }
@@ -160,6 +165,11 @@ void poller_free(struct poller **pp)
 size_t poller_active(const struct poller *p)
 {
     return p->active;
+}
+
+void poller_wakeup(struct poller *p)
+{
+    curl_multi_wakeup(p->multi);
 }
 
 /* Add "Name: value" to the request headers.  Returns 0 or -1. */
@@ -224,6 +234,8 @@ int poller_start(struct poller *p, const struct poller_request *req, na_error *e
     SETOPT(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     if (strncmp(req->url, "https:", 6) == 0)
         SETOPT(CURLOPT_PIPEWAIT, 1L); /* prefer a stream on an HTTP/2 connection */
+    if (p->ca_file != NULL)
+        SETOPT(CURLOPT_CAINFO, p->ca_file); /* verification itself always stays on */
 #undef SETOPT
     if (rc != CURLE_OK) {
         na_error_set(err, 0, 0, "cannot start a transfer of %s: %s", req->url,
@@ -406,6 +418,25 @@ static void poller_hints(CURL *e, struct poller_result *r)
     free(date);
 }
 
+/* Debug: the HTTP version the transfer of url used (ALPN picks HTTP/2 on
+ * https when the server offers it); nothing for file: URLs. */
+static void poller_log_version(CURL *e, const char *url, long status)
+{
+    long v = CURL_HTTP_VERSION_NONE;
+    const char *name;
+
+    if (curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &v) != CURLE_OK)
+        return;
+    switch (v) {
+    case CURL_HTTP_VERSION_1_0: name = "HTTP/1.0"; break;
+    case CURL_HTTP_VERSION_1_1: name = "HTTP/1.1"; break;
+    case CURL_HTTP_VERSION_2_0: name = "HTTP/2"; break;
+    case CURL_HTTP_VERSION_3: name = "HTTP/3"; break;
+    default: return; /* no HTTP response (file:, failed connection) */
+    }
+    log_debug("%s: %s, status %ld", url, name, status);
+}
+
 /* Fill *r from a finished transfer. */
 static void poller_fill(struct transfer *t, CURLcode code, struct poller_result *r)
 {
@@ -421,6 +452,8 @@ static void poller_fill(struct transfer *t, CURLcode code, struct poller_result 
     s = NULL;
     if (curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &s) == CURLE_OK && s != NULL)
         r->content_type = strdup(s);
+    if (status != 0)
+        poller_log_version(t->easy, r->effective_url != NULL ? r->effective_url : "?", status);
 
     if (t->oversize || code == CURLE_FILESIZE_EXCEEDED) {
         snprintf(r->error, sizeof(r->error), "response body larger than max_bytes (%lld bytes)",

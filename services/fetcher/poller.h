@@ -38,6 +38,8 @@ struct poller;
 struct poller_options {
     int max_total; /* connections at once (CURLMOPT_MAX_TOTAL_CONNECTIONS) */
     int per_host;  /* connections to one host (CURLMOPT_MAX_HOST_CONNECTIONS) */
+    const char *ca_file; /* CAs trusted for https (CURLOPT_CAINFO), copied;
+                            NULL: libcurl's default bundle */
 };
 
 struct poller_request {
@@ -79,6 +81,11 @@ int poller_start(struct poller *p, const struct poller_request *req, na_error *e
 
 /* Transfers started and not yet handed back by poller_next_done. */
 size_t poller_active(const struct poller *p);
+
+/* Make the current (or, when none runs, the next) poller_wait* return
+ * early.  The one poller function safe to call from another thread (the
+ * parsing thread, parsework.h: curl_multi_wakeup). */
+void poller_wakeup(struct poller *p);
 
 /* Wait up to timeout_ms for network activity and move the transfers on.
  * A signal may cut the wait short.  Returns 0, or -1 on a curl multi

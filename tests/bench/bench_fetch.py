@@ -3,6 +3,7 @@
 
 Usage: bench_fetch.py --fetcher BUILD/services/fetcher/newsalert-fetcher
                       [--feeds 5000] [--items 20] [--parallel 64] [--keep]
+                      [--floor BUILD/tests/bench_fetch_floor]
 
 What it does, in one run (everything under a private temporary directory,
 nothing as root, nothing outside 127.0.0.1):
@@ -28,6 +29,14 @@ nothing as root, nothing outside 127.0.0.1):
      must be downloaded again, nginx has no delta encoding) and for the
      unchanged half (what conditional GET saves);
   5. a third round with nothing changed: every feed answers 304.
+
+Beside curl it prints a floor (a comparator added in phase 3, not a target):
+the bare parse of the same bytes (libxml2's xmlReadMemory with the feed
+parser's options, then free; tests/bench/bench_fetch_floor.c, on one core,
+best of 3 rounds over the round-1 files read into memory), and "curl + bare
+parse", the wall time of downloading then merely reading the XML on one core.
+The fetcher overlaps the two on two cores, so it can beat that sum, but not
+max(curl, bare parse / 2).
 
 Prints the figures beside the issue's targets; exits 1 when a target is
 missed, 2 when the set-up fails.  With --smoke (the ctest bench_fetch_smoke)
@@ -185,6 +194,7 @@ class Sink:
         self.sock.bind("tcp://127.0.0.1:*")
         self.endpoint = self.sock.getsockopt_string(zmq.LAST_ENDPOINT)
         self.count = 0
+        self.cpu = 0.0  # the sink thread's CPU time so far (s)
         self.stop = False
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
@@ -205,6 +215,7 @@ class Sink:
                 for peer, t in tags.items():
                     self.sock.send_multipart(
                         [peer, json.dumps({"v": 1, "op": "ack", "tags": t}).encode()])
+            self.cpu = time.thread_time()
 
     def close(self):
         self.stop = True
@@ -213,8 +224,20 @@ class Sink:
         self.ctx.term()
 
 
+def run_floor(floor, www):
+    """The floor comparator's JSON line (bench_fetch_floor.c), or None."""
+    if floor is None or not os.path.exists(floor):
+        return None
+    r = subprocess.run([floor, "--rounds", "3", www], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        sys.exit("bench: %s failed: %s" % (floor, r.stderr.decode()[-500:]))
+    return json.loads(r.stdout.decode().strip().splitlines()[-1])
+
+
 def run_fetcher(fetcher, config, log):
-    """Wall time (s), peak RSS (KiB) and the round summary of `--once`."""
+    """Wall time (s), peak RSS (KiB), the round summary of `--once` and the
+    fetcher's CPU time (user + system, s; None without /usr/bin/time)."""
     timev = shutil.which("time") or ("/usr/bin/time" if os.path.exists("/usr/bin/time") else None)
     cmd = [fetcher, "-c", config, "--once"]
     if timev:
@@ -226,14 +249,18 @@ def run_fetcher(fetcher, config, log):
     took = time.monotonic() - t0
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     rss = ru.ru_maxrss
+    cpu = None
     if timev:
+        cpu = 0.0
         with open(log) as f:
             for line in f:
                 if "Maximum resident set size" in line:
                     rss = int(line.rsplit(":", 1)[1])
+                elif "User time (seconds)" in line or "System time (seconds)" in line:
+                    cpu += float(line.rsplit(":", 1)[1])
     if r.returncode != 0:
         sys.exit("bench: newsalert-fetcher failed (rc %d), see %s" % (r.returncode, log))
-    return took, rss, json.loads(r.stdout.decode().strip().splitlines()[-1])
+    return took, rss, json.loads(r.stdout.decode().strip().splitlines()[-1]), cpu
 
 
 def main():
@@ -243,6 +270,8 @@ def main():
     ap.add_argument("--items", type=int, default=20)
     ap.add_argument("--parallel", type=int, default=64)
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--floor", help="the bare-parse floor tool (default: bench_fetch_floor "
+                    "in the fetcher's build tree, tests/; skipped when missing)")
     ap.add_argument("--smoke", action="store_true",
                     help="a check that the benchmark runs (ctest): only the item counts and "
                          "bytes must be right; exit 77 (skipped) without nginx or curl")
@@ -252,6 +281,8 @@ def main():
             print("bench: %s not found (deploy/install-deps.sh --bench)" % tool, file=sys.stderr)
             return 77 if a.smoke else 2
     fetcher = os.path.abspath(a.fetcher)
+    floor = os.path.abspath(a.floor) if a.floor else os.path.join(
+        os.path.dirname(fetcher), "..", "..", "tests", "bench_fetch_floor")
     tmp = tempfile.mkdtemp(prefix="na-bench-fetch-")
     nginx = None
     sink = None
@@ -292,27 +323,30 @@ def main():
         n0 = log_len(tmp)
         curl_s = run_curl(curl_cfg, a.parallel)
         _, _, curl_bytes, n1, _ = log_bytes(tmp, n0)
+        fl = run_floor(floor, www)
 
-        f1_s, f1_rss, r1 = run_fetcher(fetcher, config, os.path.join(tmp, "round1.log"))
+        sink_cpu0 = sink.cpu
+        f1_s, f1_rss, r1, f1_cpu = run_fetcher(fetcher, config, os.path.join(tmp, "round1.log"))
         _, _, bytes1, n2, uri1 = log_bytes(tmp, n1)
         deadline = time.monotonic() + 10
         while sink.count < r1["sent"] and time.monotonic() < deadline:
             time.sleep(0.05)
         items1 = sink.count
+        sink_cpu1 = sink.cpu - sink_cpu0
 
         # half of the feeds get one new story (new size and mtime: new ETag)
         time.sleep(1.1)  # a new mtime second, so Last-Modified changes too
         for i in range(0, a.feeds, 2):
             with open(os.path.join(www, "feed-%05d.rss" % i), "wb") as f:
                 f.write(make_feed(i, a.items, 1, now + 600))
-        f2_s, f2_rss, r2 = run_fetcher(fetcher, config, os.path.join(tmp, "round2.log"))
+        f2_s, f2_rss, r2, _ = run_fetcher(fetcher, config, os.path.join(tmp, "round2.log"))
         _, st2, bytes2, n3, uri2 = log_bytes(tmp, n2)
         deadline = time.monotonic() + 10
         while sink.count - items1 < r2["sent"] and time.monotonic() < deadline:
             time.sleep(0.05)
         items2 = sink.count - items1
         # round 3: nothing changed, every feed answers 304
-        f3_s, f3_rss, r3 = run_fetcher(fetcher, config, os.path.join(tmp, "round3.log"))
+        f3_s, f3_rss, r3, _ = run_fetcher(fetcher, config, os.path.join(tmp, "round3.log"))
         _, st3, bytes3, _, _ = log_bytes(tmp, n3)
         # what the unchanged (304) half of round 2 moved, against its first round
         same = [u for u, (status, _) in uri2.items() if status == "304"]
@@ -332,9 +366,27 @@ def main():
         print("%-44s %12s %12s" % ("", "measured", "target"))
         print("%-44s %11.2fs %12s" % ("curl --parallel-max %d, one round" % a.parallel,
                                       curl_s, ""))
+        if fl is not None:
+            print("%-44s %11.2fs %12s" % ("bare parse of the same bytes (1 core)",
+                                          fl["secs"], "(floor)"))
+            print("  (%.1f MB at %.0f MB/s, CPU %.2fs, best of %d)" % (
+                fl["bytes"] / 1e6, fl["bytes"] / 1e6 / fl["secs"], fl["cpu_secs"],
+                fl["rounds"]))
+            print("%-44s %11.2fs %12s" % ("curl + bare parse", curl_s + fl["secs"], "(floor)"))
+            print("%-44s %11.2fx %12s" % ("  curl + bare parse vs curl",
+                                          (curl_s + fl["secs"]) / curl_s, ""))
+        else:
+            print("%-44s %12s" % ("bare parse of the same bytes (1 core)",
+                                  "n/a (build bench_fetch_floor)"))
         print("%-44s %11.2fs %12s" % ("newsalert-fetcher --once, round 1", f1_s, ""))
+        if f1_cpu is not None:
+            print("%-44s %11.2fs %12s" % ("  its CPU time (user + system)", f1_cpu, ""))
+        print("%-44s %11.2fs %12s" % ("  the benchmark sink's CPU time (Python)", sink_cpu1, ""))
         print("%-44s %11.2fx %11.1fx %s" % ("  wall time vs curl", ratio, TARGET_WALL_RATIO,
                                            "ok" if ok_wall else "MISSED"))
+        if fl is not None:
+            print("%-44s %11.2fx %12s" % ("  wall time vs curl + bare parse",
+                                          f1_s / (curl_s + fl["secs"]), ""))
         print("%-44s %10.1fMB %10dMB %s" % ("  peak RSS, round 1 / round 2 (max)",
                                            max(f1_rss, f2_rss, f3_rss) / 1024, TARGET_RSS_MB,
                                            "ok" if ok_rss else "MISSED"))
@@ -366,6 +418,8 @@ def main():
         print("round 1: %s" % json.dumps(r1))
         print("round 2: %s" % json.dumps(r2))
         print("round 3: %s" % json.dumps(r3))
+        if fl is not None:
+            print("floor: %s" % json.dumps(fl))
         if a.smoke:
             return 0 if ok_bytes and ok_items else 1
         return 0 if ok_wall and ok_rss and ok_bytes and ok_items else 1

@@ -27,7 +27,6 @@
  */
 #include <errno.h>
 #include <stdarg.h>
-#include <jansson.h>
 #include <libxml/parser.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +35,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "bench_bare.h"
 #include "feed.h"
 #include "item.h"
 
@@ -379,31 +379,11 @@ static long run_newsalert(const struct bench_file *f)
     return (long)nitems;
 }
 
-/* The floor: libxml2 (XML) or jansson (JSON) reads the document, frees it. */
+/* The floor: libxml2 (XML) or jansson (JSON) reads the document, frees it
+ * (bench_bare.c, shared with the fetch benchmark's floor). */
 static long run_bare(const struct bench_file *f)
 {
-    if (f->fmt == FMT_JSON) {
-        json_error_t jerr;
-        json_t *j = json_loadb(f->buf, f->len, 0, &jerr);
-
-        if (j == NULL) {
-            fprintf(stderr, "bench_parse: %s: %s\n", f->path, jerr.text);
-            return -1;
-        }
-        json_decref(j);
-    } else {
-        /* the options feed_xml.c gives libxml2 */
-        xmlDocPtr d = xmlReadMemory(f->buf, (int)f->len, NULL, "UTF-8",
-                                    XML_PARSE_NONET | XML_PARSE_RECOVER | XML_PARSE_NOERROR |
-                                        XML_PARSE_NOWARNING | XML_PARSE_IGNORE_ENC);
-
-        if (d == NULL) {
-            fprintf(stderr, "bench_parse: %s: libxml2 could not parse it\n", f->path);
-            return -1;
-        }
-        xmlFreeDoc(d);
-    }
-    return 0;
+    return bench_bare_parse(f->buf, f->len, f->fmt == FMT_JSON, "bench_parse", f->path);
 }
 
 struct bench_result {

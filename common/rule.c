@@ -264,6 +264,10 @@ static void free_regexes(struct rule_expr *e)
 
 #define PACK_ALIGN(n) (((n) + 7u) & ~(size_t)7u)
 
+#if UINTPTR_MAX == 0xffffffffffffffffu
+_Static_assert(sizeof(struct rule_expr) == 96, "struct rule_expr grew: a rule set costs more");
+#endif
+
 static size_t pack_size(const struct rule_expr *e)
 {
     size_t n = PACK_ALIGN(sizeof(*e)) + PACK_ALIGN(e->nkids * sizeof(*e->kids));

@@ -92,31 +92,32 @@ enum rule_kind {
     RULE_SUBSTR  /* link: a case-insensitive substring of the URL */
 };
 
-/* A compiled query.  Read-only for users; build it with rule_compile(). */
+/* A compiled query.  Read-only for users; build it with rule_compile().
+ * Laid out in 96 bytes (a million rules hold a few million nodes). */
 struct rule_expr {
     enum rule_kind kind;
     int column;           /* 1-based column in the query where it starts */
-    char *text;           /* TERM, REGEX, SUBSTR: the term as written */
     unsigned fields;      /* TERM, REGEX, SUBSTR: (1 << TEXT_FIELD_*) it may match in */
     /* RULE_TERM */
-    int phrase;           /* written in quotes */
-    size_t nwords;        /* >= 1 */
+    uint32_t nwords;      /* >= 1 */
+    uint32_t layer;       /* the text_doc layer of the rule's language */
+    /* RULE_NEAR */
+    unsigned dist;
+    /* RULE_AND, RULE_OR, RULE_NOT, RULE_NEAR */
+    uint32_t nkids;
+    unsigned char phrase; /* RULE_TERM: written in quotes */
+    /* private: 1 for the root of a packed tree (rule_expr_pack), 2 inside */
+    unsigned char packed;
+    char *text;           /* TERM, REGEX, SUBSTR: the term as written */
     char **words;         /* folded and stemmed words (folded only for prefixes) */
     unsigned char *prefix; /* per word: 1 for a prefix; NULL when none is */
     size_t *lens;         /* per word: its length in bytes */
     uint64_t *hashes;     /* per word: its text_hash */
-    size_t layer;         /* the text_doc layer of the rule's language */
-    /* RULE_NEAR */
-    unsigned dist;
     /* RULE_REGEX (pcre2_code *), RULE_SUBSTR: the needle is words[0] */
     void *re;
-    /* RULE_AND, RULE_OR, RULE_NOT, RULE_NEAR */
-    size_t nkids;
     struct rule_expr **kids;
     /* private: one allocation holding a TERM's arrays and strings */
     void *block;
-    /* private: 1 for the root of a packed tree (rule_expr_pack), 2 inside */
-    int packed;
 };
 
 /* Compile `query` (UTF-8, NUL-terminated) with English stemming.  On

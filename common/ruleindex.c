@@ -42,6 +42,11 @@ struct ruleindex {
     size_t nrules;
     uint64_t prefix_lens; /* bit l-1: some prefix key has l bytes (l <= 64) */
     size_t max_layer;     /* highest layer of a stem key, plus one */
+    /* the vocabulary: every word of every rule, positive or not, as keys of
+     * kind 'v' (a stem, by layer) and 'w' (a prefix, at most 64 bytes) */
+    uint64_t vocab_prefix_lens; /* as prefix_lens, for 'w' keys */
+    size_t vocab_layers;        /* highest layer of a 'v' key, plus one */
+    int vocab_all;              /* some word could not be filed: keep every word */
 };
 
 /* What the index holds for the words a worker has seen, by the
@@ -77,8 +82,11 @@ struct ruleindex_scratch {
  * hashing again), salted by layer and kind. */
 static uint64_t key_hash(unsigned layer, char kind, uint64_t word_hash)
 {
-    return word_hash ^ (kind == 'p' ? 0xC2B2AE3D27D4EB4Full
-                                    : ((uint64_t)layer + 1) * 0x9E3779B97F4A7C15ull);
+    uint64_t salt = kind == 'p'   ? 0xC2B2AE3D27D4EB4Full
+                    : kind == 'w' ? 0x165667B19E3779F9ull
+                                  : ((uint64_t)layer + 1) * 0x9E3779B97F4A7C15ull;
+
+    return word_hash ^ (kind == 'v' ? salt * 3 : salt);
 }
 
 static long key_find(const struct ruleindex *ix, unsigned layer, char kind, const char *w,
@@ -196,6 +204,51 @@ static const char *term_key(const struct rule_expr *e, size_t k, unsigned *layer
     *layer = pfx ? 0 : (unsigned)(e->layer & 0xff);
     *kind = pfx ? 'p' : 's';
     return w;
+}
+
+/* File every word of e, positive or not, in the vocabulary; 0 or -1. */
+static int add_vocab(struct ruleindex *ix, const struct rule_expr *e)
+{
+    if (e->kind == RULE_TERM) {
+        for (size_t k = 0; k < e->nwords; k++) {
+            unsigned layer;
+            char kind;
+            size_t len;
+            const char *w = term_key(e, k, &layer, &kind, &len);
+
+            if (w == NULL) {
+                ix->vocab_all = 1;
+                continue;
+            }
+            if (key_intern(ix, layer, kind == 'p' ? 'w' : 'v', w, len) < 0)
+                return -1;
+            if (kind == 'p')
+                ix->vocab_prefix_lens |= 1ull << (len - 1);
+            else if ((size_t)layer + 1 > ix->vocab_layers)
+                ix->vocab_layers = (size_t)layer + 1;
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < e->nkids; i++)
+        if (add_vocab(ix, e->kids[i]) < 0)
+            return -1;
+    return 0;
+}
+
+int ruleindex_keeps(const struct ruleindex *ix, size_t layer, const char *stem, size_t slen,
+                    const char *folded, size_t flen)
+{
+    if (ix->vocab_all)
+        return 1;
+    if (layer < ix->vocab_layers && slen + 2 <= KEY_MAX &&
+        key_find(ix, (unsigned)layer, 'v', stem, slen,
+                 key_hash((unsigned)layer, 'v', text_hash(stem, slen))) >= 0)
+        return 1;
+    for (size_t l = 1; l <= flen && l <= PREFIX_LEN_MAX; l++)
+        if ((ix->vocab_prefix_lens & (1ull << (l - 1))) != 0 &&
+            key_find(ix, 0, 'w', folded, l, key_hash(0, 'w', text_hash(folded, l))) >= 0)
+            return 1;
+    return 0;
 }
 
 /* Pass 1: count how many rules use each positive word. */
@@ -433,6 +486,12 @@ static int cmp_u32(const void *a, const void *b)
 
 struct ruleindex *ruleindex_build(const struct rule_expr *const *exprs, size_t n)
 {
+    return ruleindex_build_vocab(exprs, n, NULL, 0);
+}
+
+struct ruleindex *ruleindex_build_vocab(const struct rule_expr *const *exprs, size_t n,
+                                        const struct rule_expr *const *more, size_t nmore)
+{
     struct ruleindex *ix = calloc(1, sizeof(*ix));
     struct pair *pairs = NULL;
     size_t npairs = 0, pcap = 0, acap = 0;
@@ -443,6 +502,12 @@ struct ruleindex *ruleindex_build(const struct rule_expr *const *exprs, size_t n
     ix->nrules = n;
     for (size_t i = 0; i < n; i++)
         if (exprs[i] != NULL && count_terms(ix, exprs[i]) < 0)
+            goto nomem;
+    for (size_t i = 0; i < n; i++)
+        if (exprs[i] != NULL && add_vocab(ix, exprs[i]) < 0)
+            goto nomem;
+    for (size_t i = 0; i < nmore; i++)
+        if (more[i] != NULL && add_vocab(ix, more[i]) < 0)
             goto nomem;
     for (size_t i = 0; i < n; i++) {
         double cost = 0;
@@ -700,7 +765,6 @@ static int pool_push(struct ruleindex_scratch *s, uint32_t v)
 static uint32_t prefix_keys(const struct ruleindex *ix, struct ruleindex_scratch *s,
                             const char *fo, size_t flen)
 {
-    uint64_t h = 14695981039346656037ull; /* text_hash, one byte at a time */
     size_t at = s->npool, n = 0;
 
     if (pool_push(s, 0) < 0)
@@ -708,11 +772,9 @@ static uint32_t prefix_keys(const struct ruleindex *ix, struct ruleindex_scratch
     for (size_t l = 1; l <= flen && l <= PREFIX_LEN_MAX; l++) {
         long id;
 
-        h ^= (unsigned char)fo[l - 1];
-        h *= 1099511628211ull;
         if ((ix->prefix_lens & (1ull << (l - 1))) == 0)
             continue;
-        id = key_find(ix, 0, 'p', fo, l, key_hash(0, 'p', h));
+        id = key_find(ix, 0, 'p', fo, l, key_hash(0, 'p', text_hash(fo, l)));
         if (id >= 0) {
             if (pool_push(s, (uint32_t)id) < 0)
                 return 0;

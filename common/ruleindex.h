@@ -37,6 +37,11 @@ struct ruleindex_scratch;
  * Returns NULL when out of memory. */
 struct ruleindex *ruleindex_build(const struct rule_expr *const *exprs, size_t n);
 
+/* Same, with the words of more[0..nmore) (rules left out of the index, such
+ * as disabled ones) in its vocabulary too (see ruleindex_keeps). */
+struct ruleindex *ruleindex_build_vocab(const struct rule_expr *const *exprs, size_t n,
+                                        const struct rule_expr *const *more, size_t nmore);
+
 void ruleindex_free(struct ruleindex **pix);
 
 /* Per-thread scratch for ruleindex_candidates; NULL when out of memory. */
@@ -48,6 +53,14 @@ void ruleindex_scratch_free(struct ruleindex_scratch **ps);
  * many; -1 when out of memory. */
 long ruleindex_candidates(const struct ruleindex *ix, const struct text_doc *d,
                           struct ruleindex_scratch *s, const uint32_t **out);
+
+/* Whether a word may matter to some rule of the index: its stem (in
+ * document layer `layer`) is a word of a rule, or its folded form starts
+ * with a rule's prefix.  A word for which this is 0 can be left out of a
+ * document without changing any rule's answer (positions aside: see
+ * text_norm_set_filter). */
+int ruleindex_keeps(const struct ruleindex *ix, size_t layer, const char *stem, size_t slen,
+                    const char *folded, size_t flen);
 
 struct ruleindex_stats {
     size_t rules;     /* rules filed (indexed + always) */

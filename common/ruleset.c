@@ -6,7 +6,12 @@
  * goes on and reports every problem.  The files of a directory are walked
  * in name order into one set; duplicate ids are found by sorting
  * (id, index) pairs once everything else is known, so a million rules cost
- * O(n log n), not O(n^2).  Once loaded, the rules are filed in a
+ * O(n log n), not O(n^2).  Loading reads a file laid out as
+ * {"rules": [...]} one rule at a time (each rule's JSON tree is freed as
+ * soon as it is compiled, so a million rules never have their trees in
+ * memory together), and starts again the ordinary way (whole trees) on any
+ * problem at all, so that what is reported is exactly what it always was.
+ * Once loaded, the rules are filed in a
  * ruleindex; each matching thread has a worker with its own normalisers
  * (one per rule language), document, regex scratch and candidate marks.
  */
@@ -17,11 +22,13 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fileio.h"
 #include "item.h"
 #include "jsonfile.h"
 #include "ruleindex.h"
@@ -29,12 +36,15 @@
 
 #define RULESET_DEFAULT_LANG "english"
 #define RULESET_FILES_MAX 10000
+/* The largest rules file read for streaming: jsonfile's limit (a larger
+ * file goes the ordinary way, which reports it). */
+#define RULESET_STREAM_MAX (64 * 1024 * 1024)
 
+/* A million of these may be loaded: the rule's strings share one block. */
 struct rs_rule {
-    struct rule_info info;
-    char *id, *name, *query;
-    char **tags;
-    size_t ntags;
+    struct rule_info info; /* id, query and name point into strs; tags is `tags` */
+    char *strs;            /* owned: id, query, then the name when one is given */
+    char **tags;           /* owned: info.ntags strings */
     size_t lang;
     struct rule_expr *expr;
 };
@@ -68,6 +78,12 @@ struct id_ref {
     size_t order;    /* global order */
 };
 
+/* A warning held back while the rules are streamed. */
+struct held_warning {
+    int line, column;
+    char *msg;
+};
+
 /* How rs_build reports: stop at the first problem (load) or go on (check). */
 struct rs_ctx {
     void (*report)(const na_error *e, void *arg);
@@ -86,10 +102,22 @@ struct rs_ctx {
     struct text_norm **norms;
     size_t nlangs;
     size_t nrules;
+    /* streaming (loading only): the files hold their text but no tree and
+     * are read one rule at a time; problems are not reported but make the
+     * load start again the ordinary way, and warnings wait until the whole
+     * load succeeded (see ruleset_load_warn) */
+    int streaming;
+    int stream_fail;
+    struct held_warning *held;
+    size_t nheld, heldcap;
 };
 
 static void ctx_problem(struct rs_ctx *c, const na_error *e)
 {
+    if (c->streaming) {
+        c->stream_fail = 1;
+        return;
+    }
     if (c->nerr == 0 && c->first != NULL)
         *c->first = *e;
     c->nerr++;
@@ -99,6 +127,34 @@ static void ctx_problem(struct rs_ctx *c, const na_error *e)
 
 static void ctx_warning(struct rs_ctx *c, const na_error *e)
 {
+    if (c->streaming) {
+        struct held_warning *h;
+        size_t n;
+
+        if (c->nheld == c->heldcap) {
+            size_t ncap = c->heldcap != 0 ? c->heldcap * 2 : 16;
+
+            h = realloc(c->held, ncap * sizeof(*h));
+            if (h == NULL) {
+                c->stream_fail = 1;
+                return;
+            }
+            c->held = h;
+            c->heldcap = ncap;
+        }
+        h = &c->held[c->nheld];
+        n = strlen(e->msg);
+        h->msg = malloc(n + 1);
+        if (h->msg == NULL) {
+            c->stream_fail = 1;
+            return;
+        }
+        memcpy(h->msg, e->msg, n + 1);
+        h->line = e->line;
+        h->column = e->column;
+        c->nheld++;
+        return;
+    }
     if (c->report != NULL)
         c->report(e, c->arg);
     if (c->warn != NULL)
@@ -137,11 +193,8 @@ void ruleset_set_naive(struct ruleset *rs, int naive)
 
 static void rule_release(struct rs_rule *r)
 {
-    if (r->name != r->id)
-        free(r->name);
-    free(r->id);
-    free(r->query);
-    for (size_t t = 0; t < r->ntags; t++)
+    free(r->strs);
+    for (size_t t = 0; t < r->info.ntags; t++)
         free(r->tags[t]);
     free(r->tags);
     rule_expr_free(&r->expr);
@@ -223,6 +276,9 @@ static void ctx_release(struct rs_ctx *c)
         jsonfile_close(&c->files[i]);
     free(c->files);
     free(c->ids);
+    for (size_t i = 0; i < c->nheld; i++)
+        free(c->held[i].msg);
+    free(c->held);
 }
 
 /* ---- duplicates ------------------------------------------------------------------- */
@@ -491,24 +547,36 @@ static int build_rule(struct rs_ctx *c, const struct jsonfile *f, json_t *obj, s
         free(tags);
         return 0;
     }
-    r->id = dup_str(id);
-    r->name = name != NULL ? dup_str(name) : r->id; /* no copy when it is the id */
-    r->query = dup_str(query);
     r->expr = expr;
+    expr = NULL;
+    {
+        size_t il = strlen(id) + 1, ql = strlen(query) + 1;
+        size_t nl = name != NULL ? strlen(name) + 1 : 0;
+
+        r->strs = malloc(il + ql + nl);
+        if (r->strs == NULL)
+            goto nomem;
+        memcpy(r->strs, id, il);
+        memcpy(r->strs + il, query, ql);
+        if (name != NULL)
+            memcpy(r->strs + il + ql, name, nl);
+        r->info.id = r->strs;
+        r->info.query = r->strs + il;
+        r->info.name = name != NULL ? r->strs + il + ql : r->info.id; /* the id by default */
+    }
     r->lang = (size_t)langidx;
     r->tags = ntags != 0 ? calloc(ntags, sizeof(*r->tags)) : NULL;
-    expr = NULL;
-    if (r->id == NULL || r->name == NULL || r->query == NULL || (ntags != 0 && r->tags == NULL))
+    r->info.tags = (const char *const *)r->tags;
+    if (ntags != 0 && r->tags == NULL)
         goto nomem;
     for (size_t t = 0; t < ntags; t++) {
         r->tags[t] = dup_str(tags[t]);
         if (r->tags[t] == NULL)
             goto nomem;
-        r->ntags = t + 1;
+        r->info.ntags = t + 1;
     }
     free(tags);
     r->info.enabled = enabled;
-    r->info.ntags = ntags;
     return 0;
 nomem:
     na_error_set(&e, 0, 0, "%s: out of memory", f->path);
@@ -602,6 +670,124 @@ nomem:
     return -1;
 }
 
+/* ---- streaming ------------------------------------------------------------------------ */
+
+static size_t skip_json_ws(const char *t, size_t len, size_t p)
+{
+    while (p < len && (t[p] == ' ' || t[p] == '\t' || t[p] == '\n' || t[p] == '\r'))
+        p++;
+    return p;
+}
+
+/* Make room in rs for one more rule; 0 or -1. */
+static int rs_reserve_one(struct ruleset *rs)
+{
+    struct rs_rule *nr;
+    size_t ncap;
+
+    if (rs->n < rs->cap)
+        return 0;
+    ncap = rs->cap != 0 ? rs->cap * 2 : 256;
+    nr = realloc(rs->rules, ncap * sizeof(*nr));
+    if (nr == NULL)
+        return -1;
+    rs->rules = nr;
+    rs->cap = ncap;
+    return 0;
+}
+
+/* Stream file fi (its text only: no tree) into rs: the file must be
+ * exactly {"rules": [ rule, rule... ]}; each rule is parsed (jansson, as
+ * for a whole file, with JSON_DISABLE_EOF_CHECK so that it stops after the
+ * rule and says where), compiled and its tree freed at once, so the trees
+ * of a million rules never sit in memory together.  Returns 0, or -1 with
+ * c->stream_fail set when the file must be read the ordinary way:
+ * anything else (another layout, a syntax error, a problem with a rule:
+ * the ordinary way reports it exactly as it always did). */
+static int rs_stream_file(struct rs_ctx *c, size_t fi, struct ruleset *rs)
+{
+    static const char key[] = "\"rules\"";
+    const struct jsonfile *f = c->files[fi];
+    const char *t = f->text;
+    size_t len = f->len, p, i = 0;
+
+    p = skip_json_ws(t, len, 0);
+    if (p >= len || t[p] != '{')
+        goto fallback;
+    p = skip_json_ws(t, len, p + 1);
+    if (len - p < sizeof(key) - 1 || memcmp(t + p, key, sizeof(key) - 1) != 0)
+        goto fallback;
+    p = skip_json_ws(t, len, p + sizeof(key) - 1);
+    if (p >= len || t[p] != ':')
+        goto fallback;
+    p = skip_json_ws(t, len, p + 1);
+    if (p >= len || t[p] != '[')
+        goto fallback;
+    p = skip_json_ws(t, len, p + 1);
+    if (p < len && t[p] == ']')
+        goto end;
+    for (;;) {
+        json_error_t jerr;
+        json_t *obj;
+        struct rs_rule *r;
+        const char *id = NULL;
+        int rc;
+
+        obj = json_loadb(t + p, len - p, JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &jerr);
+        if (obj == NULL)
+            goto fallback;
+        if (!json_is_object(obj) || jerr.position <= 0 || (size_t)jerr.position > len - p ||
+            rs_reserve_one(rs) < 0) {
+            json_decref(obj);
+            goto fallback;
+        }
+        p += (size_t)jerr.position;
+        r = &rs->rules[rs->n];
+        memset(r, 0, sizeof(*r));
+        rs->n++; /* so ruleset_free releases what this rule took */
+        rc = build_rule(c, f, obj, i, r, &id);
+        json_decref(obj); /* id pointed into it: info.id is the rule's copy */
+        if (rc < 0 || c->stream_fail || push_id(c, r->info.id, fi, i) < 0)
+            goto fallback;
+        i++;
+        c->nrules++;
+        p = skip_json_ws(t, len, p);
+        if (p < len && t[p] == ',') {
+            p = skip_json_ws(t, len, p + 1);
+            continue;
+        }
+        if (p < len && t[p] == ']')
+            break;
+        goto fallback;
+    }
+end:
+    p = skip_json_ws(t, len, p + 1);
+    if (p >= len || t[p] != '}')
+        goto fallback;
+    if (skip_json_ws(t, len, p + 1) != len)
+        goto fallback;
+    return 0;
+fallback:
+    c->stream_fail = 1;
+    return -1;
+}
+
+/* A jsonfile holding `len` bytes of `text` (taken: freed with it) and no
+ * tree, for streaming; NULL when out of memory (text is then freed). */
+static struct jsonfile *text_file(const char *path, char *text, size_t len)
+{
+    struct jsonfile *f = calloc(1, sizeof(*f));
+
+    if (f == NULL || (f->path = dup_str(path)) == NULL) {
+        free(f);
+        free(text);
+        return NULL;
+    }
+    f->text = text;
+    f->len = len;
+    return f;
+}
+
 static int name_cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -692,7 +878,19 @@ static int open_files(struct rs_ctx *c, const char *path)
     rc = 0;
     for (size_t i = 0; i < nnames; i++) {
         na_error_clear(&e);
-        if (jsonfile_open(names[i], &c->files[c->nfiles], &e) < 0) {
+        if (c->streaming) {
+            /* the text only; standard input could not be read twice */
+            char *text;
+            size_t len;
+
+            if (strcmp(names[i], "-") == 0 ||
+                fileio_read_all(names[i], RULESET_STREAM_MAX, &text, &len, &e) != 0 ||
+                (c->files[c->nfiles] = text_file(names[i], text, len)) == NULL) {
+                c->stream_fail = 1;
+                rc = -1;
+                break;
+            }
+        } else if (jsonfile_open(names[i], &c->files[c->nfiles], &e) < 0) {
             ctx_problem(c, &e);
             rc = -1;
             if (c->stop)
@@ -723,11 +921,21 @@ static int rs_build(struct rs_ctx *c, struct ruleset **out)
             goto nomem;
     }
     for (size_t fi = 0; fi < c->nfiles; fi++)
-        if (rs_build_file(c, fi, rs) < 0)
+        if ((c->files[fi]->root == NULL && rs != NULL ? rs_stream_file(c, fi, rs)
+                                                      : rs_build_file(c, fi, rs)) < 0)
             goto done;
     if (check_duplicates(c) < 0)
         goto nomem;
-    if (rs != NULL && c->nerr == 0) {
+    if (rs != NULL && c->nerr == 0 && !c->stream_fail) {
+        if (rs->cap > rs->n && rs->n != 0) {
+            /* streaming grew the array by doubling */
+            struct rs_rule *nr = realloc(rs->rules, rs->n * sizeof(*nr));
+
+            if (nr != NULL) {
+                rs->rules = nr;
+                rs->cap = rs->n;
+            }
+        }
         const struct rule_expr **ex = malloc((rs->n != 0 ? rs->n : 1) * sizeof(*ex));
 
         if (ex == NULL)
@@ -735,15 +943,40 @@ static int rs_build(struct rs_ctx *c, struct ruleset **out)
         for (size_t i = 0; i < rs->n; i++) {
             struct rs_rule *r = &rs->rules[i];
 
-            r->info.id = r->id;
-            r->info.name = r->name;
-            r->info.query = r->query;
-            r->info.tags = (const char *const *)r->tags;
             r->info.lang = c->langs[r->lang];
             r->info.index = i;
             ex[i] = r->info.enabled ? r->expr : NULL;
         }
-        rs->index = ruleindex_build(ex, rs->n);
+        /* what only compiling needed goes before the index is built (the
+         * peak of a large load): the files (text, trees), the ids and the
+         * normalisers (the rules hold copies of their words) */
+        for (size_t i = 0; i < c->nfiles; i++)
+            jsonfile_close(&c->files[i]);
+        c->nfiles = 0;
+        free(c->ids);
+        c->ids = NULL;
+        c->nids = c->idcap = 0;
+        for (size_t i = 0; i < c->nlangs; i++)
+            text_norm_free(&c->norms[i]);
+#ifdef __GLIBC__
+        malloc_trim(0);
+#endif
+        {
+            /* the disabled rules: not indexed, but their words are in the
+             * vocabulary (an explanation may evaluate them) */
+            const struct rule_expr **off = malloc((rs->n != 0 ? rs->n : 1) * sizeof(*off));
+            size_t noff = 0;
+
+            if (off == NULL) {
+                free(ex);
+                goto nomem;
+            }
+            for (size_t i = 0; i < rs->n; i++)
+                if (!rs->rules[i].info.enabled)
+                    off[noff++] = rs->rules[i].expr;
+            rs->index = ruleindex_build_vocab(ex, rs->n, off, noff);
+            free(off);
+        }
         free(ex);
         if (rs->index == NULL)
             goto nomem;
@@ -761,23 +994,53 @@ nomem:
     ctx_problem(c, &e);
 done:
     if (out != NULL) {
-        if (c->nerr == 0)
+        if (c->nerr == 0 && !c->stream_fail)
             *out = rs;
         else
             ruleset_free(&rs);
     }
-    return c->nerr;
+    return c->nerr + c->stream_fail;
+}
+
+/* After a streamed load: pass on the warnings held back, in order. */
+static void flush_held(struct rs_ctx *c)
+{
+    c->streaming = 0;
+    for (size_t i = 0; i < c->nheld; i++) {
+        na_error e;
+        size_t n = strlen(c->held[i].msg);
+
+        if (n >= sizeof(e.msg))
+            n = sizeof(e.msg) - 1;
+        e.line = c->held[i].line;
+        e.column = c->held[i].column;
+        memcpy(e.msg, c->held[i].msg, n);
+        e.msg[n] = '\0';
+        ctx_warning(c, &e);
+    }
 }
 
 int ruleset_load_warn(const char *path, ruleset_warn_fn warn, void *arg, struct ruleset **out,
                       na_error *err)
 {
-    struct rs_ctx c = {.stop = 1, .first = err, .warn = warn, .warn_arg = arg};
+    struct rs_ctx c = {.stop = 1, .first = err, .warn = warn, .warn_arg = arg, .streaming = 1};
     int n = 1;
 
     *out = NULL;
-    if (open_files(&c, path) == 0)
+    /* first streamed (a large file's JSON tree never sits in memory); on
+     * any problem at all, again the ordinary way, which reports it */
+    if (open_files(&c, path) == 0 && !c.stream_fail)
         n = rs_build(&c, out);
+    if (c.stream_fail || n != 0) {
+        ruleset_free(out);
+        ctx_release(&c);
+        c = (struct rs_ctx){.stop = 1, .first = err, .warn = warn, .warn_arg = arg};
+        n = 1;
+        if (open_files(&c, path) == 0)
+            n = rs_build(&c, out);
+    } else {
+        flush_held(&c);
+    }
     ctx_release(&c);
 #ifdef __GLIBC__
     /* the JSON trees of a large rules file are gone: give their memory back */
@@ -794,16 +1057,39 @@ int ruleset_load(const char *path, struct ruleset **out, na_error *err)
 int ruleset_load_buffer(const char *name, const char *json, size_t len, struct ruleset **out,
                         na_error *err)
 {
-    struct rs_ctx c = {.stop = 1, .first = err};
+    struct rs_ctx c = {.stop = 1, .first = err, .streaming = 1};
+    char *text;
     int n = 1;
 
     *out = NULL;
+    /* streamed first, as ruleset_load_warn */
     c.files = calloc(1, sizeof(*c.files));
-    if (c.files == NULL)
-        return na_error_set(err, 0, 0, "%s: out of memory", name);
-    if (jsonfile_parse(name, json, len, &c.files[0], err) == 0) {
-        c.nfiles = 1;
-        n = rs_build(&c, out);
+    text = len < SIZE_MAX ? malloc(len + 1) : NULL;
+    if (c.files != NULL && text != NULL) {
+        memcpy(text, json, len);
+        text[len] = '\0';
+        c.files[0] = text_file(name, text, len);
+        if (c.files[0] != NULL) {
+            c.nfiles = 1;
+            n = rs_build(&c, out);
+        }
+    } else {
+        free(text);
+    }
+    if (c.stream_fail || n != 0) {
+        ruleset_free(out);
+        ctx_release(&c);
+        c = (struct rs_ctx){.stop = 1, .first = err};
+        n = 1;
+        c.files = calloc(1, sizeof(*c.files));
+        if (c.files == NULL)
+            return na_error_set(err, 0, 0, "%s: out of memory", name);
+        if (jsonfile_parse(name, json, len, &c.files[0], err) == 0) {
+            c.nfiles = 1;
+            n = rs_build(&c, out);
+        }
+    } else {
+        flush_held(&c);
     }
     ctx_release(&c);
     return n == 0 ? 0 : -1;
@@ -857,6 +1143,13 @@ int ruleset_check_buffer(const char *name, const char *json, size_t len,
 
 /* ---- workers ---------------------------------------------------------------------------- */
 
+/* The normaliser's filter: the words some rule of the index may name. */
+static int worker_keep(void *arg, const char *stem, size_t slen, const char *folded,
+                       size_t flen)
+{
+    return ruleindex_keeps(arg, 0, stem, slen, folded, flen);
+}
+
 struct ruleset_worker *ruleset_worker_new(const struct ruleset *rs)
 {
     struct ruleset_worker *w = calloc(1, sizeof(*w));
@@ -871,6 +1164,10 @@ struct ruleset_worker *ruleset_worker_new(const struct ruleset *rs)
     for (size_t i = 0; i < rs->nlangs; i++)
         if ((w->norms[i] = text_norm_new_lang(rs->langs[i])) == NULL)
             goto fail;
+    if (rs->nlangs == 1)
+        /* one language: the story's words no rule names need not be
+         * tokens (with more, a word must be kept for any layer) */
+        text_norm_set_filter(w->norms[0], worker_keep, rs->index);
     w->doc = text_doc_new(w->norms[0]);
     if (w->doc == NULL)
         goto fail;

@@ -13,9 +13,18 @@
  * occurs, and never copies a string.  The normaliser's tables are emptied
  * only between two documents (text_doc_reset), when they grew too large,
  * so ids stay valid while a document is filled and used.
+ *
+ * A document's text is scanned with a byte-class table (only bytes that are
+ * not ASCII are decoded); each word of up to 16 bytes is loaded once as two
+ * integers, which give its hash (hash16), its key in the normaliser's small
+ * cache (compared without memcmp) and, lower-cased 8 bytes at a time, the
+ * first bytes of its folded form.  A normaliser with a filter (the rules'
+ * vocabulary) caches each word's verdict beside its stem id, so a word no
+ * rule names costs one cache look-up and a position, nothing more.
  */
 #include "text.h"
 
+#include <assert.h>
 #include <libstemmer.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -25,6 +34,9 @@
 #include "item.h"
 
 #define NO_INDEX UINT32_MAX
+/* In the stem ids the word tables hold (not in those they give out): the
+ * normaliser's filter keeps the word (see text_norm_set_filter). */
+#define KEEP_BIT 0x80000000u
 
 /* Words longer than this (in bytes) are not remembered by raw form. */
 #define CACHE_WORD_MAX 64
@@ -38,7 +50,7 @@
 /* The small direct-mapped cache in front of a normaliser's word table:
  * a Zipf vocabulary's few thousand common words stay in a fast cache. */
 #define L1_SLOTS 32768
-#define L1_KEY 19
+#define L1_KEY 16
 
 /* ---- a string-keyed open-addressing hash table with its own arena ------- */
 
@@ -61,15 +73,73 @@ struct strtab {
     size_t alen, acap;
 };
 
+/* Little-endian 64-bit load of 8 bytes (byte k in bits 8k..8k+7). */
+static inline uint64_t load64_le(const char *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, sizeof(v));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+/* The first min(n, 8) bytes of p as an integer, byte k in bits 8k..8k+7
+ * (the rest zero). */
+static uint64_t pack8(const char *p, size_t n)
+{
+    uint64_t v = 0;
+
+    if (n > 8)
+        n = 8;
+    for (size_t k = 0; k < n; k++)
+        v |= (uint64_t)(unsigned char)p[k] << (8 * k);
+    return v;
+}
+
+/* The murmur3 finaliser: every bit of the result depends on every bit of x. */
+static inline uint64_t fmix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+}
+
+/* The hash of a key of len <= 16 bytes given as k0 = pack8(key, len) and
+ * k1 = pack8(key + 8, len - 8) (0 when len <= 8): the tokeniser loads a
+ * word's bytes once and hashes them without another pass. */
+static inline uint64_t hash16(uint64_t k0, uint64_t k1, size_t len)
+{
+    uint64_t a = k0 * 0x87c37b91114253d5ull, b = k1 * 0x4cf5ad432745937full;
+
+    return fmix64(a ^ ((b << 31) | (b >> 33)) ^ ((uint64_t)len * 0x9e3779b97f4a7c15ull));
+}
+
 uint64_t text_hash(const char *s, size_t len)
 {
-    uint64_t h = 14695981039346656037ull; /* FNV-1a */
+    uint64_t h;
+    size_t i;
 
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
+    if (len <= 16)
+        return hash16(pack8(s, len), len > 8 ? pack8(s + 8, len - 8) : 0, len);
+    /* longer keys (rare: most words are short), 8 bytes at a time */
+    h = (uint64_t)len * 0x9e3779b97f4a7c15ull;
+    for (i = 0; i + 8 <= len; i += 8) {
+        uint64_t k = load64_le(s + i) * 0x87c37b91114253d5ull;
+
+        h ^= (k << 31) | (k >> 33);
+        h = ((h << 27) | (h >> 37)) * 5 + 0x52dce729;
     }
-    return h;
+    if (i < len) {
+        uint64_t k = pack8(s + i, len - i) * 0x4cf5ad432745937full;
+
+        h ^= (k << 33) | (k >> 31);
+    }
+    return fmix64(h);
 }
 
 /* Copy len bytes plus a NUL into the arena; returns the offset, or -1. */
@@ -320,12 +390,12 @@ const char *text_lang_list(void)
 
 /* ---- the normaliser --------------------------------------------------------- */
 
-/* 32 bytes, 64-byte aligned: one cache line. */
+/* 32 bytes, 64-byte aligned: one cache line.  The key is held as two
+ * integers (see hash16), so a hit is compared without a memcmp. */
 struct l1_slot {
-    uint32_t tag; /* the high half of the word's hash */
+    uint64_t k0, k1;
     uint32_t fid, sid;
-    unsigned char len; /* 0: empty */
-    char key[L1_KEY];
+    uint32_t len; /* 0: empty */
 };
 
 struct text_norm {
@@ -340,6 +410,8 @@ struct text_norm {
     uint64_t *stem_hash;
     size_t nstems, scap;
     unsigned generation; /* bumped whenever the ids are forgotten */
+    text_keep_fn keep;   /* the filter, or NULL: keep every word */
+    void *keep_arg;
     char *fold;          /* scratch: the folded word */
     size_t foldcap;
 };
@@ -393,12 +465,9 @@ void text_norm_free(struct text_norm **pn)
     *pn = NULL;
 }
 
-/* Forget every id when the tables grew too large.  Only between documents. */
-static void norm_maintain(struct text_norm *n)
+/* Forget every id.  Only between documents. */
+static void norm_forget(struct text_norm *n)
 {
-    if (n->words.count < CACHE_MAX_WORDS && n->folds.count < CACHE_MAX_WORDS &&
-        n->words.alen + n->folds.alen + n->stems.alen < CACHE_MAX_BYTES)
-        return;
     strtab_clear(&n->words);
     strtab_clear(&n->folds);
     strtab_clear(&n->stems);
@@ -406,6 +475,22 @@ static void norm_maintain(struct text_norm *n)
     n->nfolds = 0;
     n->nstems = 0;
     n->generation++;
+}
+
+/* Forget every id when the tables grew too large.  Only between documents. */
+static void norm_maintain(struct text_norm *n)
+{
+    if (n->words.count < CACHE_MAX_WORDS && n->folds.count < CACHE_MAX_WORDS &&
+        n->words.alen + n->folds.alen + n->stems.alen < CACHE_MAX_BYTES)
+        return;
+    norm_forget(n);
+}
+
+void text_norm_set_filter(struct text_norm *n, text_keep_fn keep, void *arg)
+{
+    n->keep = keep;
+    n->keep_arg = arg;
+    norm_forget(n); /* what it knew was decided without the filter */
 }
 
 static int ensure(char **buf, size_t *cap, size_t need)
@@ -502,6 +587,7 @@ static long norm_fold(struct text_norm *n, const char *f, size_t flen)
     const char *st;
     size_t slen;
     long sid;
+    uint32_t sidk;
 
     if (s != NULL)
         return (long)s->val;
@@ -519,6 +605,11 @@ static long norm_fold(struct text_norm *n, const char *f, size_t flen)
     sid = norm_stem(n, st, slen);
     if (sid < 0)
         return -1;
+    /* decided once per folded form, then kept beside its stem id */
+    sidk = (uint32_t)sid;
+    if (n->keep == NULL ||
+        n->keep(n->keep_arg, n->stems.arena + n->stem_off[sid], n->stem_len[sid], f, flen) != 0)
+        sidk |= KEEP_BIT;
     if (n->nfolds >= n->fcap) {
         size_t ncap = grow_cap(n->fcap, n->nfolds + 1);
 
@@ -533,7 +624,7 @@ static long norm_fold(struct text_norm *n, const char *f, size_t flen)
     s->val = (uint32_t)n->nfolds;
     n->fold_off[n->nfolds] = s->off;
     n->fold_len[n->nfolds] = s->len;
-    n->fold_stem[n->nfolds] = (uint32_t)sid;
+    n->fold_stem[n->nfolds] = sidk;
     return (long)n->nfolds++;
 }
 
@@ -549,10 +640,46 @@ static void norm_prefetch(const struct text_norm *n, size_t len, uint64_t h)
         __builtin_prefetch(&n->words.slots[(size_t)h & (n->words.cap - 1)]);
 }
 
+/* The word-table slot of a raw word of len <= L1_KEY bytes given as k0, k1
+ * (see hash16) with hash h, or NULL. */
+static const struct strtab_slot *words_lookup_k(const struct strtab *t, const char *word,
+                                                size_t len, uint64_t h, uint64_t k0,
+                                                uint64_t k1)
+{
+    size_t mask, i;
+
+    if (t->cap == 0)
+        return NULL;
+    mask = t->cap - 1;
+    for (i = (size_t)h & mask;; i = (i + 1) & mask) {
+        const struct strtab_slot *s = &t->slots[i];
+
+        if (s->off == NO_INDEX)
+            return NULL;
+        if (s->tag != (uint32_t)(h >> 32) || s->len != len)
+            continue;
+        if (len <= INLINE_KEY) {
+            /* the inline key is zero-padded, like k0 and k1 */
+            uint32_t hi;
+
+            memcpy(&hi, s->inl + 8, sizeof(hi));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+            hi = __builtin_bswap32(hi);
+#endif
+            if (load64_le(s->inl) == k0 && hi == (uint32_t)k1)
+                return s;
+        } else if (memcmp(t->arena + s->off, word, len) == 0) {
+            return s;
+        }
+    }
+}
+
 /* The fold and stem ids of a raw word whose text_hash is h (any value when
- * len > CACHE_WORD_MAX).  Returns 0 or -1 (out of memory). */
-static int norm_ids_h(struct text_norm *n, const char *word, size_t len, uint64_t h,
-                      uint32_t *fid, uint32_t *sid)
+ * len > CACHE_WORD_MAX) and, when len <= L1_KEY, whose bytes are k0, k1
+ * (see hash16).  *sid has KEEP_BIT set when the filter keeps the word.
+ * Returns 0 or -1 (out of memory). */
+static int norm_ids_k(struct text_norm *n, const char *word, size_t len, uint64_t h,
+                      uint64_t k0, uint64_t k1, uint32_t *fid, uint32_t *sid)
 {
     const char *folded;
     char *owned;
@@ -561,24 +688,28 @@ static int norm_ids_h(struct text_norm *n, const char *word, size_t len, uint64_
 
     if (len <= CACHE_WORD_MAX) {
         const struct strtab_slot *s;
-        struct l1_slot *c;
+        struct l1_slot *c = NULL;
 
-        c = &n->l1[(h >> 20) & (L1_SLOTS - 1)];
-        if (c->tag == (uint32_t)(h >> 32) && c->len == len && memcmp(c->key, word, len) == 0) {
-            *fid = c->fid;
-            *sid = c->sid;
-            return 0;
+        if (len != 0 && len <= L1_KEY) {
+            c = &n->l1[(h >> 20) & (L1_SLOTS - 1)];
+            if (c->k0 == k0 && c->k1 == k1 && c->len == len) {
+                *fid = c->fid;
+                *sid = c->sid;
+                return 0;
+            }
+            s = words_lookup_k(&n->words, word, len, h, k0, k1);
+        } else {
+            s = strtab_lookup(&n->words, word, len, h);
         }
-        s = strtab_lookup(&n->words, word, len, h);
         if (s != NULL) {
             *fid = s->val;
             *sid = s->val2;
-            if (len <= L1_KEY) {
-                c->tag = (uint32_t)(h >> 32);
-                c->len = (unsigned char)len;
+            if (c != NULL) {
+                c->k0 = k0;
+                c->k1 = k1;
+                c->len = (uint32_t)len;
                 c->fid = *fid;
                 c->sid = *sid;
-                memcpy(c->key, word, len);
             }
             return 0;
         }
@@ -607,8 +738,17 @@ static int norm_ids_h(struct text_norm *n, const char *word, size_t len, uint64_
 static int norm_ids(struct text_norm *n, const char *word, size_t len, uint32_t *fid,
                     uint32_t *sid)
 {
-    return norm_ids_h(n, word, len, len <= CACHE_WORD_MAX ? text_hash(word, len) : 0, fid,
-                      sid);
+    uint64_t k0 = 0, k1 = 0;
+
+    if (len <= L1_KEY) {
+        k0 = pack8(word, len);
+        k1 = len > 8 ? pack8(word + 8, len - 8) : 0;
+    }
+    if (norm_ids_k(n, word, len, len <= CACHE_WORD_MAX ? text_hash(word, len) : 0, k0, k1, fid,
+                   sid) < 0)
+        return -1;
+    *sid &= ~KEEP_BIT;
+    return 0;
 }
 
 int text_norm_word2(struct text_norm *n, const char *word, size_t len, const char **stem,
@@ -721,8 +861,11 @@ struct doc_tok {
 /* A word of the field being added, between splitting and interning. */
 struct doc_word {
     uint64_t hash;
+    uint64_t k0, k1;  /* its bytes when len <= L1_KEY (see hash16), else 0 */
     uint32_t off, len;
     uint32_t nf, sid; /* layer 0 normaliser's fold and stem ids */
+    uint16_t ascii;   /* only ASCII bytes */
+    uint16_t keep;    /* the normaliser's filter keeps it */
 };
 
 struct doc_source {
@@ -971,17 +1114,8 @@ static long layer_term(struct text_doc *d, struct doc_layer *l, uint32_t sid)
 
     if (t != NO_INDEX)
         return (long)t;
-    if (l->nterms >= NO_INDEX - 1)
+    if (l->nterms >= l->tcap) /* doc_reserve made room */
         return -1;
-    if (l->nterms >= l->tcap) {
-        size_t ncap = grow_cap(l->tcap, l->nterms + 1);
-
-        RESIZE(l->first, ncap);
-        RESIZE(l->last, ncap);
-        RESIZE(l->nid, ncap);
-        RESIZE(l->thash, ncap);
-        l->tcap = ncap;
-    }
     if (ht_reserve(d, l) < 0)
         return -1;
     t = (uint32_t)l->nterms;
@@ -996,33 +1130,28 @@ static long layer_term(struct text_doc *d, struct doc_layer *l, uint32_t sid)
     return (long)t;
 }
 
-/* A new doc fold for layer-0 norm fold `nf`: its term in every layer. */
-/* The first min(n, 8) bytes of p as an integer, byte k in bits 8k..8k+7
- * (the rest zero). */
-static uint64_t pack8(const char *p, size_t n)
+/* The 8 ASCII bytes of k (byte k in bits 8k..8k+7, all < 0x80) with the
+ * upper-case letters made lower case, all at once. */
+static inline uint64_t ascii_lower8(uint64_t k)
 {
-    uint64_t v = 0;
+    const uint64_t ones = 0x0101010101010101ull;
+    uint64_t ge_a = k + (0x80 - 'A') * ones;     /* high bit: byte >= 'A' */
+    uint64_t gt_z = k + (0x80 - 'Z' - 1) * ones; /* high bit: byte > 'Z' */
 
-    if (n > 8)
-        n = 8;
-    for (size_t k = 0; k < n; k++)
-        v |= (uint64_t)(unsigned char)p[k] << (8 * k);
-    return v;
+    return k | ((ge_a & ~gt_z & (0x80 * ones)) >> 2);
 }
 
-/* A new doc fold for layer-0 norm fold `nf`, of raw word w (wlen bytes):
- * its term in every layer. */
-static long new_fold(struct text_doc *d, uint32_t nf, uint32_t sid0, const char *w,
-                     size_t wlen)
+/* Make room for n more tokens and n more folds (and terms) in every array
+ * that grows with them, so that appending a field's words checks nothing.
+ * 0 or -1. */
+static int doc_reserve(struct text_doc *d, size_t n)
 {
-    struct text_norm *n0 = d->layers[0].norm;
-    size_t f = d->nfolds;
-    long term;
+    size_t nt = d->ntok + n, nf = d->nfolds + n;
 
-    if (f >= NO_INDEX - 1)
+    if (nt >= NO_INDEX - 1 || nf >= NO_INDEX - 1)
         return -1;
-    if (f >= d->fcap) {
-        size_t ncap = grow_cap(d->fcap, f + 1);
+    if (nf > d->fcap) {
+        size_t ncap = grow_cap(d->fcap, nf);
 
         RESIZE(d->fnid, ncap);
         RESIZE(d->ffirst, ncap);
@@ -1031,16 +1160,51 @@ static long new_fold(struct text_doc *d, uint32_t nf, uint32_t sid0, const char 
         RESIZE(d->fpfx, ncap);
         d->fcap = ncap;
     }
+    if (nt > d->tokcap) {
+        size_t ncap = grow_cap(d->tokcap, nt);
+
+        RESIZE(d->tok, ncap);
+        d->tokcap = ncap;
+    }
     for (size_t i = 0; i < d->nlayers; i++) {
         struct doc_layer *l = &d->layers[i];
+        size_t nterm = l->nterms + n;
 
-        if (f >= l->foldcap) {
-            size_t ncap = grow_cap(l->foldcap, f + 1);
+        if (nf > l->foldcap) {
+            size_t ncap = grow_cap(l->foldcap, nf);
 
             RESIZE(l->fold_term, ncap);
             l->foldcap = ncap;
         }
+        if (nt > l->tokcap) {
+            size_t ncap = grow_cap(l->tokcap, nt);
+
+            RESIZE(l->tok_next, ncap);
+            RESIZE(l->tok_term, ncap);
+            l->tokcap = ncap;
+        }
+        if (nterm > l->tcap) {
+            size_t ncap = grow_cap(l->tcap, nterm);
+
+            RESIZE(l->first, ncap);
+            RESIZE(l->last, ncap);
+            RESIZE(l->nid, ncap);
+            RESIZE(l->thash, ncap);
+            l->tcap = ncap;
+        }
     }
+    return 0;
+}
+
+/* A new doc fold for layer-0 norm fold `nf`, of word w of the field being
+ * added: its term in every layer.  doc_reserve made room for it. */
+static long new_fold(struct text_doc *d, uint32_t nf, uint32_t sid0, const char *s,
+                     const struct doc_word *w)
+{
+    struct text_norm *n0 = d->layers[0].norm;
+    size_t f = d->nfolds;
+    long term;
+
     term = layer_term(d, &d->layers[0], sid0);
     if (term < 0)
         return -1;
@@ -1062,65 +1226,36 @@ static long new_fold(struct text_doc *d, uint32_t nf, uint32_t sid0, const char 
         return -1;
     d->fnid[f] = nf;
     d->ffirst[f] = NO_INDEX;
-    {
+    if (w->ascii) {
         /* an ASCII word folds to itself in lower case (as fold_word does):
          * no need to read the normaliser's copy */
-        size_t k;
-        uint64_t v = 0;
-
-        for (k = 0; k < wlen && (unsigned char)w[k] < 0x80; k++)
-            if (k < 8) {
-                unsigned c = (unsigned char)w[k];
-
-                v |= (uint64_t)(c >= 'A' && c <= 'Z' ? c | 0x20 : c) << (8 * k);
-            }
-        if (k == wlen) {
-            d->flen[f] = (uint32_t)wlen;
-            d->fpfx[f] = v; /* pack8 of the folded word */
-        } else {
-            d->flen[f] = n0->fold_len[nf];
-            d->fpfx[f] = pack8(n0->folds.arena + n0->fold_off[nf], n0->fold_len[nf]);
-        }
+        d->flen[f] = w->len;
+        d->fpfx[f] = ascii_lower8(w->len <= L1_KEY ? w->k0 : pack8(s + w->off, w->len));
+    } else {
+        d->flen[f] = n0->fold_len[nf];
+        d->fpfx[f] = pack8(n0->folds.arena + n0->fold_off[nf], n0->fold_len[nf]);
     }
     d->flast[f] = NO_INDEX;
     d->nfolds++;
     return (long)f;
 }
 
-/* Append a token: the word at off (wlen bytes) of layer-0 fold and stem
- * ids nf, sid. */
-static int doc_add_ids(struct text_doc *d, const char *s, size_t off, size_t wlen, uint32_t nf,
-                       uint32_t sid)
+/* Append word w (its ids interned) of the field being added as a token.
+ * doc_reserve made room for it. */
+static int doc_add_ids(struct text_doc *d, const char *s, const struct doc_word *w)
 {
     struct doc_tok *t;
     uint32_t fold, idx;
 
-    if (d->ntok >= NO_INDEX - 1 || d->next_pos[d->cur_field] >= NO_INDEX - 1)
+    if (d->next_pos[d->cur_field] >= NO_INDEX - 1)
         return -1;
-    fold = idmap_get(&d->foldmap, nf, d->epoch);
+    fold = idmap_get(&d->foldmap, w->nf, d->epoch);
     if (fold == NO_INDEX) {
-        long f = new_fold(d, nf, sid, s + off, wlen);
+        long f = new_fold(d, w->nf, w->sid, s, w);
 
         if (f < 0)
             return -1;
         fold = (uint32_t)f;
-    }
-    for (size_t i = 0; i < d->nlayers; i++) {
-        struct doc_layer *l = &d->layers[i];
-
-        if (d->ntok >= l->tokcap) {
-            size_t ncap = grow_cap(l->tokcap, d->ntok + 1);
-
-            RESIZE(l->tok_next, ncap);
-            RESIZE(l->tok_term, ncap);
-            l->tokcap = ncap;
-        }
-    }
-    if (d->ntok >= d->tokcap) {
-        size_t ncap = grow_cap(d->tokcap, d->ntok + 1);
-
-        RESIZE(d->tok, ncap);
-        d->tokcap = ncap;
     }
     idx = (uint32_t)d->ntok++;
     t = &d->tok[idx];
@@ -1128,8 +1263,8 @@ static int doc_add_ids(struct text_doc *d, const char *s, size_t off, size_t wle
     t->fnext = NO_INDEX;
     t->pos = d->next_pos[d->cur_field]++;
     t->src = d->cur_src;
-    t->off = (uint32_t)off;
-    t->len = (uint32_t)wlen;
+    t->off = w->off;
+    t->len = w->len;
     t->field = d->cur_field;
     if (d->flast[fold] == NO_INDEX)
         d->ffirst[fold] = idx;
@@ -1151,65 +1286,179 @@ static int doc_add_ids(struct text_doc *d, const char *s, size_t off, size_t wle
     return 0;
 }
 
-/* split_raw's callback: collect the word. */
-static int doc_collect(void *arg, const char *s, size_t off, size_t wlen, size_t column)
+/* Byte classes for the tokeniser: 0 separator, 1 ASCII letter or digit,
+ * 2 not ASCII (decoded to decide). */
+static const unsigned char byte_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+};
+
+/* The end of a word that goes on at s[i] with a byte that is not ASCII (as
+ * split_raw decides: letters, digits and marks continue a word). */
+static size_t word_rest(const char *s, size_t len, size_t i)
 {
-    struct text_doc *d = arg;
-    struct doc_word *w;
+    while (i < len) {
+        unsigned char c = (unsigned char)s[i];
 
-    (void)s;
-    (void)column;
-    if (off > UINT32_MAX || wlen > UINT32_MAX)
-        return -1;
-    if (d->nwb >= d->wbcap) {
-        size_t ncap = grow_cap(d->wbcap, d->nwb + 1);
+        if (c < 0x80) {
+            if (byte_class[c] == 0)
+                break;
+            i++;
+        } else {
+            int32_t cp;
+            size_t clen = text_utf8_next(s + i, len - i, &cp);
 
-        RESIZE(d->wb, ncap);
-        d->wbcap = ncap;
+            if (cp < 0 || !(text_is_word_char(cp) || text_is_mark(cp)))
+                break;
+            i += clen;
+        }
     }
-    w = &d->wb[d->nwb++];
-    w->off = (uint32_t)off;
-    w->len = (uint32_t)wlen;
-    w->hash = 0;
+    return i;
+}
+
+/* The word of wlen (1..16) bytes at s + off as k0, k1 (see hash16); s has
+ * len bytes. */
+static inline void word_key(const char *s, size_t len, size_t off, size_t wlen, uint64_t *k0,
+                            uint64_t *k1)
+{
+    if (off + 16 <= len) {
+        /* two loads; the bytes after the word are masked off */
+        uint64_t a = load64_le(s + off), b = load64_le(s + off + 8);
+
+        if (wlen < 8) {
+            *k0 = a & ((1ull << (8 * wlen)) - 1);
+            *k1 = 0;
+        } else {
+            *k0 = a;
+            *k1 = wlen == 16 ? b : b & ((1ull << (8 * (wlen - 8))) - 1);
+        }
+    } else {
+        *k0 = pack8(s + off, wlen);
+        *k1 = wlen > 8 ? pack8(s + off + 8, wlen - 8) : 0;
+    }
+    assert(*k0 == pack8(s + off, wlen) && *k1 == (wlen > 8 ? pack8(s + off + 8, wlen - 8) : 0));
+}
+
+/* Split s[0..len) into d->wb as split_raw does, loading and hashing each
+ * word on the way: ASCII runs are scanned with a table, only bytes that
+ * are not ASCII are decoded.  0 or -1. */
+static int doc_split(struct text_doc *d, const char *s, size_t len)
+{
+    size_t i = 0;
+
+    d->nwb = 0;
+    while (i < len) {
+        unsigned char c = (unsigned char)s[i];
+        unsigned cls = byte_class[c];
+        struct doc_word *w;
+        size_t start, wlen;
+        int ascii = 1;
+
+        if (cls == 0) {
+            i++;
+            continue;
+        }
+        start = i;
+        if (cls == 1) {
+            i++;
+            while (i < len && (cls = byte_class[(unsigned char)s[i]]) == 1)
+                i++;
+            if (i < len && cls == 2) {
+                ascii = 0;
+                i = word_rest(s, len, i);
+            }
+        } else {
+            int32_t cp;
+            size_t clen = text_utf8_next(s + i, len - i, &cp);
+
+            i += clen;
+            if (cp < 0 || !text_is_word_char(cp))
+                continue; /* a mark, a symbol or an invalid byte */
+            ascii = 0;
+            i = word_rest(s, len, i);
+        }
+        wlen = i - start;
+        if (start > UINT32_MAX || wlen > UINT32_MAX)
+            return -1;
+        if (d->nwb >= d->wbcap) {
+            size_t ncap = grow_cap(d->wbcap, d->nwb + 1);
+
+            RESIZE(d->wb, ncap);
+            d->wbcap = ncap;
+        }
+        w = &d->wb[d->nwb++];
+        w->off = (uint32_t)start;
+        w->len = (uint32_t)wlen;
+        w->ascii = (uint16_t)ascii;
+        if (wlen <= L1_KEY) {
+            word_key(s, len, start, wlen, &w->k0, &w->k1);
+            w->hash = hash16(w->k0, w->k1, wlen);
+        } else {
+            w->k0 = 0;
+            w->k1 = 0;
+            w->hash = wlen <= CACHE_WORD_MAX ? text_hash(s + start, wlen) : 0;
+        }
+    }
     return 0;
 }
 
 /* How many words ahead the tables are prefetched. */
 #define PREFETCH_AHEAD 8
 
-/* Tokenise s[0..len) into the current field: split it into words, then
- * intern them, then append the tokens, each stage fetching the memory of a
- * few words ahead (a rare word costs cache misses in the normaliser's
- * tables and the document's maps; this way they overlap).  0 or -1. */
+/* Tokenise s[0..len) into the current field: split it into words (hashing
+ * each), then intern them, then append the tokens, each stage fetching the
+ * memory of a few words ahead (a rare word costs cache misses in the
+ * normaliser's tables and the document's maps; this way they overlap).
+ * 0 or -1. */
 static int doc_add_words(struct text_doc *d, const char *s, size_t len)
 {
     struct text_norm *n0 = d->layers[0].norm;
+    /* words the filter drops are left out (one layer only: a word must be
+     * kept when any layer's rules may name it) */
+    int filtered = n0->keep != NULL && d->nlayers == 1;
     size_t n;
 
-    d->nwb = 0;
-    if (split_raw(s, len, doc_collect, d) != 0)
+    if (doc_split(d, s, len) < 0)
         return -1;
     n = d->nwb;
-    for (size_t i = 0; i < n; i++) {
-        struct doc_word *w = &d->wb[i];
-
-        if (w->len <= CACHE_WORD_MAX) {
-            w->hash = text_hash(s + w->off, w->len);
-            if (i < PREFETCH_AHEAD)
-                norm_prefetch(n0, w->len, w->hash);
-        }
-    }
+    if (doc_reserve(d, n) < 0)
+        return -1;
+    for (size_t i = 0; i < n && i < PREFETCH_AHEAD; i++)
+        norm_prefetch(n0, d->wb[i].len, d->wb[i].hash);
     for (size_t i = 0; i < n; i++) {
         struct doc_word *w = &d->wb[i];
 
         if (i + PREFETCH_AHEAD < n)
             norm_prefetch(n0, d->wb[i + PREFETCH_AHEAD].len, d->wb[i + PREFETCH_AHEAD].hash);
-        if (norm_ids_h(n0, s + w->off, w->len, w->hash, &w->nf, &w->sid) < 0)
+        if (norm_ids_k(n0, s + w->off, w->len, w->hash, w->k0, w->k1, &w->nf, &w->sid) < 0)
             return -1;
+        w->keep = (uint16_t)(w->sid >> 31);
+        w->sid &= ~KEEP_BIT;
     }
     for (size_t i = 0; i < n; i++) {
         const struct doc_word *w = &d->wb[i];
 
+        if (!w->keep && filtered) {
+            /* no rule names it: only its position counts */
+            if (d->next_pos[d->cur_field] >= NO_INDEX - 1)
+                return -1;
+            d->next_pos[d->cur_field]++;
+            continue;
+        }
         if (i + PREFETCH_AHEAD < n) {
             const struct doc_word *a = &d->wb[i + PREFETCH_AHEAD];
             const struct idmap *m = &d->layers[0].map;
@@ -1220,7 +1469,7 @@ static int doc_add_words(struct text_doc *d, const char *s, size_t len)
                 __builtin_prefetch(&m->e[a->sid]);
             __builtin_prefetch(&n0->stem_hash[a->sid]);
         }
-        if (doc_add_ids(d, s, w->off, w->len, w->nf, w->sid) < 0)
+        if (doc_add_ids(d, s, w) < 0)
             return -1;
     }
     return 0;

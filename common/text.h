@@ -67,7 +67,9 @@ int text_field_lookup(const char *name, size_t len);
  * (whose distance is at most this) spans them. */
 #define TEXT_SOURCE_GAP 1024
 
-/* The hash used for words everywhere (FNV-1a, 64 bits). */
+/* The hash used for words everywhere (64 bits; keys of up to 16 bytes are
+ * hashed from two 8-byte loads, longer ones 8 bytes at a time).  Only for
+ * in-memory tables: not stable across versions or byte orders. */
 uint64_t text_hash(const char *s, size_t len);
 
 /* ---- the normaliser ---------------------------------------------------- */
@@ -91,6 +93,19 @@ const char *text_lang_list(void);
 
 /* Free *pn and set it to NULL.  NULL-safe. */
 void text_norm_free(struct text_norm **pn);
+
+/* Whether a word matters (non-zero) given its stem and folded form. */
+typedef int (*text_keep_fn)(void *arg, const char *stem, size_t stem_len, const char *folded,
+                            size_t folded_len);
+
+/* Give the normaliser a filter (NULL: none): a document with one layer
+ * whose normaliser has a filter holds as tokens only the words the filter
+ * keeps; the others still take their positions (so phrases and NEAR see
+ * the same distances) but are not tokens, terms or folds of the document.
+ * The filter is called once per distinct folded form (words are cached
+ * with its answer).  The normaliser forgets what it knew (its ids change):
+ * call it before use, between documents. */
+void text_norm_set_filter(struct text_norm *n, text_keep_fn keep, void *arg);
 
 /* Changes whenever the normaliser forgets its words (and so renumbers its
  * ids: see text_doc_layer_term_nid). */

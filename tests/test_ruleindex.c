@@ -21,6 +21,7 @@
 #include "ruleindex.h"
 #include "ruleset.h"
 #include "strbuf.h"
+#include "text.h"
 
 static uint64_t rng = 88172645463325252ull;
 
@@ -457,10 +458,136 @@ static void test_many_candidates(void **state)
     }
 }
 
+/* The worker of a one-language set keeps only the story's words some rule
+ * names (text_norm_set_filter + ruleindex_keeps): matches AND explanations
+ * must be exactly those of every rule evaluated on the whole, unfiltered
+ * document (phrases, NEAR, prefixes, NOTs, fields, regexes, disabled rules;
+ * the items hold many words no rule names). */
+static void test_filter_oracle(void **state)
+{
+    const size_t nrules = 1500, nitems = 300;
+    struct strbuf b = {0};
+    struct ruleset *rs = NULL;
+    struct ruleset_worker *w;
+    struct text_doc *full = text_doc_new(NULL);
+    struct rule_ctx *ctx = rule_ctx_new();
+    unsigned long long total = 0;
+    char *json;
+    na_error err;
+
+    (void)state;
+    assert_non_null(full);
+    assert_non_null(ctx);
+    strbuf_adds(&b, "{\"rules\":[\n");
+    for (size_t i = 0; i < nrules; i++) {
+        struct strbuf q = {0};
+        char *qs;
+        char head[160];
+
+        /* half the vocabulary only, so that many story words are dropped */
+        gen_query(&q, 0);
+        qs = strbuf_take(&q);
+        assert_non_null(qs);
+        snprintf(head, sizeof(head), "%s{\"id\":\"r%zu\",%s\"query\":\"", i > 0 ? ",\n" : "", i,
+                 rnd(30) == 0 ? "\"enabled\":false," : "");
+        strbuf_adds(&b, head);
+        for (const char *p = qs; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                strbuf_adds(&b, "\\");
+            strbuf_add(&b, p, 1);
+        }
+        strbuf_adds(&b, "\"}");
+        free(qs);
+    }
+    /* words some rules reach only through a prefix or inside a phrase */
+    strbuf_adds(&b, ",\n{\"id\":\"p1\",\"query\":\"zyx*\"},\n"
+                    "{\"id\":\"p2\",\"query\":\"\\\"alpha zyxwv\\\"\"},\n"
+                    "{\"id\":\"p3\",\"query\":\"alpha NEAR/2 zyxabc\"},\n"
+                    "{\"id\":\"p4\",\"query\":\"gam* -omega\"},\n"
+                    "{\"id\":\"p5\",\"query\":\"\\\"beta gam*\\\"\"},\n"
+                    "{\"id\":\"p6\",\"query\":\"title:(zyxq* OR omega) ukr*\"},\n"
+                    "{\"id\":\"p7\",\"query\":\"\\\"peace zyxmm*\\\" NEAR/3 beta\"},\n"
+                    "{\"id\":\"p8\",\"query\":\"\\\"omega deltaq\\\"\"}");
+    strbuf_adds(&b, "\n]}\n");
+    json = strbuf_take(&b);
+    assert_non_null(json);
+    na_error_clear(&err);
+    if (ruleset_load_buffer("gen.json", json, strlen(json), &rs, &err) != 0)
+        fail_msg("%s", err.msg);
+    free(json);
+    w = ruleset_worker_new(rs);
+    assert_non_null(w);
+    for (size_t k = 0; k < nitems; k++) {
+        struct item *it = gen_item();
+        struct hits h = {0};
+        size_t n = 0;
+        static const char *const extra[] = {"zyxwv", "zyxabc", "Zyxqr", "alpha", "beta",
+                                            "gammaray", "GAMMA", "omega", "zyxmmm", "peace",
+                                            "unnamed", "Zzyzx", "qwerty", "filler", "deltaq"};
+        struct strbuf cb = {0};
+        char *c;
+
+        /* words no rule names, and words only prefixes and phrases reach,
+         * around and between the others */
+        for (int j = 0; j < 40; j++) {
+            strbuf_adds(&cb, rnd(3) == 0 ? extra[rnd(15)] : word());
+            strbuf_adds(&cb, rnd(8) == 0 ? ". " : " ");
+        }
+        c = strbuf_take(&cb);
+        assert_non_null(c);
+        assert_int_equal(item_set(&it->content, c), 0);
+        if (rnd(2))
+            assert_int_equal(item_set(&it->title, c + strlen(c) / 2), 0);
+        free(c);
+        assert_int_equal(ruleset_worker_match(w, it, collect, &h), 0);
+        text_doc_reset(full);
+        assert_int_equal(text_doc_add_item(full, it), 0);
+        for (size_t i = 0; i < ruleset_count(rs); i++) {
+            struct rule_explanation *xw = NULL, *xf = NULL;
+            int m;
+
+            if (!ruleset_rule(rs, i)->enabled)
+                continue;
+            m = rule_eval(ruleset_expr(rs, i), full);
+            if (!m)
+                continue;
+            if (n >= h.n || h.idx[n] != i)
+                fail_msg("item %zu: rule %s (%s) matches the whole document, not the worker's",
+                         k, ruleset_rule(rs, i)->id, ruleset_rule(rs, i)->query);
+            n++;
+            /* the same explanation */
+            assert_int_equal(rule_explain(ruleset_expr(rs, i), full, ctx, &xf), 1);
+            assert_int_equal(ruleset_worker_explain(w, i, &xw), 1);
+            assert_int_equal(xw->nterms, xf->nterms);
+            for (size_t j = 0; j < xf->nterms; j++) {
+                assert_string_equal(xw->terms[j], xf->terms[j]);
+                assert_string_equal(xw->fields[j], xf->fields[j]);
+            }
+            assert_string_equal(xw->snippet, xf->snippet);
+            rule_explanation_free(&xw);
+            rule_explanation_free(&xf);
+        }
+        if (n != h.n)
+            fail_msg("item %zu: the worker found %zu matches, the whole document %zu", k, h.n,
+                     n);
+        total += n;
+        free(h.idx);
+        item_free(&it);
+    }
+    /* the filter did drop words (else this proves nothing) */
+    assert_true(text_doc_ntokens(full) > 0);
+    assert_true(total > nitems);
+    ruleset_worker_free(&w);
+    ruleset_free(&rs);
+    text_doc_free(&full);
+    rule_ctx_free(&ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_oracle),
+        cmocka_unit_test(test_filter_oracle),
         cmocka_unit_test(test_directory),
         cmocka_unit_test(test_always),
         cmocka_unit_test(test_many_candidates),

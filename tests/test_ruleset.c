@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "item.h"
 #include "ruleset.h"
@@ -347,6 +348,140 @@ static void test_buffer_errors(void **state)
     assert_non_null(strstr(r.msg[1], "rule 1: column 1: unbalanced parenthesis"));
 }
 
+/* ---- the streamed load against the ordinary one ----------------------------- */
+
+/* The body of a rules file: rules on lines 2.., so that a first line of
+ * another length leaves every later position unchanged. */
+static const char stream_body[] =
+    "  {\"id\": \"r1\", \"query\": \"Ukraine talks\", \"name\": \"One\", \"tags\": [\"a\", \"b\"]},\r\n"
+    "  {\"id\": \"r2\", \"query\": \"\\\"peace deal\\\" OR cease*\", \"enabled\": false},\n"
+    "  {\"id\": \"r3\", \"query\": \"Zelensky -Putin -Zelensky\", \"lang\": \"english\"},\n"
+    "  {\"id\": \"caf\\u00e9\", \"query\": \"negotiations NEAR/3 Kyiv\", \"lang\": \"french\"},\n"
+    "  {\"id\": \"r5\", \"query\": \"talks OR -sport\"}\n"
+    "]}\n";
+
+struct warnings {
+    char msg[8][1024];
+    int n;
+};
+
+static void collect_warning(const na_error *w, void *arg)
+{
+    struct warnings *ws = arg;
+
+    assert_true(ws->n < 8);
+    memcpy(ws->msg[ws->n++], w->msg, sizeof(ws->msg[0]));
+}
+
+/* Load `first line` + body from a file; returns the set, fills *ws. */
+static struct ruleset *load_text(const char *path, const char *text, struct warnings *ws,
+                                 na_error *err)
+{
+    struct ruleset *rs = NULL;
+    FILE *fp = fopen(path, "wb");
+
+    assert_non_null(fp);
+    assert_int_equal(fwrite(text, 1, strlen(text), fp), strlen(text));
+    fclose(fp);
+    memset(ws, 0, sizeof(*ws));
+    na_error_clear(err);
+    if (ruleset_load_warn(path, collect_warning, ws, &rs, err) != 0)
+        rs = NULL;
+    remove(path);
+    return rs;
+}
+
+/* A file laid out as {"rules": [...]} is read one rule at a time; one that
+ * is not (here the key is written with an escape) is read whole.  Both must
+ * give the same rules, the same warnings in the same order, and the same
+ * matches; and a file with a bad rule AND a later syntax error must report
+ * the syntax error, as a whole-file parse does, with no warning before. */
+static void test_stream_same_as_tree(void **state)
+{
+    char path[64], a[2048], b[2048];
+    struct warnings wa, wb;
+    struct ruleset *ra, *rb;
+    struct item *it;
+    na_error err;
+
+    (void)state;
+    snprintf(path, sizeof(path), "/tmp/test_ruleset_stream_%d.json", (int)getpid());
+    snprintf(a, sizeof(a), "{\"rules\": [\n%s", stream_body);        /* streamed */
+    snprintf(b, sizeof(b), "{\"rul\\u0065s\" : [\n%s", stream_body); /* read whole */
+    ra = load_text(path, a, &wa, &err);
+    if (ra == NULL)
+        fail_msg("%s", err.msg);
+    rb = load_text(path, b, &wb, &err);
+    if (rb == NULL)
+        fail_msg("%s", err.msg);
+    assert_int_equal(ruleset_count(ra), 5);
+    assert_int_equal(ruleset_count(rb), 5);
+    for (size_t i = 0; i < 5; i++) {
+        const struct rule_info *x = ruleset_rule(ra, i), *y = ruleset_rule(rb, i);
+
+        assert_string_equal(x->id, y->id);
+        assert_string_equal(x->name, y->name);
+        assert_string_equal(x->query, y->query);
+        assert_string_equal(x->lang, y->lang);
+        assert_int_equal(x->enabled, y->enabled);
+        assert_int_equal(x->ntags, y->ntags);
+        for (size_t t = 0; t < x->ntags; t++)
+            assert_string_equal(x->tags[t], y->tags[t]);
+        assert_int_equal(x->index, i);
+    }
+    assert_string_equal(ruleset_rule(ra, 0)->name, "One");
+    assert_string_equal(ruleset_rule(ra, 1)->name, "r2");
+    assert_string_equal(ruleset_rule(ra, 0)->tags[1], "b");
+    assert_string_equal(ruleset_rule(ra, 3)->id, "caf\xc3\xa9");
+    assert_string_equal(ruleset_rule(ra, 3)->lang, "french");
+    /* r3 can never match, r5 has a purely negative branch */
+    assert_int_equal(wa.n, 2);
+    assert_int_equal(wb.n, 2);
+    for (int i = 0; i < wa.n; i++)
+        assert_string_equal(wa.msg[i], wb.msg[i]);
+    assert_non_null(strstr(wa.msg[0], ":4:"));
+    it = text_item("Ukraine talks", "ceasefire and negotiations in Kyiv", NULL);
+    {
+        struct matched ma = {.seen = it}, mb = {.seen = it};
+
+        assert_int_equal(ruleset_match(ra, it, collect_match, &ma), 0);
+        assert_int_equal(ruleset_match(rb, it, collect_match, &mb), 0);
+        assert_int_equal(ma.n, 3); /* r1, café, r5 (r2 is disabled) */
+        assert_int_equal(mb.n, ma.n);
+        for (int i = 0; i < ma.n; i++)
+            assert_string_equal(ma.ids[i], mb.ids[i]);
+    }
+    item_free(&it);
+    ruleset_free(&ra);
+    ruleset_free(&rb);
+
+    /* a bad query on line 2, a syntax error on line 4: the syntax error */
+    snprintf(a, sizeof(a), "{\"rules\": [\n{\"id\": \"w\", \"query\": \"a -a\"},\n"
+                           "{\"id\": \"x\", \"query\": \"(a\"},\n{\"id\": }\n]}\n");
+    assert_null(load_text(path, a, &wa, &err));
+    assert_int_equal(err.line, 4);
+    assert_int_equal(wa.n, 0);
+    /* without the syntax error: the warning, then the bad query */
+    snprintf(a, sizeof(a), "{\"rules\": [\n{\"id\": \"w\", \"query\": \"a -a\"},\n"
+                           "{\"id\": \"x\", \"query\": \"(a\"}\n]}\n");
+    assert_null(load_text(path, a, &wa, &err));
+    assert_int_equal(err.line, 3);
+    assert_non_null(strstr(err.msg, "rule 'x': column 1: unbalanced parenthesis"));
+    assert_int_equal(wa.n, 1);
+    /* duplicate ids are found after a streamed read too */
+    snprintf(a, sizeof(a), "{\"rules\": [\n{\"id\": \"d\", \"query\": \"a\"},\n"
+                           "{\"id\": \"d\", \"query\": \"b\"}\n]}\n");
+    assert_null(load_text(path, a, &wa, &err));
+    assert_non_null(strstr(err.msg, ":3:2: duplicate rule id 'd' (first used at line 2)"));
+    /* trailing garbage after the object, and an empty list */
+    assert_null(load_text(path, "{\"rules\": []} x", &wa, &err));
+    assert_int_equal(err.line, 1);
+    ra = load_text(path, " \n{\"rules\":[ ]}\n", &wa, &err);
+    assert_non_null(ra);
+    assert_int_equal(ruleset_count(ra), 0);
+    ruleset_free(&ra);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_buffer_errors),
+        cmocka_unit_test(test_stream_same_as_tree),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

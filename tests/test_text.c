@@ -417,6 +417,170 @@ static void test_doc_fold_prefix(void **state)
     text_doc_free(&d);
 }
 
+/* ---- the document's tokeniser against text_norm_split -------------------- */
+
+struct ref_word {
+    size_t off, wlen;
+    char stem[4100], folded[4100];
+};
+
+struct ref_words {
+    struct text_norm *n;
+    const char *text;
+    struct ref_word w[400];
+    size_t count;
+};
+
+static int ref_collect(void *arg, const char *stem, size_t slen, size_t off, size_t wlen,
+                       size_t column)
+{
+    struct ref_words *r = arg;
+    struct ref_word *w;
+    const char *st, *fo;
+    size_t sl, fl;
+
+    (void)column;
+    assert_true(r->count < 400);
+    w = &r->w[r->count++];
+    w->off = off;
+    w->wlen = wlen;
+    assert_true(slen < sizeof(w->stem));
+    memcpy(w->stem, stem, slen + 1);
+    /* the folded form, through the one-word entry point */
+    assert_int_equal(text_norm_word2(r->n, r->text + off, wlen, &st, &sl, &fo, &fl), 0);
+    assert_true(fl < sizeof(w->folded));
+    memcpy(w->folded, fo, fl + 1);
+    return 0;
+}
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+
+static uint32_t rnd32(uint32_t n)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)((rng * 0x2545F4914F6CDD1Dull) >> 33) % n;
+}
+
+/* A random text of ASCII words (all cases, short and long), separators,
+ * accented, Cyrillic, Greek and CJK letters, combining marks, symbols and
+ * invalid UTF-8 (stray continuation bytes, truncated sequences, 0xff). */
+static size_t random_text(char *buf, size_t cap)
+{
+    static const char *const pieces[] = {
+        "a", "Z", "q", "m", "ukraine", "Ukraine", "UKRAINE", "talks", "x1", "42", " ", " ",
+        "  ", ", ", ".", "'", "-", "\n", "\t", "\xc3\xa9", "\xc3\x89", "caf\xc3\xa9", "Stra\xc3\x9f" "e",
+        "\xd0\x96\xd0\xb8", "\xce\xa9", "\xe4\xb8\xad\xe6\x96\x87", "e\xcc\x81", "\xcc\x81",
+        "\xe2\x80\x99", "\xf0\x9f\x98\x80", "\xff", "\x80", "\xc3", "\xe4\xb8", "\xef\xbb\xbf",
+        "\xc2\xa0", "\xef\xbc\xa1", "abcdefgh", "abcdefghijklmno", "abcdefghijklmnop",
+        "ABCDEFGHIJKLMNOPQ", "0123456789abcdefghij"};
+    size_t len = 0;
+    size_t npieces = 1 + rnd32(60);
+
+    for (size_t i = 0; i < npieces; i++) {
+        const char *p = pieces[rnd32(sizeof(pieces) / sizeof(pieces[0]))];
+        size_t n = strlen(p);
+        char longw[300];
+
+        if (rnd32(40) == 0) {
+            /* a very long word, sometimes with a non-ASCII letter inside */
+            n = 17 + rnd32(280);
+            for (size_t k = 0; k < n; k++)
+                longw[k] = (char)(rnd32(2) ? 'a' + rnd32(26) : 'A' + rnd32(26));
+            if (rnd32(3) == 0 && n > 4) {
+                longw[n / 2] = '\xc3';
+                longw[n / 2 + 1] = '\xa9';
+            }
+            p = longw;
+        }
+        if (len + n >= cap)
+            break;
+        memcpy(buf + len, p, n);
+        len += n;
+    }
+    return len;
+}
+
+/* The document's tokeniser (a table-driven ASCII scanner that loads and
+ * hashes each word once, an ASCII fold of the prefix bytes) must find the
+ * same words, folds and stems as text_norm_split and text_norm_word2 (the
+ * plain path), on texts of every kind, with the text ending exactly at the
+ * end of its buffer (no terminator: the scanner must not read past it). */
+static void test_doc_tokens_match_split(void **state)
+{
+    struct text_norm *dn = text_norm_new(), *rn = text_norm_new();
+    struct text_doc *d = text_doc_new(dn);
+    struct ref_words *ref = calloc(1, sizeof(*ref));
+    char buf[4096];
+
+    (void)state;
+    assert_non_null(d);
+    assert_non_null(ref);
+    for (int iter = 0; iter < 3000; iter++) {
+        size_t len = random_text(buf, sizeof(buf));
+        char *exact = malloc(len != 0 ? len : 1);
+
+        assert_non_null(exact);
+        memcpy(exact, buf, len);
+        ref->n = rn;
+        ref->text = exact;
+        ref->count = 0;
+        assert_int_equal(text_norm_split(rn, exact, len, ref_collect, ref), 0);
+        /* twice: the second time every word comes from the caches */
+        for (int pass = 0; pass < 2; pass++) {
+            text_doc_reset(d);
+            assert_int_equal(text_doc_add_field_len(d, TEXT_FIELD_CONTENT, exact, len), 0);
+            assert_int_equal(text_doc_ntokens(d), ref->count);
+            for (size_t i = 0; i < ref->count; i++) {
+                struct text_token t;
+                size_t fl = strlen(ref->w[i].folded);
+
+                text_doc_token(d, i, &t);
+                assert_int_equal(t.off, ref->w[i].off);
+                assert_int_equal(t.len, ref->w[i].wlen);
+                assert_int_equal(t.pos, i);
+                assert_string_equal(t.stem, ref->w[i].stem);
+                assert_string_equal(t.folded, ref->w[i].folded);
+                /* the document's copy of the fold's first bytes */
+                for (size_t k = 1; k <= fl && k <= 12; k++)
+                    assert_int_equal(text_doc_fold_has_prefix(d, t.fold, t.folded, k), 1);
+                assert_int_equal(text_doc_fold_has_prefix(d, t.fold, "\x01", 1), 0);
+            }
+        }
+        free(exact);
+    }
+    /* the generator does make words of every kind */
+    assert_int_equal(text_doc_add_field(d, TEXT_FIELD_TITLE, "Caf\xc3\xa9 \xff UKRAINE's"), 0);
+    text_doc_free(&d);
+    text_norm_free(&dn);
+    text_norm_free(&rn);
+    free(ref);
+}
+
+/* text_hash: keys of up to 16 bytes take the two-word path; the value must
+ * depend on every byte and on the length (zero bytes included). */
+static void test_hash(void **state)
+{
+    char a[40], b[40];
+
+    (void)state;
+    for (size_t len = 0; len <= 40; len++) {
+        memset(a, 'k', sizeof(a));
+        for (size_t i = 0; i < len; i++) {
+            memcpy(b, a, sizeof(b));
+            b[i] ^= 1;
+            assert_true(text_hash(a, len) != text_hash(b, len));
+        }
+        if (len > 0) {
+            memset(b, 0, sizeof(b));
+            memset(a, 0, sizeof(a));
+            assert_true(text_hash(a, len) != text_hash(b, len - 1));
+        }
+    }
+    assert_true(text_hash("ukraine", 7) == text_hash("ukraine!", 7));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -430,6 +594,8 @@ int main(void)
         cmocka_unit_test(test_doc_item_own_norm),
         cmocka_unit_test(test_doc_large),
         cmocka_unit_test(test_doc_fold_prefix),
+        cmocka_unit_test(test_doc_tokens_match_split),
+        cmocka_unit_test(test_hash),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

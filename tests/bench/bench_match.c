@@ -546,7 +546,9 @@ int main(int argc, char **argv)
            (c1 - c0) / (double)nitems * 1e6, t1 - t0, c1 - c0);
 
     {
-        /* the share of tokenising, folding and stemming in that */
+        /* tokenising, folding and stemming EVERY word of the items (a
+         * document without the filter a worker gets from its rules, which
+         * leaves out the words no rule names: an upper bound of that share) */
         struct text_doc *d = text_doc_new(NULL);
 
         for (size_t i = 0; i < nitems; i++) {
@@ -560,8 +562,8 @@ int main(int argc, char **argv)
             total_words += (double)text_doc_ntokens(d);
         }
         c1 = cpu_s();
-        printf("  of which tokenising, folding, stemming: %.1f us/item (%.0f words/item, "
-               "%.0f ns/word)\n",
+        printf("  tokenising, folding, stemming every word (no rule filter): %.1f us/item "
+               "(%.0f words/item, %.0f ns/word)\n",
                (c1 - c0) / (double)nitems * 1e6, total_words / (double)nitems,
                (c1 - c0) / total_words * 1e9);
         text_doc_free(&d);

@@ -2,9 +2,12 @@
  * alert.c - the alert message body and its readable form (see alert.h).
  *
  * alert_build() turns a matched item into the JSON body the matcher
- * publishes; alert_render_text() turns such a body, received from the
- * network and so untrusted, back into a few readable lines for a terminal.
- * jansson stays inside this file.
+ * publishes, through jansson (the matcher builds one body per alert, so
+ * this is on its hot path: the item's part is built once per item and
+ * shared by its alerts, see "The builder" below);
+ * alert_render_text() turns such a body, received from the network and so
+ * untrusted, back into a few readable lines for a terminal.  jansson stays
+ * inside this file.
  *
  * Text hygiene: every string put into a body is repaired to valid UTF-8
  * (bad bytes become U+FFFD) so a body can always be built; every string
@@ -14,6 +17,7 @@
  */
 #include "alert.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,110 +191,254 @@ static char *alert_cut(const char *s, size_t max_bytes, size_t max_chars)
     return out;
 }
 
-/* obj[key] = a cleaned copy of value; a NULL value leaves the key out.
- * Returns 0 or -1 (out of memory). */
-static int alert_set(json_t *obj, const char *key, const char *value)
+/*
+ * The builder.  A body is a jansson object dumped compactly; the work is
+ * kept on jansson's fast paths:
+ *   - a string is put in with json_stringn_nocheck() once it is known to
+ *     be valid UTF-8 without NUL: plain ASCII as it is (alert_clean() would
+ *     not change it), anything else after alert_clean() has repaired it;
+ *   - the keys are our constants: json_object_set_new_nocheck();
+ *   - the "item" object is built once per item (struct alert_item) and put
+ *     into each alert of that item by reference (json_object_set_nocheck()
+ *     only counts one more reference), so its strings are cleaned, cut and
+ *     copied once per item, not once per alert;
+ *   - json_dumpb() writes into one buffer sized from the strings' lengths
+ *     (json_dumps() grows a buffer by doubling and copies it at the end);
+ *     a body with more escapes than the slack allows is dumped again into
+ *     the exact size.
+ */
+
+struct alert_item {
+    json_t *obj;  /* the body's "item" object */
+    size_t bytes; /* its compact text, escapes aside */
+};
+
+/* Is s[0..len) plain ASCII?  (It has no NUL: it comes from a C string.) */
+static int alert_is_ascii(const char *s, size_t len)
 {
+    size_t i = 0;
+
+    for (; len - i >= 8; i += 8) {
+        uint64_t w;
+
+        memcpy(&w, s + i, 8);
+        if ((w & UINT64_C(0x8080808080808080)) != 0)
+            return 0;
+    }
+    for (; i < len; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return 0;
+    return 1;
+}
+
+/* A jansson string of value, repaired to valid UTF-8 (see alert_clean);
+ * *bytes grows by its length.  NULL when out of memory. */
+static json_t *alert_jstring(const char *value, size_t *bytes)
+{
+    size_t len = strlen(value);
     char *clean;
     json_t *str;
 
-    if (value == NULL)
-        return 0;
-    clean = alert_clean(value, strlen(value), 0, 0);
-    if (clean == NULL)
-        return -1;
-    str = json_string(clean);
+    if (alert_is_ascii(value, len)) {
+        *bytes += len;
+        return json_stringn_nocheck(value, len);
+    }
+    if ((clean = alert_clean(value, len, 0, 0)) == NULL)
+        return NULL;
+    len = strlen(clean);
+    *bytes += len;
+    str = json_stringn_nocheck(clean, len);
     free(clean);
-    return json_object_set_new(obj, key, str) == 0 ? 0 : -1;
+    return str;
 }
 
-static int alert_set_summary(json_t *obj, const struct item *it)
+/* obj[key] = value repaired (key: one of our constants); a NULL value
+ * leaves the key out.  Returns 0 or -1 (out of memory). */
+static int alert_set(json_t *obj, const char *key, const char *value, size_t *bytes)
+{
+    if (value == NULL)
+        return 0;
+    *bytes += strlen(key) + 6; /* "key":"", */
+    return json_object_set_new_nocheck(obj, key, alert_jstring(value, bytes)) == 0 ? 0 : -1;
+}
+
+/* obj[key] = an integer (key: one of our constants).  Returns 0 or -1. */
+static int alert_set_int(json_t *obj, const char *key, int64_t v, size_t *bytes)
+{
+    *bytes += strlen(key) + 4 + 20;
+    return json_object_set_new_nocheck(obj, key, json_integer((json_int_t)v)) == 0 ? 0 : -1;
+}
+
+/* The summary: the item's summary (its content when it has none), repaired,
+ * whitespace folded, cut to ALERT_SUMMARY_MAX bytes.  Returns 0 or -1. */
+static int alert_set_summary(json_t *obj, const struct item *it, size_t *bytes)
 {
     const char *src = it->summary;
     char *clean, *cut;
+    size_t len;
     int rc;
 
     if (src == NULL || src[0] == '\0')
         src = it->content;
     if (src == NULL)
         return 0;
-    clean = alert_clean(src, strlen(src), 0, 1);
-    if (clean == NULL)
+    if ((clean = alert_clean(src, strlen(src), 0, 1)) == NULL)
         return -1;
-    cut = alert_cut(clean, ALERT_SUMMARY_MAX, (size_t)-1);
-    free(clean);
-    if (cut == NULL)
-        return -1;
-    rc = alert_set(obj, "summary", cut);
+    len = strlen(clean);
+    if (len <= ALERT_SUMMARY_MAX) {
+        cut = clean;
+    } else {
+        cut = alert_cut(clean, ALERT_SUMMARY_MAX, (size_t)-1);
+        free(clean);
+        if (cut == NULL)
+            return -1;
+        len = strlen(cut);
+    }
+    /* alert_clean's output is valid UTF-8 without NUL, and so is a cut of
+     * it at a character boundary */
+    *bytes += len + sizeof("\"summary\":\"\",") - 1;
+    rc = json_object_set_new_nocheck(obj, "summary", json_stringn_nocheck(cut, len));
     free(cut);
-    return rc;
+    return rc == 0 ? 0 : -1;
+}
+
+struct alert_item *alert_item_new(const struct item *it)
+{
+    char date[DATE_RFC3339_SIZE];
+    struct alert_item *ai = calloc(1, sizeof(*ai));
+    int rc = 0;
+
+    if (ai == NULL)
+        return NULL;
+    ai->bytes = 2;
+    if ((ai->obj = json_object()) == NULL)
+        goto err;
+    rc |= alert_set(ai->obj, "id", it->id, &ai->bytes);
+    rc |= alert_set(ai->obj, "title", it->title, &ai->bytes);
+    rc |= alert_set(ai->obj, "link", it->link, &ai->bytes);
+    rc |= alert_set(ai->obj, "feed", it->feed, &ai->bytes);
+    rc |= alert_set(ai->obj, "feed_title", it->feed_title, &ai->bytes);
+    if (it->published != ITEM_TIME_UNKNOWN)
+        rc |= alert_set(ai->obj, "published", date_format(it->published, date), &ai->bytes);
+    rc |= alert_set_summary(ai->obj, it, &ai->bytes);
+    if (rc != 0)
+        goto err;
+    return ai;
+err:
+    alert_item_free(&ai);
+    return NULL;
+}
+
+void alert_item_free(struct alert_item **pai)
+{
+    if (pai == NULL || *pai == NULL)
+        return;
+    json_decref((*pai)->obj);
+    free(*pai);
+    *pai = NULL;
+}
+
+/* The compact text of root in one malloc'd buffer sized from `bytes` (the
+ * text's length, escapes aside); its length in *len.  NULL when out of
+ * memory. */
+static char *alert_dump(const json_t *root, size_t bytes, size_t *len)
+{
+    size_t cap = bytes + bytes / 8 + 64, n;
+    char *out = malloc(cap), *grown;
+
+    if (out == NULL)
+        return NULL;
+    n = json_dumpb(root, out, cap - 1, JSON_COMPACT);
+    if (n >= cap) { /* more escapes than the slack: again, exactly */
+        cap = n + 1;
+        if ((grown = realloc(out, cap)) == NULL) {
+            free(out);
+            return NULL;
+        }
+        out = grown;
+        n = json_dumpb(root, out, cap - 1, JSON_COMPACT);
+    }
+    if (n == 0 || n >= cap) { /* out of memory while dumping */
+        free(out);
+        return NULL;
+    }
+    out[n] = '\0';
+    if (len != NULL)
+        *len = n;
+    return out;
+}
+
+char *alert_build_with_item(const char *rule_id, const char *rule_name, const char *const *tags,
+                            size_t ntags, const struct alert_item *ai, int64_t seq, int64_t ts,
+                            const struct alert_matched *m, size_t *len)
+{
+    char date[DATE_RFC3339_SIZE];
+    json_t *root = json_object(), *rule = json_object();
+    size_t bytes = ai->bytes + sizeof("{\"rule\":{},\"item\":,}");
+    char *out = NULL;
+    int rc = 0;
+
+    if (root == NULL || rule == NULL) {
+        json_decref(rule);
+        goto out;
+    }
+    rc |= alert_set_int(root, "v", 1, &bytes);
+    rc |= alert_set_int(root, "seq", seq, &bytes);
+    rc |= alert_set(root, "ts", date_format(ts, date), &bytes);
+    rc |= json_object_set_new_nocheck(root, "rule", rule);
+    rc |= alert_set(rule, "id", rule_id, &bytes);
+    rc |= alert_set(rule, "name", rule_name, &bytes);
+    if (ntags > 0) {
+        json_t *jt = json_array();
+
+        rc |= json_object_set_new_nocheck(rule, "tags", jt);
+        bytes += sizeof("\"tags\":[],");
+        for (size_t i = 0; rc == 0 && i < ntags; i++) {
+            bytes += 3; /* "", */
+            rc |= json_array_append_new(jt, alert_jstring(tags[i], &bytes));
+        }
+    }
+    rc |= json_object_set_nocheck(root, "item", ai->obj);
+    if (rc == 0 && m != NULL) {
+        json_t *jm = json_object(), *terms = json_array();
+
+        if (jm == NULL || terms == NULL) {
+            json_decref(jm);
+            json_decref(terms);
+            goto out;
+        }
+        rc |= json_object_set_new_nocheck(root, "matched", jm);
+        rc |= json_object_set_new_nocheck(jm, "terms", terms);
+        bytes += sizeof("\"matched\":{\"terms\":[],},");
+        for (size_t i = 0; rc == 0 && i < m->nterms; i++) {
+            json_t *t = json_object();
+
+            bytes += 3; /* {}, */
+            rc |= json_array_append_new(terms, t);
+            rc |= t == NULL ? -1 : alert_set(t, "term", m->terms[i], &bytes);
+            rc |= t == NULL ? -1 : alert_set(t, "field", m->fields[i], &bytes);
+        }
+        if (rc == 0)
+            rc |= alert_set(jm, "snippet", m->snippet != NULL ? m->snippet : "", &bytes);
+    }
+    if (rc == 0)
+        out = alert_dump(root, bytes, len);
+out:
+    json_decref(root);
+    return out;
 }
 
 char *alert_build_matched(const char *rule_id, const char *rule_name, const char *const *tags,
                           size_t ntags, const struct item *it, int64_t seq, int64_t ts,
                           const struct alert_matched *m)
 {
-    char date[DATE_RFC3339_SIZE];
-    json_t *root = json_object(), *rule = json_object(), *jit = json_object();
-    json_t *jm = NULL;
-    char *out = NULL;
-    int rc = 0;
+    struct alert_item *ai = alert_item_new(it);
+    char *out;
 
-    if (root == NULL || rule == NULL || jit == NULL)
-        goto out;
-    rc |= json_object_set_new(root, "v", json_integer(1));
-    rc |= json_object_set_new(root, "seq", json_integer(seq));
-    rc |= alert_set(root, "ts", date_format(ts, date));
-    rc |= alert_set(rule, "id", rule_id);
-    rc |= alert_set(rule, "name", rule_name);
-    if (ntags > 0) {
-        json_t *jt = json_array();
-
-        rc |= json_object_set_new(rule, "tags", jt);
-        for (size_t i = 0; jt != NULL && i < ntags; i++) {
-            char *clean = alert_clean(tags[i], strlen(tags[i]), 0, 0);
-
-            rc |= clean == NULL ? -1 : json_array_append_new(jt, json_string(clean));
-            free(clean);
-        }
-    }
-    rc |= alert_set(jit, "id", it->id);
-    rc |= alert_set(jit, "title", it->title);
-    rc |= alert_set(jit, "link", it->link);
-    rc |= alert_set(jit, "feed", it->feed);
-    rc |= alert_set(jit, "feed_title", it->feed_title);
-    if (it->published != ITEM_TIME_UNKNOWN)
-        rc |= alert_set(jit, "published", date_format(it->published, date));
-    rc |= alert_set_summary(jit, it);
-    rc |= json_object_set(root, "rule", rule);
-    rc |= json_object_set(root, "item", jit);
-    if (m != NULL) {
-        json_t *terms = json_array();
-
-        jm = json_object();
-        if (jm == NULL || terms == NULL) {
-            json_decref(terms);
-            rc = -1;
-            goto out;
-        }
-        rc |= json_object_set_new(jm, "terms", terms);
-        for (size_t i = 0; i < m->nterms; i++) {
-            json_t *t = json_object();
-
-            rc |= json_array_append_new(terms, t);
-            rc |= alert_set(t, "term", m->terms[i]);
-            rc |= alert_set(t, "field", m->fields[i]);
-        }
-        rc |= alert_set(jm, "snippet", m->snippet != NULL ? m->snippet : "");
-        rc |= json_object_set(root, "matched", jm);
-    }
-    if (rc == 0)
-        out = json_dumps(root, JSON_COMPACT);
-out:
-    json_decref(jm);
-    json_decref(rule);
-    json_decref(jit);
-    json_decref(root);
+    if (ai == NULL)
+        return NULL;
+    out = alert_build_with_item(rule_id, rule_name, tags, ntags, ai, seq, ts, m, NULL);
+    alert_item_free(&ai);
     return out;
 }
 

@@ -48,6 +48,19 @@ char *alert_build_matched(const char *rule_id, const char *rule_name, const char
                           size_t ntags, const struct item *it, int64_t seq, int64_t ts,
                           const struct alert_matched *m);
 
+/* The same in two steps, for the alerts of one item: the body's "item"
+ * part, built once (NULL when out of memory; alert_item_free() frees it and
+ * NULLs the pointer), then each alert's body around it.  A body is what
+ * alert_build_matched gives for the same arguments; its length goes to
+ * *len when len is not NULL.  Returns a string the caller frees, or NULL
+ * when out of memory.  An alert_item is used by one thread at a time. */
+struct alert_item;
+struct alert_item *alert_item_new(const struct item *it);
+void alert_item_free(struct alert_item **pai);
+char *alert_build_with_item(const char *rule_id, const char *rule_name, const char *const *tags,
+                            size_t ntags, const struct alert_item *ai, int64_t seq, int64_t ts,
+                            const struct alert_matched *m, size_t *len);
+
 /* A readable rendering of an alert body for a terminal, without a final
  * newline:
  *   [rule-id] Title

@@ -8,9 +8,21 @@
  * `head` is kept in meta (written with each group that appended) so seq
  * never goes back even when pruning emptied the alerts table.  All
  * statements are prepared once at open.
+ *
+ * Checkpoints (copying the WAL back into the database file) run on a
+ * thread of their own with its own connection, so that the writer does not
+ * pay for them: after a commit that leaves JOURNAL_CKPT_FRAMES frames or
+ * more in the WAL, the writer's WAL hook wakes the checkpointer, which runs
+ * a PASSIVE checkpoint (it never blocks the writer; SQLite keeps the two
+ * consistent, crash-safe, and fsyncs as synchronous says).  A writer that
+ * never pauses could keep a checkpoint from ever catching up, and the WAL
+ * restarts from its beginning only once everything in it was copied: past
+ * JOURNAL_CKPT_FRAMES_FORCE frames the writer checkpoints itself, right
+ * after its commit, as SQLite's own auto-checkpoint would.
  */
 #include "journal.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +31,8 @@
 #include <sqlite3.h>
 
 #define JOURNAL_ITEMS_KEEP_S (30LL * 86400) /* item keys when retention_s is 0 */
+#define JOURNAL_CKPT_FRAMES 1000        /* SQLite's auto-checkpoint default */
+#define JOURNAL_CKPT_FRAMES_FORCE 16000 /* ~64 MB of WAL: the writer checkpoints */
 
 enum {
     ST_APPEND,
@@ -53,7 +67,71 @@ struct journal {
     int64_t oldest;         /* oldest seq kept (head + 1 when none) */
     int in_group;
     char errmsg[512];
+    /* the checkpointer thread and its connection */
+    sqlite3 *ckdb;
+    pthread_t ckthread;
+    int ckstarted;
+    pthread_mutex_t ckmu;
+    pthread_cond_t ckcond;
+    int ckwant, ckquit;
 };
+
+static void *journal_checkpointer(void *arg)
+{
+    struct journal *j = arg;
+
+    pthread_mutex_lock(&j->ckmu);
+    for (;;) {
+        while (!j->ckwant && !j->ckquit)
+            pthread_cond_wait(&j->ckcond, &j->ckmu);
+        if (j->ckquit)
+            break;
+        j->ckwant = 0;
+        pthread_mutex_unlock(&j->ckmu);
+        /* SQLITE_BUSY (the writer checkpointing itself) and I/O errors:
+         * the next round tries again; the writer's forced checkpoint
+         * reports a lasting problem */
+        sqlite3_wal_checkpoint_v2(j->ckdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&j->ckmu);
+    }
+    pthread_mutex_unlock(&j->ckmu);
+    return NULL;
+}
+
+/* Called by SQLite on the writer's connection after each commit. */
+static int journal_wal_hook(void *arg, sqlite3 *db, const char *name, int nframes)
+{
+    struct journal *j = arg;
+
+    if (nframes >= JOURNAL_CKPT_FRAMES_FORCE || !j->ckstarted) {
+        if (nframes >= JOURNAL_CKPT_FRAMES)
+            sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    } else if (nframes >= JOURNAL_CKPT_FRAMES) {
+        pthread_mutex_lock(&j->ckmu);
+        j->ckwant = 1;
+        pthread_cond_signal(&j->ckcond);
+        pthread_mutex_unlock(&j->ckmu);
+    }
+    return SQLITE_OK;
+}
+
+/* Open the checkpointer's connection and start its thread.  On failure the
+ * writer checkpoints itself (journal_wal_hook); returns 0 or -1. */
+static int journal_start_checkpointer(struct journal *j)
+{
+    char pragma[64];
+
+    if (sqlite3_open_v2(j->path, &j->ckdb, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_busy_timeout(j->ckdb, 5000);
+    snprintf(pragma, sizeof(pragma), "PRAGMA synchronous=%s;", j->opts.sync ? "FULL" : "OFF");
+    if (sqlite3_exec(j->ckdb, pragma, NULL, NULL, NULL) != SQLITE_OK)
+        return -1;
+    if (pthread_create(&j->ckthread, NULL, journal_checkpointer, j) != 0)
+        return -1;
+    j->ckstarted = 1;
+    return 0;
+}
 
 static int journal_fail(struct journal *j, const char *what)
 {
@@ -115,6 +193,8 @@ int journal_open(const char *path, const struct journal_opts *opts, struct journ
         return na_error_set(err, 0, 0, "out of memory");
     }
     j->opts = *opts;
+    pthread_mutex_init(&j->ckmu, NULL);
+    pthread_cond_init(&j->ckcond, NULL);
     if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
         na_error_set(err, 0, 0, "%s: cannot open journal: %s", path,
@@ -163,6 +243,12 @@ int journal_open(const char *path, const struct journal_opts *opts, struct journ
         na_error_set(err, 0, 0, "%s", j->errmsg);
         goto fail;
     }
+    /* replaces SQLite's auto-checkpoint (which is itself a WAL hook) */
+    sqlite3_wal_hook(j->db, journal_wal_hook, j);
+    if (journal_start_checkpointer(j) != 0) {
+        sqlite3_close(j->ckdb);
+        j->ckdb = NULL;
+    }
     *out = j;
     return 0;
 fail:
@@ -179,6 +265,17 @@ void journal_close(struct journal **pj)
         return;
     j = *pj;
     *pj = NULL;
+    if (j->ckstarted) {
+        pthread_mutex_lock(&j->ckmu);
+        j->ckquit = 1;
+        pthread_cond_signal(&j->ckcond);
+        pthread_mutex_unlock(&j->ckmu);
+        pthread_join(j->ckthread, NULL);
+        j->ckstarted = 0;
+    }
+    sqlite3_close(j->ckdb); /* before the writer's: the last close checkpoints */
+    pthread_cond_destroy(&j->ckcond);
+    pthread_mutex_destroy(&j->ckmu);
     if (j->in_group)
         sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
     for (i = 0; i < ST_COUNT; i++)

@@ -464,15 +464,16 @@ int wire_send_handoff(void *sock, int64_t tag, const char *json, size_t len, int
     return zmq_send(sock, json, len, flags) < 0 ? -1 : 0;
 }
 
-int wire_recv_handoff(void *router, int flags, struct wire_peer *peer, int64_t *tag,
-                      struct item **out, na_error *err)
+int wire_recv_handoff_raw(void *router, int flags, struct wire_peer *peer, int64_t *tag,
+                          char **json, size_t *len, na_error *err)
 {
     zmq_msg_t parts[WIRE_MAX_RECV_PARTS];
     size_t n, total, size;
     json_t *hdr = NULL;
     int rc = -1;
 
-    *out = NULL;
+    *json = NULL;
+    *len = 0;
     *tag = -1;
     peer->len = 0;
     if (wire_recv_msg(router, flags, parts, &n, &total) != 0)
@@ -496,15 +497,43 @@ int wire_recv_handoff(void *router, int flags, struct wire_peer *peer, int64_t *
                      WIRE_MAX_ITEM);
         goto out;
     }
-    if (item_from_json(zmq_msg_data(&parts[2]), size, out, err) != 0) {
-        *out = NULL;
-        na_error_prefix(err, "item message");
+    if ((*json = malloc(size > 0 ? size : 1)) == NULL) {
+        na_error_set(err, 0, 0, "out of memory");
         goto out;
     }
+    memcpy(*json, zmq_msg_data(&parts[2]), size);
+    *len = size;
     rc = 0;
 out:
     json_decref(hdr);
     wire_close_parts(parts, n);
+    return rc;
+}
+
+int wire_decode_item(const char *json, size_t len, struct item **out, na_error *err)
+{
+    *out = NULL;
+    if (item_from_json(json, len, out, err) != 0) {
+        *out = NULL;
+        na_error_prefix(err, "item message");
+        return -1;
+    }
+    return 0;
+}
+
+int wire_recv_handoff(void *router, int flags, struct wire_peer *peer, int64_t *tag,
+                      struct item **out, na_error *err)
+{
+    char *json;
+    size_t len;
+    int rc;
+
+    *out = NULL;
+    rc = wire_recv_handoff_raw(router, flags, peer, tag, &json, &len, err);
+    if (rc != 0)
+        return rc;
+    rc = wire_decode_item(json, len, out, err);
+    free(json);
     return rc;
 }
 

@@ -89,6 +89,15 @@ int wire_send_handoff(void *sock, int64_t tag, const char *json, size_t len, int
 int wire_recv_handoff(void *router, int flags, struct wire_peer *peer, int64_t *tag,
                       struct item **out, na_error *err);
 
+/* wire_recv_handoff in two steps, so that a receiver can decode items on
+ * other threads: receive and check the message, handing over the item's
+ * JSON undecoded (*json, *len: the caller frees *json; the returns are
+ * wire_recv_handoff's), then decode it (0 and *out, or -1 with *err; the
+ * messages are wire_recv_handoff's).  wire_decode_item is thread-safe. */
+int wire_recv_handoff_raw(void *router, int flags, struct wire_peer *peer, int64_t *tag,
+                          char **json, size_t *len, na_error *err);
+int wire_decode_item(const char *json, size_t len, struct item **out, na_error *err);
+
 /* Send an ack for n tags (n <= WIRE_MAX_ACKS) to peer, never blocking.
  * Returns 0 or -1 (errno). */
 int wire_send_acks(void *router, const struct wire_peer *peer, const int64_t *tags, size_t n);

@@ -12,8 +12,10 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <utf8proc.h>
 
 #include "alert.h"
+#include "date.h"
 #include "item.h"
 
 static struct item *make_item(void)
@@ -303,6 +305,349 @@ static void test_seq(void **state)
     assert_int_equal(alert_seq("nope", 4, &seq), -1);
 }
 
+/*
+ * The builder on hostile strings in every field: each body must be valid
+ * JSON with exactly the documented members in the documented order, each
+ * string the input repaired to valid UTF-8 (unchanged when it was valid),
+ * the summary folded and cut; and bodies built around one shared
+ * alert_item must be those alert_build_matched gives.
+ */
+
+/* Pieces random strings are made of: ASCII, every escape JSON has, C0/DEL/
+ * C1 controls, quotes and backslashes, slashes, valid multi-byte UTF-8
+ * (accents, CJK, emoji, U+2028, bidi overrides, U+FFFD itself) and invalid
+ * UTF-8 (lone lead and continuation bytes, overlong forms, surrogates, bytes
+ * above U+10FFFF, truncated sequences). */
+static const char *const hostile_pieces[] = {
+    "a", "Zq", "word ", " ", "  ", "\t", "\n", "\r\n", "\b", "\f", "\x01", "\x1b[31m",
+    "\x1f", "\x7f", "\"", "\\", "\\u0000", "/", "</script>", "{\"k\":[1]}", "\xc3\xa9",
+    "\xe6\x9d\xb1\xe4\xba\xac", "\xf0\x9f\x98\x80", "\xe2\x80\xa8", "\xe2\x80\xae",
+    "\xef\xbf\xbd", "\xc2\x85", "\xc2\xa0", "\xc3", "\x80", "\xbf", "\xff", "\xfe",
+    "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82", "\xf0\x9f",
+    "\xe3\x80\x80", "%s%n", "\xe2\x80\xa6",
+};
+
+static unsigned long hostile_rand(unsigned long *st)
+{
+    *st = *st * 6364136223846793005UL + 1442695040888963407UL;
+    return (unsigned long)(*st >> 33);
+}
+
+/* A random hostile string of up to `max` pieces (caller frees); NULL once
+ * in a while when `may_null`. */
+static char *hostile_string(unsigned long *st, size_t max, int may_null)
+{
+    size_t n, len = 0, cap = 64;
+    char *s;
+
+    if (may_null && hostile_rand(st) % 8 == 0)
+        return NULL;
+    n = max > 0 ? hostile_rand(st) % (max + 1) : 0;
+    s = malloc(cap);
+    assert_non_null(s);
+    for (size_t i = 0; i < n; i++) {
+        const char *p =
+            hostile_pieces[hostile_rand(st) % (sizeof(hostile_pieces) / sizeof(hostile_pieces[0]))];
+        size_t pl = strlen(p);
+
+        while (len + pl + 1 > cap) {
+            cap *= 2;
+            s = realloc(s, cap);
+            assert_non_null(s);
+        }
+        memcpy(s + len, p, pl);
+        len += pl;
+    }
+    s[len] = '\0';
+    return s;
+}
+
+/* What a string must become in a body: each byte that does not start a
+ * valid UTF-8 sequence replaced by U+FFFD; with `fold`, runs of ASCII
+ * whitespace made one space and both ends trimmed.  Caller frees. */
+static char *expect_text(const char *s, int fold)
+{
+    size_t len = strlen(s), i = 0, o = 0;
+    char *out = malloc(3 * len + 1);
+    int pending = 0;
+
+    assert_non_null(out);
+    while (i < len) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t n =
+            utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i), &cp);
+
+        if (fold && n == 1 && strchr(" \t\n\r\f\v", s[i]) != NULL) {
+            pending = o > 0;
+            i++;
+            continue;
+        }
+        if (pending) {
+            out[o++] = ' ';
+            pending = 0;
+        }
+        if (n <= 0) {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(out + o, s + i, (size_t)n);
+            o += (size_t)n;
+            i += (size_t)n;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* obj's keys are exactly `keys` (NULL-terminated), in that order. */
+static void assert_keys(json_t *obj, const char *const *keys)
+{
+    void *iter = json_object_iter(obj);
+    size_t n = 0;
+
+    assert_true(json_is_object(obj));
+    for (; iter != NULL; iter = json_object_iter_next(obj, iter), n++) {
+        assert_non_null(keys[n]);
+        assert_string_equal(json_object_iter_key(iter), keys[n]);
+    }
+    assert_null(keys[n]);
+}
+
+/* obj[key] is `value` repaired, or absent when value is NULL; the key is
+ * added to keys[*nk]. */
+static void assert_text(json_t *obj, const char *key, const char *value, const char **keys,
+                        size_t *nk)
+{
+    json_t *v = json_object_get(obj, key);
+    char *want;
+
+    if (value == NULL) {
+        assert_null(v);
+        return;
+    }
+    keys[(*nk)++] = key;
+    assert_true(json_is_string(v));
+    want = expect_text(value, 0);
+    assert_string_equal(json_string_value(v), want);
+    assert_int_equal(json_string_length(v), strlen(want));
+    free(want);
+}
+
+static void assert_summary(json_t *jit, const struct item *it, const char **keys, size_t *nk)
+{
+    const char *src = it->summary != NULL && it->summary[0] != '\0' ? it->summary : it->content;
+    json_t *v = json_object_get(jit, "summary");
+    const char *got;
+    char *want;
+    size_t n;
+
+    if (src == NULL) {
+        assert_null(v);
+        return;
+    }
+    keys[(*nk)++] = "summary";
+    assert_true(json_is_string(v));
+    got = json_string_value(v);
+    n = strlen(got);
+    want = expect_text(src, 1);
+    if (strlen(want) <= ALERT_SUMMARY_MAX) {
+        assert_string_equal(got, want);
+    } else {
+        /* cut at a character boundary, late, and marked */
+        assert_true(n <= ALERT_SUMMARY_MAX);
+        assert_true(n > 700);
+        assert_true(ends_with_ellipsis(got));
+        assert_memory_equal(got, want, n - 3);
+    }
+    free(want);
+}
+
+/* Build a body with alert_build_matched and check every member; then the
+ * same through one alert_item shared by several bodies. */
+static void check_body(const char *rid, const char *rname, const char *const *tags,
+                       size_t ntags, const struct item *it, int64_t seq, int64_t ts,
+                       const struct alert_matched *m)
+{
+    char *body = alert_build_matched(rid, rname, tags, ntags, it, seq, ts, m), *again;
+    char date[DATE_RFC3339_SIZE];
+    const char *keys[16];
+    struct alert_item *ai;
+    json_error_t jerr;
+    json_t *root, *rule, *jit, *v;
+    size_t nk, len;
+
+    assert_non_null(body);
+    root = json_loads(body, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL)
+        fail_msg("body is not JSON (%s): %s", jerr.text, body);
+    assert_keys(root, (const char *const[]){"v", "seq", "ts", "rule", "item",
+                                            m != NULL ? "matched" : NULL, NULL});
+    assert_int_equal(json_integer_value(json_object_get(root, "v")), 1);
+    assert_true(json_integer_value(json_object_get(root, "seq")) == seq);
+    assert_string_equal(str_at(root, NULL, "ts"), date_format(ts, date));
+    rule = json_object_get(root, "rule");
+    nk = 0;
+    assert_text(rule, "id", rid, keys, &nk);
+    assert_text(rule, "name", rname, keys, &nk);
+    if (ntags > 0) {
+        keys[nk++] = "tags";
+        v = json_object_get(rule, "tags");
+        assert_int_equal(json_array_size(v), ntags);
+        for (size_t i = 0; i < ntags; i++) {
+            char *want = expect_text(tags[i], 0);
+
+            assert_string_equal(json_string_value(json_array_get(v, i)), want);
+            free(want);
+        }
+    }
+    keys[nk] = NULL;
+    assert_keys(rule, keys);
+    jit = json_object_get(root, "item");
+    nk = 0;
+    assert_text(jit, "id", it->id, keys, &nk);
+    assert_text(jit, "title", it->title, keys, &nk);
+    assert_text(jit, "link", it->link, keys, &nk);
+    assert_text(jit, "feed", it->feed, keys, &nk);
+    assert_text(jit, "feed_title", it->feed_title, keys, &nk);
+    assert_text(jit, "published",
+                it->published != ITEM_TIME_UNKNOWN ? date_format(it->published, date) : NULL,
+                keys, &nk);
+    assert_summary(jit, it, keys, &nk);
+    keys[nk] = NULL;
+    assert_keys(jit, keys);
+    if (m != NULL) {
+        json_t *jm = json_object_get(root, "matched"), *terms = json_object_get(jm, "terms");
+
+        assert_keys(jm, (const char *const[]){"terms", "snippet", NULL});
+        assert_int_equal(json_array_size(terms), m->nterms);
+        for (size_t i = 0; i < m->nterms; i++) {
+            json_t *t = json_array_get(terms, i);
+
+            nk = 0;
+            assert_text(t, "term", m->terms[i], keys, &nk);
+            assert_text(t, "field", m->fields[i], keys, &nk);
+            keys[nk] = NULL;
+            assert_keys(t, keys);
+        }
+        nk = 0;
+        assert_text(jm, "snippet", m->snippet != NULL ? m->snippet : "", keys, &nk);
+    }
+    json_decref(root);
+
+    /* one alert_item, several bodies: each the same bytes */
+    ai = alert_item_new(it);
+    assert_non_null(ai);
+    for (int k = 0; k < 3; k++) {
+        len = 0;
+        again = alert_build_with_item(rid, rname, tags, ntags, ai, seq, ts, m, &len);
+        assert_non_null(again);
+        assert_string_equal(again, body);
+        assert_int_equal(len, strlen(body));
+        free(again);
+    }
+    alert_item_free(&ai);
+    assert_null(ai);
+    alert_item_free(&ai); /* NULL-safe */
+    free(body);
+}
+
+static void test_build_hostile(void **state)
+{
+    unsigned long st = 12345;
+
+    (void)state;
+    for (int round = 0; round < 3000; round++) {
+        struct item *it = item_new();
+        char *rid = hostile_string(&st, 6, 1), *rname = hostile_string(&st, 10, 1);
+        char *tags[3], *terms[4], *fields[4], *snippet = hostile_string(&st, 30, 1);
+        char **slots[] = {&it->id, &it->title, &it->link, &it->feed, &it->feed_title,
+                          &it->summary, &it->content};
+        size_t ntags = hostile_rand(&st) % 4, nterms = hostile_rand(&st) % 5;
+        struct alert_matched m;
+
+        assert_non_null(it);
+        for (size_t k = 0; k < sizeof(slots) / sizeof(slots[0]); k++)
+            *slots[k] = hostile_string(&st, k >= 5 ? 400 : 20, 1);
+        it->published = hostile_rand(&st) % 3 == 0 ? ITEM_TIME_UNKNOWN
+                                                    : (int64_t)(hostile_rand(&st) % 4000000000UL);
+        for (size_t k = 0; k < ntags; k++)
+            tags[k] = hostile_string(&st, 5, 0);
+        for (size_t k = 0; k < nterms; k++) {
+            terms[k] = hostile_string(&st, 4, 1);
+            fields[k] = hostile_string(&st, 2, 1);
+        }
+        m.nterms = nterms;
+        m.terms = (const char *const *)terms;
+        m.fields = (const char *const *)fields;
+        m.snippet = snippet;
+        check_body(rid, rname, (const char *const *)tags, ntags, it,
+                   (int64_t)hostile_rand(&st) - 1000, (int64_t)hostile_rand(&st), &m);
+        check_body(rid, rname, NULL, 0, it, round, 0, NULL);
+        for (size_t k = 0; k < ntags; k++)
+            free(tags[k]);
+        for (size_t k = 0; k < nterms; k++) {
+            free(terms[k]);
+            free(fields[k]);
+        }
+        free(rid);
+        free(rname);
+        free(snippet);
+        item_free(&it);
+    }
+}
+
+/* Every byte value, one at a time and all together, and huge strings: long
+ * runs of plain ASCII, of escapes (more than the builder's first buffer
+ * allows for) and of multi-byte text, around the summary's cut. */
+static void test_build_bytes_and_huge(void **state)
+{
+    struct item *it = make_item();
+    const char *const tags[] = {"t\x01", "\xff"};
+    char one[4], all[256];
+    size_t sizes[] = {1023, 1024, 1025, 4096, 300000};
+    const char *fills[] = {"a", " ", "\"", "\x01", "\xc3\xa9", "\xff", "ab \n"};
+
+    (void)state;
+    for (int c = 1; c < 256; c++) {
+        one[0] = 'x';
+        one[1] = (char)c;
+        one[2] = 'y';
+        one[3] = '\0';
+        all[c - 1] = (char)c;
+        assert_int_equal(item_set(&it->title, one), 0);
+        assert_int_equal(item_set(&it->summary, one), 0);
+        check_body(one, one, tags, 2, it, c, c, NULL);
+    }
+    all[255] = '\0';
+    assert_int_equal(item_set(&it->title, all), 0);
+    assert_int_equal(item_set(&it->summary, all), 0);
+    check_body("r", all, tags, 2, it, 1, 0, NULL);
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        for (size_t f = 0; f < sizeof(fills) / sizeof(fills[0]); f++) {
+            size_t fl = strlen(fills[f]), n = sizes[i] / fl;
+            char *huge = malloc(n * fl + 1);
+
+            assert_non_null(huge);
+            for (size_t k = 0; k < n; k++)
+                memcpy(huge + k * fl, fills[f], fl);
+            huge[n * fl] = '\0';
+            assert_int_equal(item_set(&it->title, huge), 0);
+            assert_int_equal(item_set(&it->summary, huge), 0);
+            check_body(huge, "name", NULL, 0, it, 5, 0, NULL);
+            /* no summary: the content stands in */
+            item_free(&it);
+            it = make_item();
+            free(it->summary);
+            it->summary = NULL;
+            assert_int_equal(item_set(&it->content, huge), 0);
+            check_body("r", "n", NULL, 0, it, 6, 0, NULL);
+            free(huge);
+        }
+    }
+    item_free(&it);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -316,6 +661,8 @@ int main(void)
         cmocka_unit_test(test_render_strips_controls),
         cmocka_unit_test(test_render_partial_and_invalid),
         cmocka_unit_test(test_seq),
+        cmocka_unit_test(test_build_hostile),
+        cmocka_unit_test(test_build_bytes_and_huge),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -135,11 +135,99 @@ static void test_one_thread(void **state)
     item_free(&it);
 }
 
+/* matchpool_run_prep: items filled by the prepare step on the pool's
+ * threads (a NULL one skipped, a failing one failing the run); then
+ * matchpool_for runs each index exactly once and keeps the matches. */
+struct prep_ctx {
+    struct item **items;
+    size_t fail_at; /* (size_t)-1: none */
+    _Atomic unsigned long calls[300];
+};
+
+static int prep_item(void *arg, size_t i)
+{
+    struct prep_ctx *c = arg;
+    char id[16];
+
+    c->calls[i]++;
+    if (i == c->fail_at)
+        return -1;
+    if (i % 11 == 3)
+        return 0; /* stays NULL: nothing to match */
+    c->items[i] = item_new();
+    snprintf(id, sizeof(id), "i%zu", i);
+    if (c->items[i] == NULL || item_set(&c->items[i]->id, id) != 0 ||
+        item_set(&c->items[i]->title, i % 2 ? "alpha beta" : "gamma theory"))
+        return -1;
+    return 0;
+}
+
+static int count_call(void *arg, size_t i)
+{
+    struct prep_ctx *c = arg;
+
+    c->calls[i]++;
+    return i == c->fail_at ? -1 : 0;
+}
+
+static void test_prep_and_for(void **state)
+{
+    struct matchpool *p = NULL;
+    struct ruleset *rs = NULL;
+    struct item *items[300] = {0};
+    static struct prep_ctx c;
+    na_error err;
+
+    (void)state;
+    assert_int_equal(matchpool_new(3, &p, &err), 0);
+    assert_int_equal(ruleset_load_buffer("m.json", rules_json, strlen(rules_json), &rs, &err), 0);
+    memset(&c, 0, sizeof(c));
+    c.items = items;
+    c.fail_at = (size_t)-1;
+    assert_int_equal(matchpool_run_prep(p, rs, items, 300, prep_item, &c), 0);
+    for (size_t i = 0; i < 300; i++) {
+        struct seq want = {0};
+
+        assert_int_equal(c.calls[i], 1);
+        if (i % 11 == 3) {
+            assert_null(items[i]);
+            assert_int_equal(matchpool_count(p, i), 0);
+            continue;
+        }
+        assert_int_equal(ruleset_match(rs, items[i], collect, &want), 0);
+        assert_true(want.n > 0);
+        assert_int_equal(matchpool_count(p, i), want.n);
+    }
+    /* a parallel loop keeps the matches readable */
+    memset((void *)c.calls, 0, sizeof(c.calls));
+    assert_int_equal(matchpool_for(p, 300, count_call, &c), 0);
+    for (size_t i = 0; i < 300; i++)
+        assert_int_equal(c.calls[i], 1);
+    assert_int_equal(matchpool_count(p, 1), 2); /* a, ab */
+    c.fail_at = 150;
+    memset((void *)c.calls, 0, sizeof(c.calls));
+    assert_int_equal(matchpool_for(p, 300, count_call, &c), -1);
+    for (size_t i = 0; i < 300; i++)
+        assert_int_equal(c.calls[i], 1); /* every index still ran */
+    /* a failing prepare step fails the run and keeps no result */
+    for (size_t i = 0; i < 300; i++)
+        item_free(&items[i]);
+    memset((void *)c.calls, 0, sizeof(c.calls));
+    c.fail_at = 77;
+    assert_int_equal(matchpool_run_prep(p, rs, items, 300, prep_item, &c), -1);
+    assert_int_equal(matchpool_count(p, 1), 0);
+    matchpool_free(&p);
+    ruleset_free(&rs);
+    for (size_t i = 0; i < 300; i++)
+        item_free(&items[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pool),
         cmocka_unit_test(test_one_thread),
+        cmocka_unit_test(test_prep_and_for),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,12 +3,13 @@
  *
  * Items arrive on a ROUTER socket (items_endpoint) through the hand-off
  * protocol of wire.h: each carries the sender's tag, to be acknowledged.
- * Items are taken in groups: the items of a group are matched on
- * matcher.threads threads (matchpool.h; the rule index of ruleset.h makes
- * each item cost only the rules that may match it), then, item by item in
- * the order they came, each match becomes an alert appended to the
- * journal (journal.h: its seq is the journal position), and the item's key
- * (feed, id) is recorded as processed.  Only when the group is committed
+ * Items are taken in groups: the items of a group are decoded and matched
+ * on matcher.threads threads (matchpool.h; the rule index of ruleset.h
+ * makes each item cost only the rules that may match it); then, item by
+ * item in the order they came, the item's key (feed, id) is recorded as
+ * processed and each of its matches is given the next journal position
+ * (its seq); the alert bodies are built on the threads too, then appended
+ * to the journal (journal.h) in seq order.  Only when the group is committed
  * (fsynced) are its alerts published on the PUB socket and its items
  * acknowledged, so nothing is acknowledged that a crash could lose, and an
  * item sent again (after a lost ack) is recognised and produces no alert.
@@ -56,11 +57,17 @@
  * back by replay, without holding memory here or slowing the others. */
 #define MATCHER_PUB_HWM 10000
 #define MATCHER_PUB_SNDBUF (256 * 1024)
+#define MATCHER_PUB_KEEPALIVE_IDLE_S 30
 
+/* An alert of the open group.  Its topic is the rule's id, borrowed: the
+ * rule set changes only between groups. */
 struct matcher_alert {
-    char *topic;
+    const char *topic;
     char *body;
     size_t len;
+    int64_t seq;
+    size_t item;  /* index in the group */
+    size_t match; /* index among the item's matches */
 };
 
 struct matcher_ack {
@@ -72,7 +79,12 @@ struct matcher_ack {
 struct matcher_pending {
     struct wire_peer peer;
     int64_t tag;
-    struct item *it; /* NULL: a bad message, only acknowledged */
+    char *json;      /* the item as received, until decoded */
+    size_t len;
+    struct item *it; /* once decoded; NULL: a bad message, only acknowledged */
+    int bad;         /* it could not be decoded: err says why */
+    na_error err;
+    size_t first_alert, nalerts; /* its alerts in the group's alerts_q */
 };
 
 struct matcher {
@@ -83,6 +95,8 @@ struct matcher {
     struct matcher_pending pending[MATCHER_GROUP_MAX];
     struct item *pitems[MATCHER_GROUP_MAX];
     size_t npending;
+    size_t alerting[MATCHER_GROUP_MAX]; /* the items of the group with alerts */
+    size_t nalerting;
     struct journal *journal;
     void *zctx;
     void *items;  /* ROUTER, items_endpoint */
@@ -130,11 +144,25 @@ static void *bind_socket(struct matcher *m, int type, const char *endpoint, int 
     if (type == ZMQ_ROUTER)
         zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
     if (type == ZMQ_PUB) {
-        int sndbuf = MATCHER_PUB_SNDBUF;
+        int sndbuf = MATCHER_PUB_SNDBUF, idle = MATCHER_PUB_KEEPALIVE_IDLE_S, intvl = 10,
+            cnt = 3;
 
         zmq_setsockopt(s, ZMQ_SNDBUF, &sndbuf, sizeof(sndbuf));
+        /* No ZMTP heartbeat on the PUB: it would drop a subscriber whose
+         * process is stopped (SIGSTOP, a suspended laptop, a debugger) after
+         * 5 s, and libzmq 4.3.4's SUB then aborts when it resumes with a
+         * full queue (zeromq/libzmq#4364, the same bug that keeps the
+         * heartbeat off the client's SUB).  A stopped subscriber's kernel
+         * still answers TCP keepalives, so it keeps its connection, falls
+         * behind the HWM and catches up by replay; a vanished host is
+         * dropped after about a minute. */
+        zmq_setsockopt(s, ZMQ_TCP_KEEPALIVE, &one, sizeof(one));
+        zmq_setsockopt(s, ZMQ_TCP_KEEPALIVE_IDLE, &idle, sizeof(idle));
+        zmq_setsockopt(s, ZMQ_TCP_KEEPALIVE_INTVL, &intvl, sizeof(intvl));
+        zmq_setsockopt(s, ZMQ_TCP_KEEPALIVE_CNT, &cnt, sizeof(cnt));
+    } else {
+        wire_set_heartbeat(s);
     }
-    wire_set_heartbeat(s);
     if (zmq_bind(s, endpoint) != 0) {
         na_error_set(err, 0, 0, "cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
         zmq_close(s);
@@ -213,8 +241,8 @@ static void matcher_drop_group(struct matcher *m)
     size_t i;
 
     for (i = 0; i < m->nalerts_q; i++) {
-        free(m->alerts_q[i].topic);
         free(m->alerts_q[i].body);
+        m->alerts_q[i].body = NULL;
     }
     m->nalerts_q = 0;
     m->nacks_q = 0;
@@ -240,8 +268,10 @@ void matcher_destroy(struct matcher **pm)
         zmq_close(m->replay);
     if (m->zctx != NULL)
         zmq_ctx_term(m->zctx);
-    for (size_t i = 0; i < m->npending; i++)
+    for (size_t i = 0; i < m->npending; i++) {
         item_free(&m->pending[i].it);
+        free(m->pending[i].json);
+    }
     matchpool_free(&m->pool); /* before the rules its workers use */
     journal_close(&m->journal);
     ruleset_free(&m->rules);
@@ -266,49 +296,55 @@ static int matcher_reserve(void **arr, size_t *cap, size_t n, size_t size)
     return 0;
 }
 
-/* One alert per (rule, item), journaled now, published after the group
- * commits; `x` says why it matched (alert.h `matched`). */
-static int journal_alert(struct matcher *m, const struct rule_info *rule, const struct item *it,
-                         const struct rule_explanation *x)
+/* Build the bodies of the alerts of the n-th item with alerts of the open
+ * group (on a pool thread): the item's part once, then each alert. */
+static int build_bodies(void *arg, size_t n)
 {
-    int64_t seq = journal_head(m->journal) + 1;
-    struct matcher_alert *a;
-    struct alert_matched am = {0};
-    char *body;
-    size_t len;
+    struct matcher *m = arg;
+    struct matcher_pending *p = &m->pending[m->alerting[n]];
+    struct alert_item *ai = alert_item_new(p->it);
+    int rc = 0;
 
-    if (matcher_reserve((void **)&m->alerts_q, &m->calerts_q, m->nalerts_q,
-                        sizeof(*m->alerts_q)) != 0)
-        goto oom;
-    if (x != NULL) {
-        am.nterms = x->nterms;
-        am.terms = (const char *const *)x->terms;
-        am.fields = x->fields;
-        am.snippet = x->snippet;
-    }
-    body = alert_build_matched(rule->id, rule->name, rule->tags, rule->ntags, it, seq, m->now,
-                               &am);
-    if (body == NULL)
-        goto oom;
-    len = strlen(body);
-    if (journal_append(m->journal, seq, rule->id, body, len, m->now) != 0) {
-        log_error("%s", journal_errmsg(m->journal));
-        free(body);
+    if (ai == NULL)
         return -1;
+    for (size_t j = p->first_alert; j < p->first_alert + p->nalerts; j++) {
+        struct matcher_alert *a = &m->alerts_q[j];
+        const struct matchpool_match *mm = matchpool_get(m->pool, a->item, a->match);
+        const struct rule_info *rule = mm->rule;
+        const struct rule_explanation *x = mm->why;
+        struct alert_matched am = {0};
+
+        if (x != NULL) {
+            am.nterms = x->nterms;
+            am.terms = (const char *const *)x->terms;
+            am.fields = x->fields;
+            am.snippet = x->snippet;
+        }
+        a->len = 0;
+        a->body = alert_build_with_item(rule->id, rule->name, rule->tags, rule->ntags, ai,
+                                        a->seq, m->now, &am, &a->len);
+        if (a->body == NULL)
+            rc = -1;
     }
-    a = &m->alerts_q[m->nalerts_q];
-    a->body = body;
-    a->len = len;
-    if ((a->topic = strdup(rule->id)) == NULL) {
-        free(body);
-        goto oom;
+    alert_item_free(&ai);
+    return rc;
+}
+
+/* Decode item i of the open group (on a pool thread, before matching it). */
+static int decode_item(void *arg, size_t i)
+{
+    struct matcher *m = arg;
+    struct matcher_pending *p = &m->pending[i];
+
+    if (p->json != NULL) {
+        na_error_clear(&p->err);
+        if (wire_decode_item(p->json, p->len, &p->it, &p->err) != 0)
+            p->bad = 1;
+        free(p->json);
+        p->json = NULL;
     }
-    m->nalerts_q++;
-    log_debug("alert seq=%lld rule=%s item=%s", (long long)seq, rule->id, it->id);
+    m->pitems[i] = p->it;
     return 0;
-oom:
-    log_error("out of memory building alert for rule '%s'", rule->id);
-    return -1;
 }
 
 static int queue_ack(struct matcher *m, const struct wire_peer *peer, int64_t tag)
@@ -323,50 +359,61 @@ static int queue_ack(struct matcher *m, const struct wire_peer *peer, int64_t ta
     return 0;
 }
 
-/* Receive one item into the open group; returns -2 when nothing was
- * waiting, -1 on a journal failure (the group must be rolled back), 0
- * otherwise. */
+/* Receive one item into the open group (undecoded); returns -2 when
+ * nothing was waiting, -1 on a journal failure (the group must be rolled
+ * back), 0 otherwise. */
 static int receive_item(struct matcher *m)
 {
     struct matcher_pending *p = &m->pending[m->npending];
-    struct item *it = NULL;
+    char *json = NULL;
+    size_t len = 0;
     na_error err;
     int rc;
 
     na_error_clear(&err);
-    rc = wire_recv_handoff(m->items, ZMQ_DONTWAIT, &p->peer, &p->tag, &it, &err);
+    rc = wire_recv_handoff_raw(m->items, ZMQ_DONTWAIT, &p->peer, &p->tag, &json, &len, &err);
     if (rc == -2)
         return -2;
     if (!m->in_group) {
         if (journal_begin(m->journal) != 0) {
             log_error("%s", journal_errmsg(m->journal));
-            item_free(&it);
+            free(json);
             return -1; /* not acknowledged: the sender will send it again */
         }
         m->in_group = 1;
         m->now = (int64_t)time(NULL);
     }
+    p->it = NULL;
+    p->bad = 0;
+    p->json = NULL;
     if (rc != 0) {
         m->bad++;
         log_warn("dropped a bad item message (%lu so far): %s", m->bad, err.msg);
         /* Acknowledged below: resending a bad item cannot help. */
-        it = NULL;
+        json = NULL;
     }
-    p->it = it;
-    m->pitems[m->npending] = it;
+    p->json = json;
+    p->len = len;
+    m->pitems[m->npending] = NULL;
     m->npending++;
     return 0;
 }
 
-/* Match the received items on the pool's threads, then journal their
- * alerts item by item in the order they came (the alerts of an item stay
- * together and in rule order) and queue their acks.  Returns 0, or -1 on a
- * journal failure or out of memory (the group must be rolled back). */
+/* Decode and match the received items on the pool's threads; then, item
+ * by item in the order they came, record each as processed and give its
+ * matches the next seqs (the alerts of an item stay together and in rule
+ * order); build the bodies on the pool's threads; append them to the
+ * journal in seq order and queue the acks.  Returns 0, or -1 on a journal
+ * failure or out of memory (the group must be rolled back). */
 static int process_group(struct matcher *m)
 {
+    int64_t seq = journal_head(m->journal);
+    size_t j;
+
+    m->nalerting = 0;
     if (m->npending == 0)
         return 0;
-    if (matchpool_run(m->pool, m->rules, m->pitems, m->npending) != 0) {
+    if (matchpool_run_prep(m->pool, m->rules, m->pitems, m->npending, decode_item, m) != 0) {
         log_error("out of memory matching a group of %zu items", m->npending);
         return -1;
     }
@@ -374,33 +421,61 @@ static int process_group(struct matcher *m)
         struct matcher_pending *p = &m->pending[i];
         const struct item *it = p->it;
         const char *feed;
-        int seen;
+        int fresh;
 
+        if (p->bad) {
+            m->bad++;
+            log_warn("dropped a bad item message (%lu so far): %s", m->bad, p->err.msg);
+        }
         if (it != NULL) {
             feed = it->feed != NULL ? it->feed : "";
-            /* also catches an item sent twice within one group */
-            seen = journal_item_seen(m->journal, feed, it->id);
-            if (seen < 0)
+            /* One look-up: recorded now (inside the group, so a failure
+             * below rolls it back with the alerts), or already there - also
+             * when the item came twice within this group. */
+            fresh = journal_item_mark(m->journal, feed, it->id, m->now);
+            if (fresh < 0)
                 goto journal_error;
-            if (seen) {
+            if (!fresh) {
                 m->dups++;
                 log_debug("item '%s' of %s already processed", it->id, feed);
             } else {
                 m->nitems++;
-                for (size_t k = 0; k < matchpool_count(m->pool, i); k++) {
-                    const struct matchpool_match *mm = matchpool_get(m->pool, i, k);
+                p->first_alert = m->nalerts_q;
+                p->nalerts = matchpool_count(m->pool, i);
+                if (p->nalerts > 0)
+                    m->alerting[m->nalerting++] = i;
+                for (size_t k = 0; k < p->nalerts; k++) {
+                    struct matcher_alert *a;
 
-                    if (journal_alert(m, mm->rule, it, mm->why) != 0)
-                        return -1;
+                    if (matcher_reserve((void **)&m->alerts_q, &m->calerts_q, m->nalerts_q,
+                                        sizeof(*m->alerts_q)) != 0)
+                        goto oom;
+                    a = &m->alerts_q[m->nalerts_q++];
+                    a->topic = matchpool_get(m->pool, i, k)->rule->id;
+                    a->body = NULL;
+                    a->seq = ++seq;
+                    a->item = i;
+                    a->match = k;
                 }
-                if (journal_item_mark(m->journal, feed, it->id, m->now) < 0)
-                    goto journal_error;
             }
         }
         if (queue_ack(m, &p->peer, p->tag) != 0)
-            return -1;
+            goto oom;
+    }
+    if (matchpool_for(m->pool, m->nalerting, build_bodies, m) != 0)
+        goto oom;
+    for (j = 0; j < m->nalerts_q; j++) {
+        struct matcher_alert *a = &m->alerts_q[j];
+
+        if (journal_append(m->journal, a->seq, a->topic, a->body, a->len, m->now) != 0)
+            goto journal_error;
+        log_debug("alert seq=%lld rule=%s item=%s", (long long)a->seq, a->topic,
+                  m->pending[a->item].it->id);
     }
     return 0;
+oom:
+    log_error("out of memory building the alerts of a group of %zu items", m->npending);
+    return -1;
 journal_error:
     log_error("%s", journal_errmsg(m->journal));
     return -1;
@@ -410,8 +485,11 @@ journal_error:
 static void drop_pending(struct matcher *m)
 {
     matchpool_clear(m->pool);
-    for (size_t i = 0; i < m->npending; i++)
+    for (size_t i = 0; i < m->npending; i++) {
         item_free(&m->pending[i].it);
+        free(m->pending[i].json);
+        m->pending[i].json = NULL;
+    }
     m->npending = 0;
 }
 
@@ -605,7 +683,8 @@ int matcher_run(struct matcher *m)
 
     log_info("matching with %zu rules on %d threads: items on %s, alerts on %s, replay on %s, "
              "journal head %lld",
-             ruleset_count(m->rules), m->cfg->matcher.threads, m->cfg->items_endpoint, m->cfg->alerts_endpoint,
+             ruleset_count(m->rules), m->cfg->matcher.threads, m->cfg->items_endpoint,
+             m->cfg->alerts_endpoint,
              m->cfg->replay_endpoint, (long long)journal_head(m->journal));
     while (!daemon_quit) {
         now = matcher_ms();

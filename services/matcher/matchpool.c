@@ -3,14 +3,17 @@
  * matchpool.h).
  *
  * One mutex and two condition variables: the caller publishes a batch (a
- * generation number), every thread - the caller too - takes the next item
- * index from a shared counter until none is left, and the caller waits
- * until every helper has finished the batch.  Results are per item and each
- * item is matched by exactly one thread, so writing them needs no lock.
+ * generation number), every thread - the caller too - takes the next index
+ * from a shared atomic counter until none is left, and the caller waits
+ * until every helper has finished the batch.  Results are per index and
+ * each index is handled by exactly one thread, so writing them needs no
+ * lock.  A batch either matches items (with an optional per-item prepare
+ * step, e.g. decoding) or runs a caller's function on each index.
  */
 #include "matchpool.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,11 +39,16 @@ struct matchpool {
     unsigned long gen;     /* batch number */
     int quit;
     int busy;              /* helpers still on the batch */
-    size_t next;           /* the next item to take */
+    atomic_size_t next;    /* the next index to take */
     /* the batch */
     const struct ruleset *rs;
     struct item *const *items;
-    size_t n;
+    size_t n;              /* items of the last match (results kept) */
+    size_t bn;             /* indexes of the running batch */
+    matchpool_fn prep;     /* matching: called on each index first (or NULL) */
+    matchpool_fn fn;       /* not NULL: a matchpool_for batch */
+    void *arg;
+    atomic_int fn_failed;
     struct result *res;
     size_t rescap;
     struct helper *h;      /* h[0] is the calling thread */
@@ -76,20 +84,29 @@ static int collect(const struct rule_info *rule, const struct item *it, void *ar
     return 0;
 }
 
-/* Take items until none is left. */
+/* Take indexes until none is left. */
 static void work(struct matchpool *p, struct helper *h)
 {
+    if (p->fn != NULL) {
+        size_t i;
+
+        while ((i = atomic_fetch_add(&p->next, 1)) < p->bn)
+            if (p->fn(p->arg, i) != 0)
+                atomic_store(&p->fn_failed, 1);
+        return;
+    }
     if (h->w == NULL)
         h->w = ruleset_worker_new(p->rs);
     for (;;) {
-        size_t i;
+        size_t i = atomic_fetch_add(&p->next, 1);
         struct cb_ctx c;
 
-        pthread_mutex_lock(&p->mu);
-        i = p->next++;
-        pthread_mutex_unlock(&p->mu);
-        if (i >= p->n)
+        if (i >= p->bn)
             break;
+        if (p->prep != NULL && p->prep(p->arg, i) != 0) {
+            p->res[i].failed = 1;
+            continue;
+        }
         if (p->items[i] == NULL)
             continue;
         if (h->w == NULL) {
@@ -101,6 +118,26 @@ static void work(struct matchpool *p, struct helper *h)
         if (ruleset_worker_match(h->w, p->items[i], collect, &c) != 0)
             p->res[i].failed = 1;
     }
+}
+
+/* Run the batch set up in p on every thread; returns when all are done. */
+static void run_batch(struct matchpool *p, size_t n)
+{
+    pthread_mutex_lock(&p->mu);
+    p->bn = n;
+    atomic_store(&p->next, 0);
+    /* a small group is not worth waking the helpers */
+    p->busy = n >= MATCHPOOL_PARALLEL_MIN ? p->nh - 1 : 0;
+    if (p->busy > 0) {
+        p->gen++;
+        pthread_cond_broadcast(&p->go);
+    }
+    pthread_mutex_unlock(&p->mu);
+    work(p, &p->h[0]);
+    pthread_mutex_lock(&p->mu);
+    while (p->busy > 0)
+        pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
 }
 
 static void *helper_main(void *arg)
@@ -197,8 +234,8 @@ void matchpool_free(struct matchpool **pp)
     *pp = NULL;
 }
 
-int matchpool_run(struct matchpool *p, const struct ruleset *rs, struct item *const *items,
-                  size_t n)
+int matchpool_run_prep(struct matchpool *p, const struct ruleset *rs, struct item *const *items,
+                       size_t n, matchpool_fn prep, void *arg)
 {
     matchpool_clear(p);
     if (n > p->rescap) {
@@ -210,29 +247,35 @@ int matchpool_run(struct matchpool *p, const struct ruleset *rs, struct item *co
         p->res = nr;
         p->rescap = n;
     }
-    pthread_mutex_lock(&p->mu);
     p->rs = rs;
     p->items = items;
     p->n = n;
-    p->next = 0;
-    /* a small group is not worth waking the helpers */
-    p->busy = n >= MATCHPOOL_PARALLEL_MIN ? p->nh - 1 : 0;
-    if (p->busy > 0) {
-        p->gen++;
-        pthread_cond_broadcast(&p->go);
-    }
-    pthread_mutex_unlock(&p->mu);
-    work(p, &p->h[0]);
-    pthread_mutex_lock(&p->mu);
-    while (p->busy > 0)
-        pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    p->prep = prep;
+    p->fn = NULL;
+    p->arg = arg;
+    run_batch(p, n);
     for (size_t i = 0; i < n; i++)
         if (p->res[i].failed) {
             matchpool_clear(p);
             return -1;
         }
     return 0;
+}
+
+int matchpool_run(struct matchpool *p, const struct ruleset *rs, struct item *const *items,
+                  size_t n)
+{
+    return matchpool_run_prep(p, rs, items, n, NULL, NULL);
+}
+
+int matchpool_for(struct matchpool *p, size_t n, matchpool_fn fn, void *arg)
+{
+    p->fn = fn;
+    p->arg = arg;
+    atomic_store(&p->fn_failed, 0);
+    run_batch(p, n);
+    p->fn = NULL;
+    return atomic_load(&p->fn_failed) ? -1 : 0;
 }
 
 void matchpool_forget(struct matchpool *p)

@@ -38,6 +38,20 @@ void matchpool_free(struct matchpool **pp);
 int matchpool_run(struct matchpool *p, const struct ruleset *rs, struct item *const *items,
                   size_t n);
 
+/* A function run on one index of a batch; non-zero means it failed. */
+typedef int (*matchpool_fn)(void *arg, size_t i);
+
+/* matchpool_run, where the thread that takes item i first calls
+ * prep(arg, i), which may fill items[i] (e.g. decode it; NULL: nothing to
+ * match).  A non-zero return fails the run like an out-of-memory. */
+int matchpool_run_prep(struct matchpool *p, const struct ruleset *rs, struct item *const *items,
+                       size_t n, matchpool_fn prep, void *arg);
+
+/* Run fn(arg, i) for every i in [0, n) on the pool's threads (each i
+ * once; returns when all are done).  The last run's matches stay readable.
+ * Returns 0, or -1 when any call failed (every i is still called). */
+int matchpool_for(struct matchpool *p, size_t n, matchpool_fn fn, void *arg);
+
 /* The matches of item i of the last run, in rule order. */
 size_t matchpool_count(const struct matchpool *p, size_t i);
 const struct matchpool_match *matchpool_get(const struct matchpool *p, size_t i, size_t k);

@@ -90,6 +90,18 @@ void daemon_install_signals(void)
     sigaction(SIGPIPE, &sa, NULL);
 }
 
+int daemon_thread_start(pthread_t *tid, void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    int rc;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(tid, NULL, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
 int daemon_mkdirs(const char *path)
 {
     char buf[4096];

@@ -9,6 +9,7 @@
 #ifndef NEWSALERT_DAEMON_H
 #define NEWSALERT_DAEMON_H
 
+#include <pthread.h>
 #include <signal.h>
 
 extern volatile sig_atomic_t daemon_quit;
@@ -27,6 +28,11 @@ void daemon_parse_args(int argc, char **argv, const char *what, struct daemon_op
 /* Install the SIGTERM/SIGINT/SIGHUP handlers (without SA_RESTART, so a
  * blocking zmq_poll returns EINTR) and ignore SIGPIPE. */
 void daemon_install_signals(void);
+
+/* pthread_create() with every signal blocked in the new thread, so that
+ * SIGTERM/SIGHUP reach the thread whose wait (zmq_poll, curl) they must
+ * interrupt.  Returns pthread_create's result.  For every helper thread. */
+int daemon_thread_start(pthread_t *tid, void *(*fn)(void *), void *arg);
 
 /* mkdir -p for the state directory.  Returns 0 or -1 (errno set). */
 int daemon_mkdirs(const char *path);

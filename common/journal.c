@@ -30,6 +30,8 @@
 
 #include <sqlite3.h>
 
+#include "daemon.h"
+
 #define JOURNAL_ITEMS_KEEP_S (30LL * 86400) /* item keys when retention_s is 0 */
 #define JOURNAL_CKPT_FRAMES 1000        /* SQLite's auto-checkpoint default */
 #define JOURNAL_CKPT_FRAMES_FORCE 16000 /* ~64 MB of WAL: the writer checkpoints */
@@ -127,7 +129,7 @@ static int journal_start_checkpointer(struct journal *j)
     snprintf(pragma, sizeof(pragma), "PRAGMA synchronous=%s;", j->opts.sync ? "FULL" : "OFF");
     if (sqlite3_exec(j->ckdb, pragma, NULL, NULL, NULL) != SQLITE_OK)
         return -1;
-    if (pthread_create(&j->ckthread, NULL, journal_checkpointer, j) != 0)
+    if (daemon_thread_start(&j->ckthread, journal_checkpointer, j) != 0)
         return -1;
     j->ckstarted = 1;
     return 0;

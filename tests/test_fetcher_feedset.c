@@ -120,6 +120,73 @@ static void test_build_and_reload(void **state)
     rmdir(dir);
 }
 
+/* A rolled-back store transaction: the feed's state in memory goes back to
+ * what the store holds (a new feed is new again, so its max_age_s cut-off
+ * still applies on the next poll), polled again after its interval. */
+static void test_restore_after_rollback(void **state)
+{
+    char dir[] = "/tmp/na-test-feedset-XXXXXX", path[64];
+    struct store *st = NULL;
+    struct feedset *set = NULL;
+    struct store_feed_state fs;
+    struct feed_conf v[2];
+    struct feedlist fl = {v, 2};
+    struct fs_feed *a, *b;
+    na_error err;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/f.db", dir);
+    na_error_clear(&err);
+    assert_int_equal(store_open(path, &st, &err), 0);
+    memset(&fs, 0, sizeof(fs));
+    fs.url = "http://a/rss";
+    fs.etag = "\"e1\"";
+    fs.last_ok = 100;
+    fs.items_seen = 7;
+    assert_int_equal(store_feed_put(st, &fs), 0);
+    v[0] = conf("http://a/rss", "A", 300);
+    v[1] = conf("http://b/rss", "B", 60);
+    assert_int_equal(feedset_build(&fl, NULL, st, &set, &err), 0);
+    a = set->feeds[0];
+    b = set->feeds[1];
+
+    /* a turn records both feeds' new state, then fails and rolls back */
+    assert_int_equal(store_begin(st), 0);
+    free(a->st.etag);
+    a->st.etag = strdup("\"e2\"");
+    a->st.last_ok = 200;
+    a->st.items_seen = 27;
+    a->st.failures = 0;
+    b->st.last_ok = 200; /* b's first poll */
+    b->st.etag = strdup("\"b1\"");
+    b->st.items_seen = 20;
+    assert_int_equal(store_feed_put(st, &a->st), 0);
+    assert_int_equal(store_feed_put(st, &b->st), 0);
+    assert_int_equal(store_rollback(st), 0);
+
+    feedset_restore(a, st, 1000);
+    feedset_restore(b, st, 1000);
+    assert_string_equal(a->st.etag, "\"e1\"");
+    assert_int_equal(a->st.last_ok, 100);
+    assert_int_equal(a->st.items_seen, 7);
+    assert_int_equal(a->st.next_poll, 1300);
+    assert_string_equal(a->st.url, "http://a/rss");
+    assert_null(b->st.etag);
+    assert_int_equal(b->st.last_ok, 0); /* still a first poll */
+    assert_int_equal(b->st.items_seen, 0);
+    assert_int_equal(b->st.next_poll, 1060);
+
+    feedset_free(&set);
+    store_close(&st);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/f.db-wal", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/f.db-shm", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 /* What wins when the publisher's hints and the configuration disagree. */
 static void test_schedule(void **state)
 {
@@ -318,6 +385,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_build_and_reload),
+        cmocka_unit_test(test_restore_after_rollback),
         cmocka_unit_test(test_schedule),
         cmocka_unit_test(test_jitter),
         cmocka_unit_test(test_host_key),

@@ -273,3 +273,21 @@ const char *feedset_label(const struct fs_feed *fd, char *buf, size_t size)
         snprintf(buf, size, "'%s' (%s)", fd->name, fd->url);
     return buf;
 }
+
+void feedset_restore(struct fs_feed *fd, struct store *store, int64_t now)
+{
+    struct store_feed_state st;
+
+    memset(&st, 0, sizeof(st));
+    if (store_feed_get(store, fd->url, &st) >= 0) {
+        store_feed_state_clear(&fd->st);
+        fd->st = st;
+    } else {
+        store_feed_state_clear(&st);
+        free(fd->st.etag);
+        fd->st.etag = NULL;
+        free(fd->st.last_modified);
+        fd->st.last_modified = NULL;
+    }
+    fd->st.next_poll = now + fd->interval_s;
+}

@@ -105,4 +105,11 @@ const char *feedset_host_key(const char *url, char *buf, size_t size);
 /* "name (url)", or just the url when the name is the url, into buf. */
 const char *feedset_label(const struct fs_feed *fd, char *buf, size_t size);
 
+/* After a rolled-back store transaction: make fd's state what the store
+ * holds again (the failed attempt never happened: a new feed is still new,
+ * its max_age_s cut-off still applies) and poll it again after its
+ * interval.  When the store cannot be read either, only the validators are
+ * forgotten, so that a 304 cannot hide what was not recorded. */
+void feedset_restore(struct fs_feed *fd, struct store *store, int64_t now);
+
 #endif

@@ -266,25 +266,27 @@ static int fetcher_turn_begin(struct fetcher *f)
     return 1;
 }
 
-/* Remember that fd's result is in the open turn. */
-static void fetcher_turn_add(struct fetcher *f, struct fs_feed *fd)
+/* Remember that fd's result is in the open turn.  Returns 0, or -1 when
+ * there is no memory to remember it. */
+static int fetcher_turn_add(struct fetcher *f, struct fs_feed *fd)
 {
     if (f->nturn == f->capturn) {
         size_t cap = f->capturn ? f->capturn * 2 : 64;
         struct fs_feed **grown = realloc(f->turn, cap * sizeof(*grown));
 
         if (grown == NULL)
-            return; /* only the failure path below needs the list */
+            return -1;
         f->turn = grown;
         f->capturn = cap;
     }
     f->turn[f->nturn++] = fd;
+    return 0;
 }
 
 /* Commit the turn's transaction: its items may leave.  When the commit
- * fails nothing of the turn was recorded: its feeds forget their
- * validators (a 304 must not hide what was not recorded) and come back
- * after their interval, like a store failure of one document (ingest.c). */
+ * fails nothing of the turn was recorded: its feeds go back to the state
+ * the store holds and come back after their interval, like a store
+ * failure of one document (ingest.c). */
 static void fetcher_turn_end(struct fetcher *f, int64_t now)
 {
     size_t i;
@@ -300,15 +302,8 @@ static void fetcher_turn_end(struct fetcher *f, int64_t now)
               store_errmsg(f->store), f->nturn);
     store_rollback(f->store);
     handoff_rolled_back(f->handoff);
-    for (i = 0; i < f->nturn; i++) {
-        struct fs_feed *fd = f->turn[i];
-
-        free(fd->st.etag);
-        fd->st.etag = NULL;
-        free(fd->st.last_modified);
-        fd->st.last_modified = NULL;
-        fd->st.next_poll = now + fd->interval_s;
-    }
+    for (i = 0; i < f->nturn; i++)
+        feedset_restore(f->turn[i], f->store, now);
 }
 
 /* Ingest one result (doc: prepared by the parsing thread, or NULL) in the
@@ -320,8 +315,10 @@ static void fetcher_ingest(struct fetcher *f, struct fs_feed *fd, const struct p
     int rc;
 
     fd->in_flight = 0;
-    if (fetcher_turn_begin(f))
-        fetcher_turn_add(f, fd);
+    /* a result the turn cannot remember (no memory) could not be undone
+     * if the turn's commit failed: close the turn, it goes alone */
+    if (fetcher_turn_begin(f) && fetcher_turn_add(f, fd) != 0)
+        fetcher_turn_end(f, (int64_t)time(NULL));
     if (doc != NULL)
         rc = ingest_result_doc(&f->ingest, fd, r, doc, (int64_t)time(NULL), &stats);
     else

@@ -418,11 +418,8 @@ int ingest_result_doc(const struct ingest_ctx *cx, struct fs_feed *fd,
 done:
     if (rc != 0) {
         /* A store failure is not the feed's fault: try again later, with
-         * the whole document (what was not recorded must not hide behind
-         * a 304). */
-        ingest_set(&fd->st.etag, NULL);
-        ingest_set(&fd->st.last_modified, NULL);
-        fd->st.next_poll = now + fd->interval_s;
+         * the whole document, from the state the store still holds. */
+        feedset_restore(fd, store, now);
     }
     return rc;
 }

@@ -10,10 +10,10 @@
 #include "parsework.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon.h"
 #include "feed.h"
 
 struct parsework_list {
@@ -89,7 +89,6 @@ static void *parsework_main(void *arg)
 int parsework_new(void (*wake)(void *), void *arg, struct parsework **out, na_error *err)
 {
     struct parsework *w;
-    sigset_t all, old;
     int rc;
 
     *out = NULL;
@@ -101,12 +100,8 @@ int parsework_new(void (*wake)(void *), void *arg, struct parsework **out, na_er
     pthread_cond_init(&w->cond, NULL);
     pthread_cond_init(&w->done_cond, NULL);
     feed_init(); /* the worker parses while this thread may use libxml2 too */
-    /* the worker inherits a mask blocking every signal: they go to the
-     * loop's thread, whose wait they interrupt (daemon.h) */
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    rc = pthread_create(&w->thread, NULL, parsework_main, w);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    /* signals go to the loop's thread, whose wait they interrupt */
+    rc = daemon_thread_start(&w->thread, parsework_main, w);
     if (rc != 0) {
         parsework_destroy(&w);
         return na_error_set(err, 0, 0, "cannot start the parsing thread: %s", strerror(rc));

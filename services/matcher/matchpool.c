@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon.h"
+
 /* Groups smaller than this are matched by the calling thread alone. */
 #define MATCHPOOL_PARALLEL_MIN 8
 
@@ -185,7 +187,7 @@ int matchpool_new(int nthreads, struct matchpool **out, na_error *err)
     for (int i = 0; i < nthreads; i++)
         p->h[i].p = p;
     for (int i = 1; i < nthreads; i++) {
-        if (pthread_create(&p->h[i].tid, NULL, helper_main, &p->h[i]) != 0) {
+        if (daemon_thread_start(&p->h[i].tid, helper_main, &p->h[i]) != 0) {
             matchpool_free(&p);
             return na_error_set(err, 0, 0, "cannot start matching thread %d", i);
         }

@@ -52,9 +52,37 @@ static struct feed_conf conf(const char *url, const char *name, int interval)
     return fc;
 }
 
+/* A store in a fresh temporary directory dir (a mkdtemp template). */
+static struct store *tmp_store_open(char *dir)
+{
+    char path[64];
+    struct store *st = NULL;
+    na_error err;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/f.db", dir);
+    na_error_clear(&err);
+    assert_int_equal(store_open(path, &st, &err), 0);
+    return st;
+}
+
+/* Close *pst and remove it with its directory. */
+static void tmp_store_remove(struct store **pst, const char *dir)
+{
+    static const char *const files[] = {"f.db", "f.db-wal", "f.db-shm"};
+    char path[64];
+
+    store_close(pst);
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 static void test_build_and_reload(void **state)
 {
-    char dir[] = "/tmp/na-test-feedset-XXXXXX", path[64], label[256];
+    char dir[] = "/tmp/na-test-feedset-XXXXXX", label[256];
     struct store *st = NULL;
     struct feedset *set = NULL, *set2 = NULL;
     struct store_feed_state fs;
@@ -64,10 +92,8 @@ static void test_build_and_reload(void **state)
     na_error err;
 
     (void)state;
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/f.db", dir);
+    st = tmp_store_open(dir);
     na_error_clear(&err);
-    assert_int_equal(store_open(path, &st, &err), 0);
     memset(&fs, 0, sizeof(fs));
     fs.url = "http://a/rss";
     fs.etag = "\"e1\"";
@@ -111,13 +137,7 @@ static void test_build_and_reload(void **state)
     assert_null(set);
     feedset_free(&set2);
     feedset_free(&set2); /* NULL-safe */
-    store_close(&st);
-    unlink(path);
-    snprintf(path, sizeof(path), "%s/f.db-wal", dir);
-    unlink(path);
-    snprintf(path, sizeof(path), "%s/f.db-shm", dir);
-    unlink(path);
-    rmdir(dir);
+    tmp_store_remove(&st, dir);
 }
 
 /* A rolled-back store transaction: the feed's state in memory goes back to
@@ -125,7 +145,7 @@ static void test_build_and_reload(void **state)
  * still applies on the next poll), polled again after its interval. */
 static void test_restore_after_rollback(void **state)
 {
-    char dir[] = "/tmp/na-test-feedset-XXXXXX", path[64];
+    char dir[] = "/tmp/na-test-feedset-XXXXXX";
     struct store *st = NULL;
     struct feedset *set = NULL;
     struct store_feed_state fs;
@@ -135,10 +155,8 @@ static void test_restore_after_rollback(void **state)
     na_error err;
 
     (void)state;
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/f.db", dir);
+    st = tmp_store_open(dir);
     na_error_clear(&err);
-    assert_int_equal(store_open(path, &st, &err), 0);
     memset(&fs, 0, sizeof(fs));
     fs.url = "http://a/rss";
     fs.etag = "\"e1\"";
@@ -178,13 +196,7 @@ static void test_restore_after_rollback(void **state)
     assert_int_equal(b->st.next_poll, 1060);
 
     feedset_free(&set);
-    store_close(&st);
-    unlink(path);
-    snprintf(path, sizeof(path), "%s/f.db-wal", dir);
-    unlink(path);
-    snprintf(path, sizeof(path), "%s/f.db-shm", dir);
-    unlink(path);
-    rmdir(dir);
+    tmp_store_remove(&st, dir);
 }
 
 /* What wins when the publisher's hints and the configuration disagree. */
@@ -270,7 +282,7 @@ static void test_host_key(void **state)
 /* Feeds on one host share it; the running transfers are counted. */
 static void test_hosts_shared(void **state)
 {
-    char dir[] = "/tmp/na-test-feedset-XXXXXX", path[64];
+    char dir[] = "/tmp/na-test-feedset-XXXXXX";
     struct feed_conf v[3];
     struct feedlist fl = {v, 3};
     struct feedset *set = NULL, *set2 = NULL;
@@ -278,10 +290,8 @@ static void test_hosts_shared(void **state)
     na_error err;
 
     (void)state;
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/f.db", dir);
+    st = tmp_store_open(dir);
     na_error_clear(&err);
-    assert_int_equal(store_open(path, &st, &err), 0);
     v[0] = conf("http://news.example/a", "a", 60);
     v[1] = conf("http://other.example/b", "b", 60);
     v[2] = conf("http://NEWS.example/c", "c", 60);
@@ -298,13 +308,7 @@ static void test_hosts_shared(void **state)
     assert_int_equal(set2->feeds[1]->host->in_flight, 0);
     feedset_free(&set);
     feedset_free(&set2);
-    store_close(&st);
-    unlink(path);
-    snprintf(path, sizeof(path), "%s/f.db-wal", dir);
-    unlink(path);
-    snprintf(path, sizeof(path), "%s/f.db-shm", dir);
-    unlink(path);
-    rmdir(dir);
+    tmp_store_remove(&st, dir);
 }
 
 /* The response hints as the poller reads them. */

@@ -703,20 +703,29 @@ static int sort_cand(struct ruleindex_scratch *s)
     return 0;
 }
 
+/* Append v to the growable array *a (*n used of *cap; the first
+ * allocation holds `first`).  0, or -1 when out of memory. */
+static inline int u32_push(uint32_t **a, size_t *n, size_t *cap, size_t first, uint32_t v)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap != 0 ? *cap * 2 : first;
+        uint32_t *na = realloc(*a, ncap * sizeof(*na));
+
+        if (na == NULL)
+            return -1;
+        *a = na;
+        *cap = ncap;
+    }
+    (*a)[(*n)++] = v;
+    return 0;
+}
+
 /* Note that the document hit key id (its postings are added once all keys
  * are known, so that their cache misses overlap).  0 or -1. */
 static int key_push(const struct ruleindex *ix, struct ruleindex_scratch *s, uint32_t id)
 {
-    if (s->nkeys == s->keycap) {
-        size_t ncap = s->keycap != 0 ? s->keycap * 2 : 256;
-        uint32_t *nk = realloc(s->keys, ncap * sizeof(*nk));
-
-        if (nk == NULL)
-            return -1;
-        s->keys = nk;
-        s->keycap = ncap;
-    }
-    s->keys[s->nkeys++] = id;
+    if (u32_push(&s->keys, &s->nkeys, &s->keycap, 256, id) != 0)
+        return -1;
     __builtin_prefetch(&ix->pstart[id]);
     return 0;
 }
@@ -747,17 +756,7 @@ static uint32_t *memo_at(struct memo *m, uint32_t id, unsigned gen)
 
 static int pool_push(struct ruleindex_scratch *s, uint32_t v)
 {
-    if (s->npool == s->poolcap) {
-        size_t ncap = s->poolcap != 0 ? s->poolcap * 2 : 1024;
-        uint32_t *np = realloc(s->pool, ncap * sizeof(*np));
-
-        if (np == NULL)
-            return -1;
-        s->pool = np;
-        s->poolcap = ncap;
-    }
-    s->pool[s->npool++] = v;
-    return 0;
+    return u32_push(&s->pool, &s->npool, &s->poolcap, 1024, v);
 }
 
 /* The pool offset (+ 2) of the prefix keys that fold `fo` starts with, or

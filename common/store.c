@@ -531,23 +531,6 @@ int store_seen_has(struct store *st, const char *feed_url, const char *item_id)
     return store_fail(st, "cannot look up a seen item");
 }
 
-int store_seen_add(struct store *st, const char *feed_url, const char *item_id, int64_t now)
-{
-    sqlite3_stmt *s = store_stmt(st, ST_SEEN_ADD);
-    int rc;
-
-    rc = store_bind_text(s, 1, feed_url);
-    if (rc == SQLITE_OK)
-        rc = store_bind_text(s, 2, item_id);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(s, 3, now);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE)
-        return store_fail(st, "cannot record a seen item");
-    return sqlite3_changes(st->db) > 0 ? 1 : 0;
-}
 
 const char *store_feed_status(const struct store_feed_state *fs)
 {
@@ -560,7 +543,7 @@ const char *store_feed_status(const struct store_feed_state *fs)
     return "ok";
 }
 
-/* Run an UPDATE of the seen set keyed by (feed, id) or (feed, hash) with
+/* Run a statement of the seen set keyed by (feed, id) or (feed, hash) with
  * ?3 = now; returns the rows changed, or -1. */
 static int store_seen_touch(struct store *st, enum store_stmt which, const char *feed_url,
                             const char *item_id, uint64_t hash, int64_t now)
@@ -580,6 +563,13 @@ static int store_seen_touch(struct store *st, enum store_stmt which, const char 
     if (rc != SQLITE_DONE)
         return store_fail(st, "cannot update the seen set");
     return sqlite3_changes(st->db);
+}
+
+int store_seen_add(struct store *st, const char *feed_url, const char *item_id, int64_t now)
+{
+    int n = store_seen_touch(st, ST_SEEN_ADD, feed_url, item_id, 0, now);
+
+    return n < 0 ? -1 : n > 0;
 }
 
 int store_seen_check(struct store *st, const char *feed_url, const char *item_id,

@@ -17,6 +17,8 @@
  */
 #include "alert.h"
 
+#include <assert.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,26 +194,34 @@ static char *alert_cut(const char *s, size_t max_bytes, size_t max_chars)
 }
 
 /*
- * The builder.  A body is a jansson object dumped compactly; the work is
- * kept on jansson's fast paths:
- *   - a string is put in with json_stringn_nocheck() once it is known to
- *     be valid UTF-8 without NUL: plain ASCII as it is (alert_clean() would
+ * The builder.  A body is made of texts jansson wrote: every value (every
+ * string, every integer) is dumped by json_dumpb(), and only the structure
+ * around them is joined here: the constant keys with their quotes and
+ * colons, the commas, braces and brackets.  No escaping is done here.
+ *   - alert_build_matched() is the reference: the whole body as one jansson
+ *     object, dumped at once.  tests/test_alert.c holds every other path to
+ *     its bytes, on hostile input, parsing each body back with jansson.
+ *   - parts that several alerts share are written once: the "item" object
+ *     once per item (struct alert_item: strings repaired, the summary folded
+ *     and cut, each value dumped by jansson), the "rule" object once per
+ *     rule (struct alert_rule, dumped by jansson as one object; struct
+ *     alert_rules keeps one per rule of a set, built when first asked for),
+ *     and the text of ts once per thread and ts;
+ *   - per alert, alert_build_parts() writes {"v":1,"seq": then jansson's
+ *     text of seq, ,"ts": and the ts text, ,"rule": and the rule part,
+ *     ,"item": and the item part, then ,"matched":{"terms":[{"term":…,
+ *     "field":…},…],"snippet":…} with each string dumped by jansson, and
+ *     '}'.  Dumping values rather than objects keeps jansson's per-container
+ *     costs off the hot path (for each object or array it dumps, jansson
+ *     formats a pointer and adds it to a hash table, to detect cycles), and
+ *     a summary is escaped once per item, not once per alert;
+ *   - a string is made with json_stringn_nocheck() once it is known to be
+ *     valid UTF-8 without NUL: plain ASCII as it is (alert_clean() would
  *     not change it), anything else after alert_clean() has repaired it;
- *   - the keys are our constants: json_object_set_new_nocheck();
- *   - the "item" object is built once per item (struct alert_item) and put
- *     into each alert of that item by reference (json_object_set_nocheck()
- *     only counts one more reference), so its strings are cleaned, cut and
- *     copied once per item, not once per alert;
- *   - json_dumpb() writes into one buffer sized from the strings' lengths
- *     (json_dumps() grows a buffer by doubling and copies it at the end);
- *     a body with more escapes than the slack allows is dumped again into
- *     the exact size.
+ *   - json_dumpb() writes straight into the body's buffer, sized from the
+ *     strings' lengths; a value with more escapes than the room left is
+ *     dumped again once the buffer has grown to its exact size.
  */
-
-struct alert_item {
-    json_t *obj;  /* the body's "item" object */
-    size_t bytes; /* its compact text, escapes aside */
-};
 
 /* Is s[0..len) plain ASCII?  (It has no NUL: it comes from a C string.) */
 static int alert_is_ascii(const char *s, size_t len)
@@ -270,72 +280,207 @@ static int alert_set_int(json_t *obj, const char *key, int64_t v, size_t *bytes)
 }
 
 /* The summary: the item's summary (its content when it has none), repaired,
- * whitespace folded, cut to ALERT_SUMMARY_MAX bytes.  Returns 0 or -1. */
-static int alert_set_summary(json_t *obj, const struct item *it, size_t *bytes)
+ * whitespace folded, cut to ALERT_SUMMARY_MAX bytes, as a string the
+ * caller frees in *out (NULL when the item has neither) and its length in
+ * *len.  Valid UTF-8 without NUL (alert_clean's output, or a cut of it at a
+ * character boundary).  Returns 0 or -1 (out of memory). */
+static int alert_summary(const struct item *it, char **out, size_t *len)
 {
     const char *src = it->summary;
-    char *clean, *cut;
-    size_t len;
-    int rc;
+    char *clean;
 
+    *out = NULL;
     if (src == NULL || src[0] == '\0')
         src = it->content;
     if (src == NULL)
         return 0;
     if ((clean = alert_clean(src, strlen(src), 0, 1)) == NULL)
         return -1;
-    len = strlen(clean);
-    if (len <= ALERT_SUMMARY_MAX) {
-        cut = clean;
-    } else {
-        cut = alert_cut(clean, ALERT_SUMMARY_MAX, (size_t)-1);
-        free(clean);
-        if (cut == NULL)
-            return -1;
-        len = strlen(cut);
+    *len = strlen(clean);
+    if (*len <= ALERT_SUMMARY_MAX) {
+        *out = clean;
+        return 0;
     }
-    /* alert_clean's output is valid UTF-8 without NUL, and so is a cut of
-     * it at a character boundary */
+    *out = alert_cut(clean, ALERT_SUMMARY_MAX, (size_t)-1);
+    free(clean);
+    if (*out == NULL)
+        return -1;
+    *len = strlen(*out);
+    return 0;
+}
+
+/* obj["summary"] = the summary (alert_summary), when there is one.
+ * Returns 0 or -1. */
+static int alert_set_summary(json_t *obj, const struct item *it, size_t *bytes)
+{
+    char *sum;
+    size_t len;
+    int rc;
+
+    if (alert_summary(it, &sum, &len) != 0)
+        return -1;
+    if (sum == NULL)
+        return 0;
     *bytes += len + sizeof("\"summary\":\"\",") - 1;
-    rc = json_object_set_new_nocheck(obj, "summary", json_stringn_nocheck(cut, len));
-    free(cut);
+    rc = json_object_set_new_nocheck(obj, "summary", json_stringn_nocheck(sum, len));
+    free(sum);
     return rc == 0 ? 0 : -1;
 }
 
-struct alert_item *alert_item_new(const struct item *it)
+/* The body's "item" object; *bytes grows by the length of its compact
+ * text, escapes aside.  NULL when out of memory. */
+static json_t *alert_item_object(const struct item *it, size_t *bytes)
 {
     char date[DATE_RFC3339_SIZE];
-    struct alert_item *ai = calloc(1, sizeof(*ai));
+    json_t *obj = json_object();
     int rc = 0;
 
-    if (ai == NULL)
+    if (obj == NULL)
         return NULL;
-    ai->bytes = 2;
-    if ((ai->obj = json_object()) == NULL)
-        goto err;
-    rc |= alert_set(ai->obj, "id", it->id, &ai->bytes);
-    rc |= alert_set(ai->obj, "title", it->title, &ai->bytes);
-    rc |= alert_set(ai->obj, "link", it->link, &ai->bytes);
-    rc |= alert_set(ai->obj, "feed", it->feed, &ai->bytes);
-    rc |= alert_set(ai->obj, "feed_title", it->feed_title, &ai->bytes);
+    *bytes += 2;
+    rc |= alert_set(obj, "id", it->id, bytes);
+    rc |= alert_set(obj, "title", it->title, bytes);
+    rc |= alert_set(obj, "link", it->link, bytes);
+    rc |= alert_set(obj, "feed", it->feed, bytes);
+    rc |= alert_set(obj, "feed_title", it->feed_title, bytes);
     if (it->published != ITEM_TIME_UNKNOWN)
-        rc |= alert_set(ai->obj, "published", date_format(it->published, date), &ai->bytes);
-    rc |= alert_set_summary(ai->obj, it, &ai->bytes);
-    if (rc != 0)
-        goto err;
-    return ai;
-err:
-    alert_item_free(&ai);
-    return NULL;
+        rc |= alert_set(obj, "published", date_format(it->published, date), bytes);
+    rc |= alert_set_summary(obj, it, bytes);
+    if (rc != 0) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
 }
 
-void alert_item_free(struct alert_item **pai)
+/* The body's "rule" object; *bytes grows by the length of its compact
+ * text, escapes aside.  NULL when out of memory. */
+static json_t *alert_rule_object(const char *rule_id, const char *rule_name,
+                                 const char *const *tags, size_t ntags, size_t *bytes)
 {
-    if (pai == NULL || *pai == NULL)
-        return;
-    json_decref((*pai)->obj);
-    free(*pai);
-    *pai = NULL;
+    json_t *rule = json_object();
+    int rc = 0;
+
+    if (rule == NULL)
+        return NULL;
+    *bytes += 2;
+    rc |= alert_set(rule, "id", rule_id, bytes);
+    rc |= alert_set(rule, "name", rule_name, bytes);
+    if (rc == 0 && ntags > 0) {
+        json_t *jt = json_array();
+
+        /* json_object_set_new_nocheck() takes jt, even when it fails */
+        rc |= json_object_set_new_nocheck(rule, "tags", jt);
+        *bytes += sizeof("\"tags\":[],");
+        for (size_t i = 0; rc == 0 && i < ntags; i++) {
+            *bytes += 3; /* "", */
+            rc |= json_array_append_new(jt, alert_jstring(tags[i], bytes));
+        }
+    }
+    if (rc != 0) {
+        json_decref(rule);
+        return NULL;
+    }
+    return rule;
+}
+
+/* The body's head: an object {"v","seq","ts","rule"}; *bytes grows by the
+ * length of its compact text, escapes aside.  NULL when out of memory. */
+static json_t *alert_head(const char *rule_id, const char *rule_name, const char *const *tags,
+                          size_t ntags, int64_t seq, int64_t ts, size_t *bytes)
+{
+    char date[DATE_RFC3339_SIZE];
+    json_t *root = json_object();
+    int rc = 0;
+
+    if (root == NULL)
+        return NULL;
+    *bytes += sizeof("{\"rule\":}");
+    rc |= alert_set_int(root, "v", 1, bytes);
+    rc |= alert_set_int(root, "seq", seq, bytes);
+    rc |= alert_set(root, "ts", date_format(ts, date), bytes);
+    /* json_object_set_new_nocheck() takes the rule object, even when it
+     * fails, and fails on NULL */
+    if (rc == 0)
+        rc |= json_object_set_new_nocheck(
+            root, "rule", alert_rule_object(rule_id, rule_name, tags, ntags, bytes));
+    if (rc != 0) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+/* The body's "matched" object for m; *bytes grows by the length of its
+ * compact text, escapes aside.  NULL when out of memory. */
+static json_t *alert_matched_object(const struct alert_matched *m, size_t *bytes)
+{
+    json_t *jm = json_object(), *terms = json_array();
+    int rc = 0;
+
+    if (jm == NULL || terms == NULL) {
+        json_decref(jm);
+        json_decref(terms);
+        return NULL;
+    }
+    *bytes += sizeof("{\"terms\":[],}");
+    if (json_object_set_new_nocheck(jm, "terms", terms) != 0) {
+        json_decref(jm);
+        return NULL;
+    }
+    for (size_t i = 0; rc == 0 && i < m->nterms; i++) {
+        json_t *t = json_object();
+
+        *bytes += 3; /* {}, */
+        rc |= json_array_append_new(terms, t);
+        rc |= rc != 0 ? -1 : alert_set(t, "term", m->terms[i], bytes);
+        rc |= rc != 0 ? -1 : alert_set(t, "field", m->fields[i], bytes);
+    }
+    if (rc == 0)
+        rc |= alert_set(jm, "snippet", m->snippet != NULL ? m->snippet : "", bytes);
+    if (rc != 0) {
+        json_decref(jm);
+        return NULL;
+    }
+    return jm;
+}
+
+/* Make *buf (capacity *cap) hold at least need bytes, growing it by half
+ * at least.  Returns 0 or -1. */
+static int alert_reserve(char **buf, size_t *cap, size_t need)
+{
+    char *grown;
+
+    if (need <= *cap)
+        return 0;
+    if (need < *cap + *cap / 2)
+        need = *cap + *cap / 2;
+    if ((grown = realloc(*buf, need)) == NULL)
+        return -1;
+    *buf = grown;
+    *cap = need;
+    return 0;
+}
+
+/* jansson's compact text of v (an object, or any value with
+ * JSON_ENCODE_ANY in flags) at (*buf)[pos], growing *buf (capacity *cap)
+ * when the text does not fit; its length in *n (it is not terminated).
+ * Returns 0 or -1 (out of memory). */
+static int alert_dump_at(const json_t *v, size_t flags, char **buf, size_t *cap, size_t pos,
+                         size_t *n)
+{
+    size_t got = json_dumpb(v, *buf + pos, *cap - pos, JSON_COMPACT | flags);
+
+    if (got > *cap - pos) { /* more escapes than the slack: again, exactly */
+        if (alert_reserve(buf, cap, pos + got + 1) != 0)
+            return -1;
+        if (json_dumpb(v, *buf + pos, *cap - pos, JSON_COMPACT | flags) != got)
+            return -1;
+    }
+    if (got == 0) /* out of memory while dumping */
+        return -1;
+    *n = got;
+    return 0;
 }
 
 /* The compact text of root in one malloc'd buffer sized from `bytes` (the
@@ -344,21 +489,11 @@ void alert_item_free(struct alert_item **pai)
 static char *alert_dump(const json_t *root, size_t bytes, size_t *len)
 {
     size_t cap = bytes + bytes / 8 + 64, n;
-    char *out = malloc(cap), *grown;
+    char *out = malloc(cap);
 
     if (out == NULL)
         return NULL;
-    n = json_dumpb(root, out, cap - 1, JSON_COMPACT);
-    if (n >= cap) { /* more escapes than the slack: again, exactly */
-        cap = n + 1;
-        if ((grown = realloc(out, cap)) == NULL) {
-            free(out);
-            return NULL;
-        }
-        out = grown;
-        n = json_dumpb(root, out, cap - 1, JSON_COMPACT);
-    }
-    if (n == 0 || n >= cap) { /* out of memory while dumping */
+    if (alert_dump_at(root, 0, &out, &cap, 0, &n) != 0 || alert_reserve(&out, &cap, n + 1) != 0) {
         free(out);
         return NULL;
     }
@@ -368,77 +503,364 @@ static char *alert_dump(const json_t *root, size_t bytes, size_t *len)
     return out;
 }
 
+/* A part dumped once (struct alert_item, struct alert_rule). */
+struct alert_part {
+    char *text; /* jansson's compact text of an object */
+    size_t len;
+};
+
+struct alert_item {
+    struct alert_part part; /* the body's "item" object */
+};
+
+struct alert_rule {
+    struct alert_part part; /* the body's "rule" object */
+};
+
+/* part = the text of obj (taken: decref'd).  Returns 0 or -1. */
+static int alert_part_take(struct alert_part *part, json_t *obj, size_t bytes)
+{
+    if (obj == NULL)
+        return -1;
+    part->text = alert_dump(obj, bytes, &part->len);
+    json_decref(obj);
+    return part->text != NULL ? 0 : -1;
+}
+
+void alert_item_free(struct alert_item **pai)
+{
+    if (pai == NULL || *pai == NULL)
+        return;
+    free((*pai)->part.text);
+    free(*pai);
+    *pai = NULL;
+}
+
+struct alert_rule *alert_rule_new(const char *rule_id, const char *rule_name,
+                                  const char *const *tags, size_t ntags)
+{
+    struct alert_rule *ar = calloc(1, sizeof(*ar));
+    size_t bytes = 0;
+    json_t *obj;
+
+    if (ar == NULL)
+        return NULL;
+    obj = alert_rule_object(rule_id, rule_name, tags, ntags, &bytes);
+    if (alert_part_take(&ar->part, obj, bytes) != 0)
+        alert_rule_free(&ar);
+    return ar;
+}
+
+void alert_rule_free(struct alert_rule **par)
+{
+    if (par == NULL || *par == NULL)
+        return;
+    free((*par)->part.text);
+    free(*par);
+    *par = NULL;
+}
+
+struct alert_rules {
+    size_t n;
+    _Atomic(struct alert_rule *) *parts;
+};
+
+struct alert_rules *alert_rules_new(size_t n)
+{
+    struct alert_rules *rs = calloc(1, sizeof(*rs));
+
+    if (rs == NULL)
+        return NULL;
+    rs->n = n;
+    if ((rs->parts = calloc(n > 0 ? n : 1, sizeof(*rs->parts))) == NULL) {
+        free(rs);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        atomic_init(&rs->parts[i], NULL);
+    return rs;
+}
+
+void alert_rules_free(struct alert_rules **prs)
+{
+    if (prs == NULL || *prs == NULL)
+        return;
+    for (size_t i = 0; i < (*prs)->n; i++) {
+        struct alert_rule *ar = atomic_load_explicit(&(*prs)->parts[i], memory_order_relaxed);
+
+        alert_rule_free(&ar);
+    }
+    free((*prs)->parts);
+    free(*prs);
+    *prs = NULL;
+}
+
+const struct alert_rule *alert_rules_get(struct alert_rules *rs, size_t i, const char *rule_id,
+                                         const char *rule_name, const char *const *tags,
+                                         size_t ntags)
+{
+    struct alert_rule *ar, *none = NULL;
+
+    assert(i < rs->n);
+    ar = atomic_load_explicit(&rs->parts[i], memory_order_acquire);
+    if (ar != NULL)
+        return ar;
+    if ((ar = alert_rule_new(rule_id, rule_name, tags, ntags)) == NULL)
+        return NULL;
+    /* another thread may have built it meanwhile: then keep theirs */
+    if (!atomic_compare_exchange_strong_explicit(&rs->parts[i], &none, ar, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        alert_rule_free(&ar);
+        return none;
+    }
+    return ar;
+}
+
+/* out + pos = s[0..n), growing out.  Returns 0 or -1. */
+static int alert_append(char **out, size_t *cap, size_t *pos, const char *s, size_t n)
+{
+    if (alert_reserve(out, cap, *pos + n + 1) != 0)
+        return -1;
+    memcpy(*out + *pos, s, n);
+    *pos += n;
+    return 0;
+}
+
+#define ALERT_LIT(s) s, sizeof(s) - 1
+
+/* out + pos = jansson's text of v, a string or an integer (taken:
+ * decref'd; NULL: out of memory).  Returns 0 or -1. */
+static int alert_append_value(char **out, size_t *cap, size_t *pos, json_t *v)
+{
+    size_t n;
+    int rc;
+
+    if (v == NULL)
+        return -1;
+    rc = alert_dump_at(v, JSON_ENCODE_ANY, out, cap, *pos, &n);
+    json_decref(v);
+    if (rc != 0)
+        return -1;
+    *pos += n;
+    return 0;
+}
+
+/* out + pos = jansson's text of the string value, repaired to valid UTF-8
+ * (alert_jstring).  Returns 0 or -1. */
+static int alert_append_string(char **out, size_t *cap, size_t *pos, const char *value)
+{
+    size_t bytes = 0;
+    json_t *v = alert_jstring(value, &bytes);
+
+    if (v != NULL && alert_reserve(out, cap, *pos + bytes + bytes / 8 + 16) != 0) {
+        json_decref(v);
+        return -1;
+    }
+    return alert_append_value(out, cap, pos, v);
+}
+
+/* The item part, {"id":…,"title":…,"link":…,"feed":…,"feed_title":…,
+ * "published":…,"summary":…} (members without a value left out, as
+ * alert_item_object does), each value dumped by jansson.  Returns 0 or
+ * -1. */
+static int alert_item_text(const struct item *it, char **out, size_t *cap, size_t *pos)
+{
+    char date[DATE_RFC3339_SIZE];
+    const struct {
+        const char *key; /* with its quotes and colon, after a comma */
+        size_t keylen;
+        const char *value;
+    } f[] = {
+        {ALERT_LIT(",\"id\":"), it->id},
+        {ALERT_LIT(",\"title\":"), it->title},
+        {ALERT_LIT(",\"link\":"), it->link},
+        {ALERT_LIT(",\"feed\":"), it->feed},
+        {ALERT_LIT(",\"feed_title\":"), it->feed_title},
+        {ALERT_LIT(",\"published\":"),
+         it->published != ITEM_TIME_UNKNOWN ? date_format(it->published, date) : NULL},
+    };
+    size_t start = *pos, len = 0;
+    char *sum;
+    int rc;
+
+    if (alert_append(out, cap, pos, "{", 1) != 0)
+        return -1;
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        if (f[i].value == NULL)
+            continue;
+        /* the first member without its comma */
+        if ((*pos == start + 1 ? alert_append(out, cap, pos, f[i].key + 1, f[i].keylen - 1)
+                               : alert_append(out, cap, pos, f[i].key, f[i].keylen)) != 0 ||
+            alert_append_string(out, cap, pos, f[i].value) != 0)
+            return -1;
+    }
+    if (alert_summary(it, &sum, &len) != 0)
+        return -1;
+    if (sum != NULL) {
+        rc = *pos == start + 1 ? alert_append(out, cap, pos, ALERT_LIT("\"summary\":"))
+                               : alert_append(out, cap, pos, ALERT_LIT(",\"summary\":"));
+        if (rc == 0)
+            rc = alert_reserve(out, cap, *pos + len + len / 8 + 16);
+        if (rc == 0)
+            rc = alert_append_value(out, cap, pos, json_stringn_nocheck(sum, len));
+        free(sum);
+        if (rc != 0)
+            return -1;
+    }
+    return alert_append(out, cap, pos, "}", 1);
+}
+
+struct alert_item *alert_item_new(const struct item *it)
+{
+    struct alert_item *ai = calloc(1, sizeof(*ai));
+    size_t cap = 512, pos = 0;
+
+    if (ai == NULL)
+        return NULL;
+    if ((ai->part.text = malloc(cap)) == NULL ||
+        alert_item_text(it, &ai->part.text, &cap, &pos) != 0) {
+        alert_item_free(&ai);
+        return NULL;
+    }
+    ai->part.text[pos] = '\0';
+    ai->part.len = pos;
+    return ai;
+}
+
+/* jansson's text of ts as an RFC 3339 string (quotes included), its length
+ * in *n; NULL when out of memory.  The alerts of a group share their ts,
+ * so each thread keeps the last one. */
+static const char *alert_ts_text(int64_t ts, size_t *n)
+{
+    static _Thread_local int64_t last_ts;
+    static _Thread_local size_t last_len; /* 0: none yet */
+    static _Thread_local char last[DATE_RFC3339_SIZE + 8];
+
+    if (last_len == 0 || last_ts != ts) {
+        char date[DATE_RFC3339_SIZE];
+        json_t *v = json_string_nocheck(date_format(ts, date)); /* ASCII */
+        size_t got = v != NULL ? json_dumpb(v, last, sizeof(last), JSON_ENCODE_ANY) : 0;
+
+        json_decref(v);
+        last_len = 0;
+        if (got == 0 || got > sizeof(last))
+            return NULL;
+        last_len = got;
+        last_ts = ts;
+    }
+    *n = last_len;
+    return last;
+}
+
+/* out + pos = the "matched" member: ,"matched":{"terms":[{"term":…,
+ * "field":…},…],"snippet":…} (a NULL term or field left out, as
+ * alert_set does).  Returns 0 or -1. */
+static int alert_append_matched(char **out, size_t *cap, size_t *pos,
+                                const struct alert_matched *m)
+{
+    if (alert_append(out, cap, pos, ALERT_LIT(",\"matched\":{\"terms\":[")) != 0)
+        return -1;
+    for (size_t i = 0; i < m->nterms; i++) {
+        int first = 1;
+
+        if (alert_append(out, cap, pos, i > 0 ? ",{" : "{", i > 0 ? 2 : 1) != 0)
+            return -1;
+        if (m->terms[i] != NULL) {
+            if (alert_append(out, cap, pos, ALERT_LIT("\"term\":")) != 0 ||
+                alert_append_string(out, cap, pos, m->terms[i]) != 0)
+                return -1;
+            first = 0;
+        }
+        if (m->fields[i] != NULL) {
+            if ((first ? alert_append(out, cap, pos, ALERT_LIT("\"field\":"))
+                       : alert_append(out, cap, pos, ALERT_LIT(",\"field\":"))) != 0 ||
+                alert_append_string(out, cap, pos, m->fields[i]) != 0)
+                return -1;
+        }
+        if (alert_append(out, cap, pos, "}", 1) != 0)
+            return -1;
+    }
+    if (alert_append(out, cap, pos, ALERT_LIT("],\"snippet\":")) != 0 ||
+        alert_append_string(out, cap, pos, m->snippet != NULL ? m->snippet : "") != 0 ||
+        alert_append(out, cap, pos, "}", 1) != 0)
+        return -1;
+    return 0;
+}
+
+char *alert_build_parts(const struct alert_rule *ar, const struct alert_item *ai, int64_t seq,
+                        int64_t ts, const struct alert_matched *m, size_t *len)
+{
+    size_t cap = ar->part.len + ai->part.len + 128, pos = 0, tn;
+    const char *tstext = alert_ts_text(ts, &tn);
+    char *out;
+
+    if (tstext == NULL)
+        return NULL;
+    if (m != NULL) {
+        size_t more = m->snippet != NULL ? strlen(m->snippet) : 0;
+
+        for (size_t i = 0; i < m->nterms; i++)
+            more += 24 + (m->terms[i] != NULL ? strlen(m->terms[i]) : 0) +
+                    (m->fields[i] != NULL ? strlen(m->fields[i]) : 0);
+        cap += more + more / 8 + 48;
+    }
+    if ((out = malloc(cap)) == NULL)
+        return NULL;
+    /* {"v":1,"seq":N,"ts":"…","rule":{…},"item":{…} */
+    if (alert_append(&out, &cap, &pos, ALERT_LIT("{\"v\":1,\"seq\":")) != 0 ||
+        alert_append_value(&out, &cap, &pos, json_integer((json_int_t)seq)) != 0 ||
+        alert_append(&out, &cap, &pos, ALERT_LIT(",\"ts\":")) != 0 ||
+        alert_append(&out, &cap, &pos, tstext, tn) != 0 ||
+        alert_append(&out, &cap, &pos, ALERT_LIT(",\"rule\":")) != 0 ||
+        alert_append(&out, &cap, &pos, ar->part.text, ar->part.len) != 0 ||
+        alert_append(&out, &cap, &pos, ALERT_LIT(",\"item\":")) != 0 ||
+        alert_append(&out, &cap, &pos, ai->part.text, ai->part.len) != 0)
+        goto err;
+    /* ,"matched":{…} */
+    if (m != NULL && alert_append_matched(&out, &cap, &pos, m) != 0)
+        goto err;
+    if (alert_append(&out, &cap, &pos, "}", 1) != 0)
+        goto err;
+    out[pos] = '\0';
+    if (len != NULL)
+        *len = pos;
+    return out;
+err:
+    free(out);
+    return NULL;
+}
+
 char *alert_build_with_item(const char *rule_id, const char *rule_name, const char *const *tags,
                             size_t ntags, const struct alert_item *ai, int64_t seq, int64_t ts,
                             const struct alert_matched *m, size_t *len)
 {
-    char date[DATE_RFC3339_SIZE];
-    json_t *root = json_object(), *rule = json_object();
-    size_t bytes = ai->bytes + sizeof("{\"rule\":{},\"item\":,}");
-    char *out = NULL;
-    int rc = 0;
+    struct alert_rule *ar = alert_rule_new(rule_id, rule_name, tags, ntags);
+    char *out;
 
-    if (root == NULL || rule == NULL) {
-        json_decref(rule);
-        goto out;
-    }
-    rc |= alert_set_int(root, "v", 1, &bytes);
-    rc |= alert_set_int(root, "seq", seq, &bytes);
-    rc |= alert_set(root, "ts", date_format(ts, date), &bytes);
-    rc |= json_object_set_new_nocheck(root, "rule", rule);
-    rc |= alert_set(rule, "id", rule_id, &bytes);
-    rc |= alert_set(rule, "name", rule_name, &bytes);
-    if (ntags > 0) {
-        json_t *jt = json_array();
-
-        rc |= json_object_set_new_nocheck(rule, "tags", jt);
-        bytes += sizeof("\"tags\":[],");
-        for (size_t i = 0; rc == 0 && i < ntags; i++) {
-            bytes += 3; /* "", */
-            rc |= json_array_append_new(jt, alert_jstring(tags[i], &bytes));
-        }
-    }
-    rc |= json_object_set_nocheck(root, "item", ai->obj);
-    if (rc == 0 && m != NULL) {
-        json_t *jm = json_object(), *terms = json_array();
-
-        if (jm == NULL || terms == NULL) {
-            json_decref(jm);
-            json_decref(terms);
-            goto out;
-        }
-        rc |= json_object_set_new_nocheck(root, "matched", jm);
-        rc |= json_object_set_new_nocheck(jm, "terms", terms);
-        bytes += sizeof("\"matched\":{\"terms\":[],},");
-        for (size_t i = 0; rc == 0 && i < m->nterms; i++) {
-            json_t *t = json_object();
-
-            bytes += 3; /* {}, */
-            rc |= json_array_append_new(terms, t);
-            rc |= t == NULL ? -1 : alert_set(t, "term", m->terms[i], &bytes);
-            rc |= t == NULL ? -1 : alert_set(t, "field", m->fields[i], &bytes);
-        }
-        if (rc == 0)
-            rc |= alert_set(jm, "snippet", m->snippet != NULL ? m->snippet : "", &bytes);
-    }
-    if (rc == 0)
-        out = alert_dump(root, bytes, len);
-out:
-    json_decref(root);
+    if (ar == NULL)
+        return NULL;
+    out = alert_build_parts(ar, ai, seq, ts, m, len);
+    alert_rule_free(&ar);
     return out;
 }
 
+/* The reference the splicing above is held to (tests/test_alert.c): the
+ * whole body as one jansson object, dumped at once. */
 char *alert_build_matched(const char *rule_id, const char *rule_name, const char *const *tags,
                           size_t ntags, const struct item *it, int64_t seq, int64_t ts,
                           const struct alert_matched *m)
 {
-    struct alert_item *ai = alert_item_new(it);
-    char *out;
+    size_t bytes = 0;
+    json_t *root = alert_head(rule_id, rule_name, tags, ntags, seq, ts, &bytes);
+    char *out = NULL;
 
-    if (ai == NULL)
+    if (root == NULL)
         return NULL;
-    out = alert_build_with_item(rule_id, rule_name, tags, ntags, ai, seq, ts, m, NULL);
-    alert_item_free(&ai);
+    if (json_object_set_new_nocheck(root, "item", alert_item_object(it, &bytes)) == 0 &&
+        (m == NULL ||
+         json_object_set_new_nocheck(root, "matched", alert_matched_object(m, &bytes)) == 0))
+        out = alert_dump(root, bytes, NULL);
+    json_decref(root);
     return out;
 }
 

@@ -61,6 +61,34 @@ char *alert_build_with_item(const char *rule_id, const char *rule_name, const ch
                             size_t ntags, const struct alert_item *ai, int64_t seq, int64_t ts,
                             const struct alert_matched *m, size_t *len);
 
+/* The body's "rule" part, built once for all the alerts of a rule (NULL
+ * when out of memory; alert_rule_free() frees it and NULLs the pointer;
+ * it copies what it needs: the arguments are not kept), and a body around
+ * a rule part and an item part (neither NULL): what alert_build_matched
+ * gives for the same arguments, its length in *len when len is not NULL.  Returns a
+ * string the caller frees, or NULL when out of memory.  An alert_rule is
+ * read-only once built: threads may share it. */
+struct alert_rule;
+struct alert_rule *alert_rule_new(const char *rule_id, const char *rule_name,
+                                  const char *const *tags, size_t ntags);
+void alert_rule_free(struct alert_rule **par);
+char *alert_build_parts(const struct alert_rule *ar, const struct alert_item *ai, int64_t seq,
+                        int64_t ts, const struct alert_matched *m, size_t *len);
+
+/* The rule parts of a rule set of n rules, each built when first asked
+ * for: alert_rules_get(rs, i, ...) (i < n) returns rule i's part, built
+ * from the strings given the first time and valid until the table is
+ * freed (NULL when out of memory), and may be called by several threads
+ * at once.  alert_rules_new returns NULL when
+ * out of memory; alert_rules_free frees the table and its parts and NULLs
+ * the pointer (no thread may be using it). */
+struct alert_rules;
+struct alert_rules *alert_rules_new(size_t n);
+void alert_rules_free(struct alert_rules **prs);
+const struct alert_rule *alert_rules_get(struct alert_rules *rs, size_t i, const char *rule_id,
+                                         const char *rule_name, const char *const *tags,
+                                         size_t ntags);
+
 /* A readable rendering of an alert body for a terminal, without a final
  * newline:
  *   [rule-id] Title

@@ -1619,22 +1619,37 @@ static int is_ws(char c)
 }
 
 /* Append s[from..to) with whitespace runs folded to one space and control
- * bytes dropped. */
+ * bytes dropped.  Bytes that stay as they are (neither whitespace nor a
+ * control) are copied a run at a time. */
 static void add_folded(struct strbuf *b, const char *s, size_t from, size_t to, int *space)
 {
-    for (size_t i = from; i < to; i++) {
+    size_t i = from;
+
+    while (i < to) {
         unsigned char c = (unsigned char)s[i];
+        size_t run;
 
         if (is_ws((char)c)) {
             *space = 1;
+            i++;
             continue;
         }
-        if (c < 0x20 || c == 0x7f)
+        if (c < 0x20 || c == 0x7f) {
+            i++;
             continue;
+        }
+        /* every whitespace byte but ' ' is a control byte */
+        for (run = i + 1; run < to; run++) {
+            unsigned char r = (unsigned char)s[run];
+
+            if (r < 0x20 || r == 0x7f || r == ' ')
+                break;
+        }
         if (*space && b->len > 0)
             strbuf_add(b, " ", 1);
         *space = 0;
-        strbuf_add(b, (const char *)&c, 1);
+        strbuf_add(b, s + i, run - i);
+        i = run;
     }
 }
 

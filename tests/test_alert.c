@@ -2,6 +2,7 @@
  * test_alert.c - the alert body (alert_build) and its terminal rendering
  * (alert_render_text), including hostile bodies.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -463,16 +464,48 @@ static void assert_summary(json_t *jit, const struct item *it, const char **keys
     free(want);
 }
 
-/* Build a body with alert_build_matched and check every member; then the
- * same through one alert_item shared by several bodies. */
-static void check_body(const char *rid, const char *rname, const char *const *tags,
-                       size_t ntags, const struct item *it, int64_t seq, int64_t ts,
-                       const struct alert_matched *m)
+/* A spliced body: jansson reads it back as `want` (same value, members
+ * in the documented order) and it is the reference's bytes. */
+static void check_spliced(char *body, size_t len, json_t *want, const char *ref,
+                          const struct alert_matched *m)
+{
+    json_error_t jerr;
+    json_t *back;
+
+    assert_non_null(body);
+    assert_int_equal(len, strlen(body));
+    back = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (back == NULL)
+        fail_msg("spliced body is not JSON (%s at %d): %.300s", jerr.text, jerr.position, body);
+    assert_true(json_equal(back, want));
+    assert_keys(back, (const char *const[]){"v", "seq", "ts", "rule", "item",
+                                            m != NULL ? "matched" : NULL, NULL});
+    json_decref(back);
+    if (strcmp(body, ref) != 0)
+        fail_msg("spliced body differs:\n%.300s\n%.300s", body, ref);
+    free(body);
+}
+
+/* Build a body with alert_build_matched (one jansson object dumped at
+ * once) and check every member; then the same through an alert_item (the
+ * item's text spliced between the parts jansson dumps per alert), with the
+ * rule given as strings (alert_build_with_item) and as an alert_rule
+ * (alert_build_parts): `shared` when given (an alert_item of `it` other
+ * bodies were built around), a fresh one otherwise; `shared_rule` when
+ * given (an alert_rule of rid, rname and tags other bodies were built
+ * around), a fresh one otherwise.  Each spliced body is read back by
+ * jansson and must be the same value and the same bytes as the
+ * reference. */
+static void check_body_with(const char *rid, const char *rname, const char *const *tags,
+                            size_t ntags, const struct item *it, int64_t seq, int64_t ts,
+                            const struct alert_matched *m, const struct alert_item *shared,
+                            const struct alert_rule *shared_rule)
 {
     char *body = alert_build_matched(rid, rname, tags, ntags, it, seq, ts, m), *again;
     char date[DATE_RFC3339_SIZE];
     const char *keys[16];
     struct alert_item *ai;
+    struct alert_rule *ar;
     json_error_t jerr;
     json_t *root, *rule, *jit, *v;
     size_t nk, len;
@@ -533,30 +566,49 @@ static void check_body(const char *rid, const char *rname, const char *const *ta
         nk = 0;
         assert_text(jm, "snippet", m->snippet != NULL ? m->snippet : "", keys, &nk);
     }
-    json_decref(root);
 
-    /* one alert_item, several bodies: each the same bytes */
-    ai = alert_item_new(it);
-    assert_non_null(ai);
-    for (int k = 0; k < 3; k++) {
+    /* one alert_item (and one alert_rule), several bodies: each the same
+     * value and bytes */
+    ai = shared != NULL ? NULL : alert_item_new(it);
+    assert_true(shared != NULL || ai != NULL);
+    ar = shared_rule != NULL ? NULL : alert_rule_new(rid, rname, tags, ntags);
+    assert_true(shared_rule != NULL || ar != NULL);
+    for (int k = 0; k < 2; k++) {
         len = 0;
-        again = alert_build_with_item(rid, rname, tags, ntags, ai, seq, ts, m, &len);
-        assert_non_null(again);
-        assert_string_equal(again, body);
-        assert_int_equal(len, strlen(body));
-        free(again);
+        again = alert_build_with_item(rid, rname, tags, ntags, shared != NULL ? shared : ai,
+                                      seq, ts, m, &len);
+        check_spliced(again, len, root, body, m);
+        len = 0;
+        again = alert_build_parts(shared_rule != NULL ? shared_rule : ar,
+                                  shared != NULL ? shared : ai, seq, ts, m, &len);
+        check_spliced(again, len, root, body, m);
     }
+    json_decref(root);
     alert_item_free(&ai);
     assert_null(ai);
     alert_item_free(&ai); /* NULL-safe */
+    alert_rule_free(&ar);
+    assert_null(ar);
+    alert_rule_free(&ar);
     free(body);
+}
+
+static void check_body(const char *rid, const char *rname, const char *const *tags,
+                       size_t ntags, const struct item *it, int64_t seq, int64_t ts,
+                       const struct alert_matched *m)
+{
+    check_body_with(rid, rname, tags, ntags, it, seq, ts, m, NULL, NULL);
 }
 
 static void test_build_hostile(void **state)
 {
+    const char *const kept_tags[] = {"\xc0\xaf", "t\n"};
+    struct alert_rule *kept;
     unsigned long st = 12345;
 
     (void)state;
+    kept = alert_rule_new("r\x01\xff\"", "rule \xe2\x80\xa8 one", kept_tags, 2);
+    assert_non_null(kept);
     for (int round = 0; round < 3000; round++) {
         struct item *it = item_new();
         char *rid = hostile_string(&st, 6, 1), *rname = hostile_string(&st, 10, 1);
@@ -565,6 +617,8 @@ static void test_build_hostile(void **state)
                           &it->summary, &it->content};
         size_t ntags = hostile_rand(&st) % 4, nterms = hostile_rand(&st) % 5;
         struct alert_matched m;
+        struct alert_item *ai;
+        struct alert_rule *ar;
 
         assert_non_null(it);
         for (size_t k = 0; k < sizeof(slots) / sizeof(slots[0]); k++)
@@ -581,9 +635,26 @@ static void test_build_hostile(void **state)
         m.terms = (const char *const *)terms;
         m.fields = (const char *const *)fields;
         m.snippet = snippet;
-        check_body(rid, rname, (const char *const *)tags, ntags, it,
-                   (int64_t)hostile_rand(&st) - 1000, (int64_t)hostile_rand(&st), &m);
-        check_body(rid, rname, NULL, 0, it, round, 0, NULL);
+        ai = alert_item_new(it);
+        assert_non_null(ai);
+        /* several rules' bodies around one item part, every mix of tags
+         * and explanation */
+        ar = alert_rule_new(rid, rname, (const char *const *)tags, ntags);
+        assert_non_null(ar);
+        check_body_with(rid, rname, (const char *const *)tags, ntags, it,
+                        (int64_t)hostile_rand(&st) - 1000, (int64_t)hostile_rand(&st), &m, ai,
+                        ar);
+        check_body_with(rid, rname, NULL, 0, it, round, 0, NULL, ai, NULL);
+        check_body_with(rname, rid, (const char *const *)tags, ntags, it, INT64_MAX, round,
+                        NULL, ai, NULL);
+        check_body_with(rid, NULL, NULL, 0, it, INT64_MIN, -1, &m, ai, NULL);
+        check_body_with(rid, rname, (const char *const *)tags, ntags, it, round, round, NULL,
+                        ai, ar);
+        /* one rule part kept across all the items */
+        check_body_with("r\x01\xff\"", "rule \xe2\x80\xa8 one", kept_tags, 2, it, round,
+                        round, round % 2 ? &m : NULL, ai, kept);
+        alert_item_free(&ai);
+        alert_rule_free(&ar);
         for (size_t k = 0; k < ntags; k++)
             free(tags[k]);
         for (size_t k = 0; k < nterms; k++) {
@@ -595,6 +666,70 @@ static void test_build_hostile(void **state)
         free(snippet);
         item_free(&it);
     }
+    alert_rule_free(&kept);
+}
+
+/* Every combination of the parts a body may have or lack: rule id and name
+ * (absent, empty, with escapes), tags (none, one empty, two), `matched`
+ * (absent, no terms and no snippet, terms with an absent field), the item's
+ * strings (all absent: an empty "item" object, all empty, all set),
+ * published (unknown, the epoch, a date) and the summary (none, empty with
+ * the content standing in, set, only spaces, huge with escapes and
+ * multi-byte characters around the cut).  Each spliced body must be the
+ * reference's bytes (check_body_with). */
+static void test_build_combinations(void **state)
+{
+    const char *const ids[] = {NULL, "", "r\"1\\"};
+    const char *const names[] = {NULL, "", "Name \xe2\x80\xa8"};
+    const char *const tags2[] = {"", "t\x01\xff"};
+    const char *const terms[] = {"quake", "\"tokyo\""};
+    const char *const fields[] = {"title", NULL};
+    const struct alert_matched ms[] = {
+        {0, NULL, NULL, NULL},
+        {2, terms, fields, ""},
+        {1, terms + 1, fields, "a [quake] \x7f"},
+    };
+    const char *const values[] = {NULL, "", "v\t\"\xc3\xa9"};
+    char *huge = malloc(6001);
+    struct item *it = item_new();
+    int n = 0;
+
+    (void)state;
+    assert_non_null(huge);
+    assert_non_null(it);
+    for (size_t k = 0; k < 6000; k++)
+        huge[k] = "ab\"\x01 \xc3\xa9 "[k % 8];
+    huge[6000] = '\0';
+    for (int id = 0; id < 3; id++)
+        for (int nm = 0; nm < 3; nm++)
+            for (int tg = 0; tg < 3; tg++)
+                for (int mt = 0; mt < 4; mt++)
+                    for (int iv = 0; iv < 3; iv++)
+                        for (int pb = 0; pb < 3; pb++)
+                            for (int sm = 0; sm < 5; sm++) {
+                                char **slots[] = {&it->id, &it->title, &it->link, &it->feed,
+                                                  &it->feed_title};
+                                const char *summary =
+                                    sm == 0 || sm == 1 ? (sm == 1 ? "" : NULL)
+                                    : sm == 2          ? "A \"strong\" quake\n shook it."
+                                    : sm == 3          ? "  \t "
+                                                       : huge;
+
+                                for (size_t k = 0; k < 5; k++)
+                                    assert_int_equal(item_set(slots[k], values[iv]), 0);
+                                assert_int_equal(item_set(&it->summary, summary), 0);
+                                assert_int_equal(item_set(&it->content, sm == 1 ? "Body" : NULL),
+                                                 0);
+                                it->published = pb == 0   ? ITEM_TIME_UNKNOWN
+                                                : pb == 1 ? 0
+                                                          : 1739374200;
+                                check_body(ids[id], names[nm], tg == 0 ? NULL : tags2,
+                                           (size_t)tg, it, n, n, mt == 0 ? NULL : &ms[mt - 1]);
+                                n++;
+                            }
+    assert_int_equal(n, 3 * 3 * 3 * 4 * 3 * 3 * 5);
+    item_free(&it);
+    free(huge);
 }
 
 /* Every byte value, one at a time and all together, and huge strings: long
@@ -648,6 +783,104 @@ static void test_build_bytes_and_huge(void **state)
     item_free(&it);
 }
 
+/* A table of rule parts filled by several threads at once: each part is
+ * built once (every thread gets the same one) and every body built around
+ * it is the reference's bytes. */
+#define RULES_N 40
+#define RULES_THREADS 4
+
+struct rules_run {
+    struct alert_rules *table;
+    char *ids[RULES_N];
+    const struct alert_rule *got[RULES_N];
+    const struct item *it;
+    int start, failed;
+};
+
+static void *rules_thread(void *arg)
+{
+    struct rules_run *run = arg;
+    struct alert_item *ai = alert_item_new(run->it);
+    const char *const tags[] = {"t\x01", "\xff"};
+    const char *const terms[] = {"quake"};
+    const char *const fields[] = {"title"};
+    const struct alert_matched m = {1, terms, fields, "[quake] \xc3"};
+
+    if (ai == NULL) {
+        run->failed = 1;
+        return NULL;
+    }
+    for (int k = 0; k < RULES_N * 3; k++) {
+        int i = (run->start + k * 7) % RULES_N;
+        const struct alert_rule *ar =
+            alert_rules_get(run->table, (size_t)i, run->ids[i], "name \"n\"", tags, (size_t)i % 3);
+        char *body, *ref;
+        size_t len = 0;
+
+        if (ar == NULL) {
+            run->failed = 1;
+            break;
+        }
+        if (run->got[i] != NULL && run->got[i] != ar)
+            run->failed = 1;
+        run->got[i] = ar;
+        body = alert_build_parts(ar, ai, k, 1000 + k, i % 2 ? &m : NULL, &len);
+        ref = alert_build_matched(run->ids[i], "name \"n\"", tags, (size_t)i % 3, run->it, k,
+                                  1000 + k, i % 2 ? &m : NULL);
+        if (body == NULL || ref == NULL || len != strlen(ref) || strcmp(body, ref) != 0)
+            run->failed = 1;
+        free(body);
+        free(ref);
+    }
+    alert_item_free(&ai);
+    return NULL;
+}
+
+static void test_rules_table(void **state)
+{
+    struct rules_run runs[RULES_THREADS];
+    pthread_t th[RULES_THREADS];
+    struct alert_rules *table = alert_rules_new(RULES_N);
+    struct item *it = make_item();
+    char *ids[RULES_N];
+
+    (void)state;
+    assert_non_null(table);
+    for (int i = 0; i < RULES_N; i++) {
+        ids[i] = malloc(32);
+        assert_non_null(ids[i]);
+        snprintf(ids[i], 32, "rule-%d\t\xe2\x80\xa8", i);
+    }
+    for (int t = 0; t < RULES_THREADS; t++) {
+        memset(&runs[t], 0, sizeof(runs[t]));
+        runs[t].table = table;
+        memcpy(runs[t].ids, ids, sizeof(ids));
+        runs[t].it = it;
+        runs[t].start = t * 11;
+        assert_int_equal(pthread_create(&th[t], NULL, rules_thread, &runs[t]), 0);
+    }
+    for (int t = 0; t < RULES_THREADS; t++) {
+        assert_int_equal(pthread_join(th[t], NULL), 0);
+        assert_false(runs[t].failed);
+    }
+    /* one part per rule, whichever thread built it, and the same later */
+    for (int i = 0; i < RULES_N; i++) {
+        for (int t = 1; t < RULES_THREADS; t++)
+            assert_ptr_equal(runs[t].got[i], runs[0].got[i]);
+        assert_ptr_equal(alert_rules_get(table, (size_t)i, "other", "other", NULL, 0),
+                         runs[0].got[i]);
+        free(ids[i]);
+    }
+    alert_rules_free(&table);
+    assert_null(table);
+    alert_rules_free(&table); /* NULL-safe */
+    /* an empty table */
+    table = alert_rules_new(0);
+    assert_non_null(table);
+    alert_rules_free(&table);
+    item_free(&it);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -663,6 +896,8 @@ int main(void)
         cmocka_unit_test(test_seq),
         cmocka_unit_test(test_build_hostile),
         cmocka_unit_test(test_build_bytes_and_huge),
+        cmocka_unit_test(test_build_combinations),
+        cmocka_unit_test(test_rules_table),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,32 +25,44 @@
 
 #include "strbuf.h"
 
-/* Byte classes for html_fold_space: 1 ASCII whitespace, 2 the lead byte of
- * U+00A0 (0xC2), 0 anything else. */
+/* Byte classes for html_fold_space: 0 kept as is, 1 ASCII whitespace, 2
+ * the lead byte of U+00A0 (0xC2), 3 the terminating NUL. */
 static const unsigned char fold_class[256] = {
-    ['\t'] = 1, ['\n'] = 1, ['\v'] = 1, ['\f'] = 1, ['\r'] = 1, [' '] = 1, [0xC2] = 2};
+    [0] = 3,   ['\t'] = 1, ['\n'] = 1, ['\v'] = 1,
+    ['\f'] = 1, ['\r'] = 1, [' '] = 1,  [0xC2] = 2};
 
 char *html_fold_space(char *s)
 {
-    char *r = s, *w = s;
+    unsigned char *r = (unsigned char *)s, *w = r;
     int space = 0;
 
-    for (; *r != '\0'; r++) {
-        unsigned char c = (unsigned char)*r;
+    for (;;) {
+        unsigned char *run = r;
 
-        if (fold_class[c] == 1 || (fold_class[c] == 2 && (unsigned char)r[1] == 0xA0)) {
-            space = 1;
-            r += fold_class[c] == 2; /* U+00A0 no-break space */
-            continue;
+        /* a run of bytes kept as they are: all but whitespace, with the
+         * single spaces between them (a 0xC2 not before 0xA0 is one too) */
+        for (;;) {
+            while (fold_class[*r] == 0)
+                r++;
+            if (*r == ' ' && r != run && fold_class[r[1]] == 0)
+                r += 2;
+            else if (fold_class[*r] == 2 && r[1] != 0xA0)
+                r++;
+            else
+                break;
         }
-        if (space && w != s)
-            *w++ = ' ';
-        space = 0;
-        if (w == r) { /* nothing folded yet: skip the copy */
-            w++;
-            continue;
+        if (r != run) {
+            if (space && w != (unsigned char *)s)
+                *w++ = ' ';
+            space = 0;
+            if (w != run)
+                memmove(w, run, (size_t)(r - run));
+            w += r - run; /* nothing folded yet: w == run, no copy */
         }
-        *w++ = (char)c;
+        if (*r == '\0')
+            break;
+        space = 1; /* whitespace, or U+00A0 no-break space (2 bytes) */
+        r += fold_class[*r] == 2 ? 2 : 1;
     }
     *w = '\0';
     return s;

@@ -7,6 +7,7 @@
  */
 #include "store.h"
 
+#include <assert.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,6 +38,7 @@ enum store_stmt {
     ST_FEED_GET,
     ST_FEED_PUT,
     ST_SEEN_HAS,
+    ST_SEEN_KNOWN,
     ST_SEEN_ADD,
     ST_SEEN_TOUCH,
     ST_HASH_TOUCH,
@@ -59,10 +61,17 @@ static const char *const store_sql[ST_COUNT] = {
     [ST_ROLLBACK_TO] = "ROLLBACK TO store_part",
     [ST_FEED_GET] = "SELECT etag, last_modified, last_ok, last_error, failures,"
                     " next_poll, items_seen, last_error_at, doc_at FROM feeds WHERE url = ?1",
-    [ST_FEED_PUT] = "INSERT OR REPLACE INTO feeds(url, etag, last_modified, last_ok,"
+    /* an update in place (INSERT OR REPLACE would delete the row and
+     * insert it under a new rowid: two more b-tree writes, more pages) */
+    [ST_FEED_PUT] = "INSERT INTO feeds(url, etag, last_modified, last_ok,"
                     " last_error, failures, next_poll, items_seen, last_error_at, doc_at)"
-                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                    " ON CONFLICT(url) DO UPDATE SET etag = ?2, last_modified = ?3,"
+                    " last_ok = ?4, last_error = ?5, failures = ?6, next_poll = ?7,"
+                    " items_seen = ?8, last_error_at = ?9, doc_at = ?10",
     [ST_SEEN_HAS] = "SELECT 1 FROM seen WHERE feed = ?1 AND id = ?2",
+    [ST_SEEN_KNOWN] = "SELECT EXISTS(SELECT 1 FROM seen WHERE feed = ?1)"
+                      " OR EXISTS(SELECT 1 FROM seen_hash WHERE feed = ?1)",
     [ST_SEEN_ADD] = "INSERT OR IGNORE INTO seen(feed, id, first_seen, last_seen)"
                     " VALUES(?1, ?2, ?3, ?3)",
     [ST_SEEN_TOUCH] = "UPDATE seen SET last_seen = max(last_seen, ?3) WHERE feed = ?1 AND id = ?2",
@@ -122,10 +131,18 @@ static const char store_schema_v2[] =
     "  feed TEXT NOT NULL, hash INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
     "  PRIMARY KEY(feed, hash)) WITHOUT ROWID;";
 
+/* store_seen_record_many() writes up to this many items in one statement
+ * of each table (a statement's fixed cost is about that of writing a row). */
+#define STORE_BATCH 16
+
 struct store {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *stmt[ST_COUNT];
+    /* [k]: k rows into seen (?1 feed, ?2 now, ?3... ids) and into seen_hash
+     * (?3... hashes), prepared when first needed */
+    sqlite3_stmt *seen_batch[STORE_BATCH + 1];
+    sqlite3_stmt *hash_batch[STORE_BATCH + 1];
     char errmsg[1024];
 };
 
@@ -342,6 +359,10 @@ void store_close(struct store **pst)
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     for (i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(st->stmt[i]);
+    for (i = 0; i <= STORE_BATCH; i++) {
+        sqlite3_finalize(st->seen_batch[i]);
+        sqlite3_finalize(st->hash_batch[i]);
+    }
     sqlite3_close(st->db);
     free(st->path);
     free(st);
@@ -531,6 +552,23 @@ int store_seen_has(struct store *st, const char *feed_url, const char *item_id)
     return store_fail(st, "cannot look up a seen item");
 }
 
+int store_seen_known(struct store *st, const char *feed_url)
+{
+    sqlite3_stmt *s = store_stmt(st, ST_SEEN_KNOWN);
+    int rc, known = 0;
+
+    rc = store_bind_text(s, 1, feed_url);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        known = sqlite3_column_int(s, 0) != 0;
+        rc = SQLITE_DONE;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return store_fail(st, "cannot look up a seen item");
+    return known;
+}
 
 const char *store_feed_status(const struct store_feed_state *fs)
 {
@@ -597,6 +635,99 @@ int store_seen_record(struct store *st, const char *feed_url, const char *item_i
     if (store_seen_touch(st, ST_HASH_ADD, feed_url, NULL, hash, now) < 0)
         return -1;
     return added;
+}
+
+/* The statement writing k (1..STORE_BATCH) rows into seen (hash: into
+ * seen_hash), prepared on first use; NULL on error (st->errmsg). */
+static sqlite3_stmt *store_batch(struct store *st, int hash, size_t k)
+{
+    sqlite3_stmt **slot = hash ? &st->hash_batch[k] : &st->seen_batch[k];
+    char sql[1024];
+    size_t len;
+    int n;
+
+    assert(k >= 1 && k <= STORE_BATCH);
+    if (*slot != NULL)
+        return *slot;
+    len = (size_t)snprintf(sql, sizeof(sql), "%s",
+                           hash ? "INSERT INTO seen_hash(feed, hash, last_seen) VALUES"
+                                : "INSERT OR IGNORE INTO seen(feed, id, first_seen, last_seen)"
+                                  " VALUES");
+    for (size_t i = 0; i < k; i++) {
+        n = snprintf(sql + len, sizeof(sql) - len,
+                     hash ? "%s(?1, ?%zu, ?2)" : "%s(?1, ?%zu, ?2, ?2)", i > 0 ? ", " : "",
+                     i + 3);
+        assert(n > 0 && (size_t)n < sizeof(sql) - len);
+        len += (size_t)n;
+    }
+    if (hash) {
+        n = snprintf(sql + len, sizeof(sql) - len,
+                     " ON CONFLICT(feed, hash) DO UPDATE SET last_seen = max(last_seen, ?2)");
+        assert(n > 0 && (size_t)n < sizeof(sql) - len);
+    }
+    if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK) {
+        store_fail(st, "cannot update the seen set");
+        return NULL;
+    }
+    return *slot;
+}
+
+/* Step batch statement s, whose ?3... are bound, with ?1 feed, ?2 now. */
+static int store_batch_step(struct store *st, sqlite3_stmt *s, const char *feed_url, int64_t now)
+{
+    int rc = store_bind_text(s, 1, feed_url);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 2, now);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_DONE)
+        return store_fail(st, "cannot update the seen set");
+    return 0;
+}
+
+int store_seen_record_many(struct store *st, const char *feed_url, const char *const *ids,
+                           const uint64_t *hashes, size_t n, int64_t now)
+{
+    size_t i, k, nh = 0, done;
+    sqlite3_stmt *s;
+    int rc = SQLITE_OK;
+
+    /* the ids, up to STORE_BATCH a statement */
+    for (i = 0; i < n; i += k) {
+        k = n - i < STORE_BATCH ? n - i : STORE_BATCH;
+        if ((s = store_batch(st, 0, k)) == NULL)
+            return -1;
+        for (size_t j = 0; j < k && rc == SQLITE_OK; j++)
+            rc = store_bind_text(s, (int)j + 3, ids[i + j]);
+        if (rc != SQLITE_OK) {
+            sqlite3_clear_bindings(s);
+            return store_fail(st, "cannot update the seen set");
+        }
+        if (store_batch_step(st, s, feed_url, now) != 0)
+            return -1;
+    }
+    /* the content hashes (0: none), the same way */
+    for (i = 0; i < n; i++)
+        nh += hashes[i] != 0;
+    for (i = 0, done = 0; done < nh; done += k) {
+        k = nh - done < STORE_BATCH ? nh - done : STORE_BATCH;
+        if ((s = store_batch(st, 1, k)) == NULL)
+            return -1;
+        for (size_t j = 0; j < k && rc == SQLITE_OK; i++) {
+            if (hashes[i] != 0)
+                rc = sqlite3_bind_int64(s, (int)j++ + 3, (sqlite3_int64)hashes[i]);
+        }
+        if (rc != SQLITE_OK) {
+            sqlite3_clear_bindings(s);
+            return store_fail(st, "cannot update the seen set");
+        }
+        if (store_batch_step(st, s, feed_url, now) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* One prune statement; returns the rows deleted or -1. */

@@ -124,6 +124,13 @@ const char *store_feed_status(const struct store_feed_state *fs);
  * 1, 0, or -1 on error. */
 int store_seen_has(struct store *st, const char *feed_url, const char *item_id);
 
+/* Whether the seen set holds anything of feed `feed_url` (an id or a
+ * content hash).  When it does not (the feed's first document, or every
+ * entry pruned), store_seen_check() could only find what the caller itself
+ * records from then on, so a caller that remembers those may skip it.
+ * Returns 1, 0, or -1 on error. */
+int store_seen_known(struct store *st, const char *feed_url);
+
 /* Record an item as seen at time `now` (epoch seconds).  Recording it again
  * is not an error.  Returns 1 when newly added, 0 when already there, -1 on
  * error. */
@@ -141,6 +148,12 @@ int store_seen_check(struct store *st, const char *feed_url, const char *item_id
  * error. */
 int store_seen_record(struct store *st, const char *feed_url, const char *item_id,
                       uint64_t hash, int64_t now);
+
+/* store_seen_record() of n items of one feed at once (ids[i] and, when
+ * hashes[i] != 0, hashes[i]), in fewer statements; the same rows result.
+ * Returns 0 or -1 (nothing says which ids were new). */
+int store_seen_record_many(struct store *st, const char *feed_url, const char *const *ids,
+                           const uint64_t *hashes, size_t n, int64_t now);
 
 /* Forget the seen entries (ids and content hashes) of `feed_url` last found
  * before `before` (epoch seconds), except those of the feed's latest

@@ -3,7 +3,9 @@
  * loaded from the store, and reloads that keep the state of the feeds
  * that stay and hand back the ones that go; the schedule (publisher hints
  * against the configured interval, jitter), hosts for the per-host limit,
- * the poller's header parsers and ingest's content hash.
+ * the poller's header parsers and ingest's content hash; ingest's
+ * in-memory seen set of a feed the store knows nothing of, against the
+ * store's look-ups on the same document.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,8 +17,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
+#include <zmq.h>
 
 #include "feedset.h"
+#include "handoff.h"
 #include "ingest.h"
 #include "item.h"
 #include "poller.h"
@@ -384,6 +389,232 @@ static void test_content_hash(void **state)
     assert_true(ingest_content_hash(&a) != ingest_content_hash(&b));
 }
 
+/* ------------------------------------------------------------------------ */
+/* ingest: a feed the seen set knows nothing of is looked up in memory */
+
+#define FRESH_NOW 1700000030
+#define FRESH_URL "http://fresh.example/rss"
+
+/* One <item> of the test document. */
+static void fresh_item(char *buf, size_t size, size_t *len, const char *guid,
+                       const char *title, const char *link, const char *date,
+                       const char *desc)
+{
+    int n = snprintf(buf + *len, size - *len, "<item>%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s</item>\n",
+                     guid != NULL ? "<guid isPermaLink=\"false\">" : "",
+                     guid != NULL ? guid : "", guid != NULL ? "</guid>" : "",
+                     title != NULL ? "<title>" : "", title != NULL ? title : "",
+                     title != NULL ? "</title>" : "", link != NULL ? "<link>" : "",
+                     link != NULL ? link : "", link != NULL ? "</link>" : "",
+                     date != NULL ? "<pubDate>" : "", date != NULL ? date : "",
+                     date != NULL ? "</pubDate>" : "", desc != NULL ? "<description>" : "",
+                     desc != NULL ? desc : "", desc != NULL ? "</description>" : "");
+
+    assert_true(n > 0 && (size_t)n < size - *len);
+    *len += (size_t)n;
+}
+
+/* A document with everything the seen set must tell apart: repeated ids,
+ * new ids on known content (by link, and by title and summary without a
+ * link), items without content identity, items older than max_age_s (some
+ * repeated), non-ASCII ids, and enough new ones to fill a small outbox. */
+static char *fresh_document(size_t *len)
+{
+    static const char recent[] = "Tue, 14 Nov 2023 22:13:20 GMT";
+    static const char old[] = "Tue, 14 Nov 2023 19:26:40 GMT";
+    size_t size = 16384;
+    char *buf = malloc(size);
+    char guid[32], title[64];
+
+    assert_non_null(buf);
+    *len = 0;
+    *len += (size_t)snprintf(buf, size, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+                                        "<rss version=\"2.0\"><channel><title>Fresh</title>\n");
+    for (int i = 0; i < 12; i++) {
+        snprintf(guid, sizeof(guid), "g%02d", i);
+        snprintf(title, sizeof(title), "Story %d", i);
+        fresh_item(buf, size, len, guid, title, "https://fresh.example/s", recent, "x");
+    }
+    fresh_item(buf, size, len, "a1", "Alpha", "https://fresh.example/a", recent, "one");
+    fresh_item(buf, size, len, "a1", "Alpha again", "https://fresh.example/a2", recent, "two");
+    fresh_item(buf, size, len, "a2", "Alpha", "https://fresh.example/a", recent, "three");
+    fresh_item(buf, size, len, "n1", "Note", NULL, NULL, "same text");
+    fresh_item(buf, size, len, "n2", "Note", NULL, NULL, "same text");
+    fresh_item(buf, size, len, "n3", "Note", NULL, NULL, "other text");
+    fresh_item(buf, size, len, "e1", NULL, NULL, NULL, NULL);
+    fresh_item(buf, size, len, "e2", NULL, NULL, NULL, NULL);
+    fresh_item(buf, size, len, "e1", NULL, NULL, NULL, NULL);
+    fresh_item(buf, size, len, "old1", "Old", "https://fresh.example/o", old, "o");
+    fresh_item(buf, size, len, "old1", "Old", "https://fresh.example/o", old, "o");
+    fresh_item(buf, size, len, "old2", "Old", "https://fresh.example/o", old, "o");
+    fresh_item(buf, size, len, "\xc3\xbc-\xc3\xb1/\xd0\xb8\xd0\xb4", "Unicode", NULL, recent,
+               "u");
+    fresh_item(buf, size, len, "u2", "\xc3\xbc", "https://fresh.example/\xc3\xbc", recent, "u");
+    fresh_item(buf, size, len, "g03", "Story 3 once more", "https://fresh.example/t", recent,
+               "x");
+    *len += (size_t)snprintf(buf + *len, size - *len, "</channel></rss>\n");
+    assert_true(*len < size - 1);
+    return buf;
+}
+
+/* The rows of a query with one text parameter, one line per row. */
+static void fresh_dump(struct store *st, const char *sql, char *out, size_t size)
+{
+    sqlite3_stmt *s = NULL;
+    size_t len = 0;
+    int rc;
+
+    assert_int_equal(sqlite3_prepare_v2(store_sqlite(st), sql, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_bind_text(s, 1, FRESH_URL, -1, SQLITE_STATIC), SQLITE_OK);
+    out[0] = '\0';
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        for (int c = 0; c < sqlite3_column_count(s); c++) {
+            const unsigned char *v = sqlite3_column_text(s, c);
+            int n = snprintf(out + len, size - len, "%s%s", c > 0 ? " " : "",
+                             v != NULL ? (const char *)v : "NULL");
+
+            assert_true(n >= 0 && (size_t)n < size - len);
+            len += (size_t)n;
+        }
+        assert_true(len + 1 < size);
+        out[len++] = '\n';
+        out[len] = '\0';
+    }
+    assert_int_equal(rc, SQLITE_DONE);
+    sqlite3_finalize(s);
+}
+
+struct fresh_run {
+    struct ingest_stats stats[2];
+    int64_t items_seen;
+    char outbox[8192], seen[8192], hashes[8192];
+};
+
+/* Ingest the test document twice (a first poll, then the same document a
+ * minute later) into a new store; with `known` the feed has an unrelated
+ * entry in the seen set first, so every item is looked up in the store. */
+static void fresh_ingest(int known, int64_t max_pending, struct fresh_run *out)
+{
+    char dir[] = "/tmp/na-test-fresh-XXXXXX";
+    struct handoff_opts hopts = {0, 0, max_pending};
+    struct feed_conf v[1];
+    struct feedlist fl = {v, 1};
+    struct feedset *set = NULL;
+    struct handoff *h = NULL;
+    struct ingest_ctx cx;
+    struct ingest_doc doc;
+    struct poller_result r;
+    struct store *st;
+    struct fs_feed *fd;
+    void *zctx = zmq_ctx_new();
+    char *body;
+    size_t len;
+    na_error err;
+
+    assert_non_null(zctx);
+    st = tmp_store_open(dir);
+    na_error_clear(&err);
+    assert_int_equal(handoff_new_store(zctx, "inproc://na-test-fresh", st, NULL, &hopts, &h,
+                                       &err), 0);
+    if (known) {
+        assert_int_equal(store_seen_record(st, FRESH_URL, "unrelated", 42, 1), 1);
+        assert_int_equal(store_seen_known(st, FRESH_URL), 1);
+    } else {
+        assert_int_equal(store_seen_known(st, FRESH_URL), 0);
+    }
+    v[0] = conf(FRESH_URL, "F", 300);
+    assert_int_equal(feedset_build(&fl, NULL, st, &set, &err), 0);
+    fd = set->feeds[0];
+    assert_int_equal(fd->st.items_seen, 0); /* the store is asked in both cases */
+    memset(&cx, 0, sizeof(cx));
+    cx.store = st;
+    cx.handoff = h;
+    cx.max_backoff_s = 3600;
+    body = fresh_document(&len);
+    memset(&r, 0, sizeof(r));
+    r.ok = 1;
+    r.http_status = 200;
+    r.body = body;
+    r.len = len;
+    r.content_type = "application/rss+xml";
+    r.retry_after_s = r.max_age_s = r.expires_s = -1;
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(ingest_prepare(&r, fd->url, &doc), 0);
+        assert_int_equal(ingest_result_doc(&cx, fd, &r, &doc, FRESH_NOW + 60 * round,
+                                           &out->stats[round]),
+                         0);
+        ingest_doc_clear(&doc);
+    }
+    out->items_seen = fd->st.items_seen;
+    fresh_dump(st, "SELECT feed, id FROM outbox WHERE feed = ?1 ORDER BY tag", out->outbox,
+               sizeof(out->outbox));
+    fresh_dump(st, "SELECT id, first_seen, last_seen FROM seen"
+                   " WHERE feed = ?1 AND id <> 'unrelated' ORDER BY id",
+               out->seen, sizeof(out->seen));
+    fresh_dump(st, "SELECT hash, last_seen FROM seen_hash WHERE feed = ?1 AND hash <> 42"
+                   " ORDER BY hash",
+               out->hashes, sizeof(out->hashes));
+    free(body);
+    handoff_destroy(&h);
+    zmq_ctx_term(zctx);
+    feedset_free(&set);
+    tmp_store_remove(&st, dir);
+}
+
+static void fresh_assert_same(const struct fresh_run *a, const struct fresh_run *b)
+{
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(a->stats[i].items, b->stats[i].items);
+        assert_int_equal(a->stats[i].sent, b->stats[i].sent);
+        assert_int_equal(a->stats[i].old, b->stats[i].old);
+        assert_int_equal(a->stats[i].deferred, b->stats[i].deferred);
+        assert_int_equal(a->stats[i].reissued, b->stats[i].reissued);
+    }
+    assert_int_equal(a->items_seen, b->items_seen);
+    assert_string_equal(a->outbox, b->outbox);
+    assert_string_equal(a->seen, b->seen);
+    assert_string_equal(a->hashes, b->hashes);
+}
+
+/* The first document of a feed the store knows nothing of: the same items
+ * sent, recorded, deferred and counted as with a look-up per item. */
+static void test_ingest_fresh_feed(void **state)
+{
+    static struct fresh_run mem, db;
+
+    (void)state;
+    fresh_ingest(0, 0, &mem);
+    fresh_ingest(1, 0, &db);
+    fresh_assert_same(&mem, &db);
+    /* and what that is, oldest (last) first: 27 items; g03, e1 and a1 come
+     * twice by id; old1 (twice) and n1 have the content of old2 and n2:
+     * reissued, not recorded; old2 is older than max_age_s: recorded unsent */
+    assert_int_equal(mem.stats[0].items, 27);
+    assert_int_equal(mem.stats[0].sent, 20);
+    assert_int_equal(mem.stats[0].old, 1);
+    assert_int_equal(mem.stats[0].reissued, 3);
+    assert_int_equal(mem.stats[0].deferred, 0);
+    assert_int_equal(mem.items_seen, 21);
+    assert_non_null(strstr(mem.outbox, FRESH_URL " \xc3\xbc-\xc3\xb1/\xd0\xb8\xd0\xb4\n"));
+    assert_non_null(strstr(mem.outbox, " a2\n"));
+    assert_null(strstr(mem.outbox, " old2\n"));
+    assert_null(strstr(mem.seen, "old1 "));
+    assert_null(strstr(mem.seen, "n1 "));
+    assert_non_null(strstr(mem.seen, "old2 1700000030 1700000090\n"));
+    /* the second poll finds everything */
+    assert_int_equal(mem.stats[1].sent, 0);
+    assert_int_equal(mem.stats[1].reissued, 3);
+
+    /* a full outbox: the rest is deferred (not recorded), old ones still
+     * recorded, in both */
+    fresh_ingest(0, 8, &mem);
+    fresh_ingest(1, 8, &db);
+    fresh_assert_same(&mem, &db);
+    assert_int_equal(mem.stats[0].sent, 8);
+    assert_int_equal(mem.stats[0].deferred, 12);
+    assert_int_equal(mem.stats[0].old, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +627,7 @@ int main(void)
         cmocka_unit_test(test_hosts_shared),
         cmocka_unit_test(test_header_hints),
         cmocka_unit_test(test_content_hash),
+        cmocka_unit_test(test_ingest_fresh_feed),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

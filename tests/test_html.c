@@ -117,12 +117,92 @@ static void test_sanitize(void **state)
     check_sanitize("<script>never closed", NULL, "");
 }
 
+/* html_fold_space() as first written, one byte at a time: the reference
+ * the run-at-a-time version must match. */
+static char *fold_space_bytewise(char *s)
+{
+    char *r = s, *w = s;
+    int space = 0;
+
+    for (; *r != '\0'; r++) {
+        unsigned char c = (unsigned char)*r;
+
+        if (c == ' ' || (c >= '\t' && c <= '\r') ||
+            (c == 0xC2 && (unsigned char)r[1] == 0xA0)) {
+            space = 1;
+            r += c == 0xC2;
+            continue;
+        }
+        if (space && w != s)
+            *w++ = ' ';
+        space = 0;
+        *w++ = (char)c;
+    }
+    *w = '\0';
+    return s;
+}
+
+static void check_fold(const char *in, size_t len)
+{
+    char *a = malloc(len + 1), *b = malloc(len + 1);
+
+    assert_non_null(a);
+    assert_non_null(b);
+    memcpy(a, in, len);
+    a[len] = '\0';
+    memcpy(b, a, len + 1);
+    assert_string_equal(html_fold_space(a), fold_space_bytewise(b));
+    free(a);
+    free(b);
+}
+
 static void test_fold_space(void **state)
 {
     char s[] = "  a \t\n b\xc2\xa0\xc2\xa0" "c  ";
+    static const char *const cases[] = {
+        "", " ", "\xc2", "\xc2\xa0", "a\xc2", "\xc2" "a", "\xc2\xc2\xa0" "b", "a\xa0",
+        "a  b", " a", "a ", "\t\v\f\r\n", "\xc2\xa0x\xc2\xa0", "x\xc2\xa0\xc2y",
+        "\xff\xfe \x80\xc2\xa1 \x01\x1f\x7f", "word word  word\nword"};
+    static const unsigned char alphabet[] = {' ', '\t', '\n', '\r', '\v', '\f', 0xC2,
+                                             0xA0, 'a', 'b', 0x80, 0xFF, 0x01, '.'};
+    unsigned seed = 12345;
+    char buf[300];
 
     (void)state;
     assert_string_equal(html_fold_space(s), "a b c");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        check_fold(cases[i], strlen(cases[i]));
+    /* every byte value alone and between words */
+    for (int c = 1; c < 256; c++) {
+        char one[8] = {'x', (char)c, 'y', ' ', (char)c, (char)c, '\0'};
+
+        check_fold(one + 1, 1);
+        check_fold(one, strlen(one));
+        one[2] = (char)0xA0;
+        check_fold(one, strlen(one));
+    }
+    /* random mixes of whitespace, no-break spaces, stray 0xC2 / 0xA0,
+     * invalid UTF-8 and text */
+    for (int n = 0; n < 20000; n++) {
+        size_t len = (size_t)(n % 290);
+
+        for (size_t k = 0; k < len; k++) {
+            seed = seed * 1103515245u + 12345u;
+            buf[k] = (char)alphabet[(seed >> 16) % sizeof(alphabet)];
+        }
+        check_fold(buf, len);
+    }
+    /* a huge input: runs longer than any buffer the function could use */
+    {
+        size_t len = 3u << 20;
+        char *big = malloc(len);
+
+        assert_non_null(big);
+        for (size_t k = 0; k < len; k++)
+            big[k] = (k % 7919) < 3 ? ' ' : (k % 104729) == 5 ? '\xc2' : (char)('a' + k % 26);
+        check_fold(big, len);
+        free(big);
+    }
 }
 
 int main(void)

@@ -218,6 +218,203 @@ static void test_seen_hash_and_retention(void **state)
     store_close(&st);
 }
 
+/* The rows of one feed in seen and seen_hash, one line each, as text. */
+static void dump_seen(const char *path, const char *feed, char *out, size_t size)
+{
+    static const char *const sql[] = {
+        "SELECT id, first_seen, last_seen FROM seen WHERE feed = ?1 ORDER BY id",
+        "SELECT hash, last_seen FROM seen_hash WHERE feed = ?1 ORDER BY hash"};
+    sqlite3 *db = NULL;
+    size_t len = 0;
+
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    out[0] = '\0';
+    for (size_t q = 0; q < 2; q++) {
+        sqlite3_stmt *s = NULL;
+
+        assert_int_equal(sqlite3_prepare_v2(db, sql[q], -1, &s, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_bind_text(s, 1, feed, -1, SQLITE_STATIC), SQLITE_OK);
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            for (int c = 0; c < sqlite3_column_count(s); c++) {
+                int n = snprintf(out + len, size - len, "%s%s", c > 0 ? " " : "",
+                                 (const char *)sqlite3_column_text(s, c));
+
+                assert_true(n >= 0 && (size_t)n < size - len);
+                len += (size_t)n;
+            }
+            assert_true(len + 2 < size);
+            out[len++] = '\n';
+            out[len] = '\0';
+        }
+        sqlite3_finalize(s);
+        assert_true(len + 2 < size);
+        out[len++] = '|';
+        out[len] = '\0';
+    }
+    sqlite3_close(db);
+}
+
+/* store_seen_known: anything of the feed, an id or only a hash. */
+static void test_seen_known(void **state)
+{
+    struct fixture *fx = *state;
+    struct store *st = open_ok(fx->path);
+    const char *a = "http://a/feed", *b = "http://b/feed";
+
+    assert_int_equal(store_seen_known(st, a), 0);
+    assert_int_equal(store_seen_record(st, a, "x", 0, 10), 1);
+    assert_int_equal(store_seen_known(st, a), 1);
+    assert_int_equal(store_seen_known(st, b), 0);
+    assert_int_equal(store_seen_known(st, "http://a/fee"), 0); /* no prefix match */
+    /* only a content hash left (its id pruned): still known */
+    assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM seen_hash"), 0);
+    assert_int_equal(sqlite3_exec(store_sqlite(st),
+                                  "INSERT INTO seen_hash VALUES('http://b/feed', 7, 10)", NULL,
+                                  NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(store_seen_known(st, b), 1);
+    /* everything pruned: unknown again */
+    assert_int_equal(store_seen_prune(st, NULL, 100), 2);
+    assert_int_equal(store_seen_known(st, a), 0);
+    assert_int_equal(store_seen_known(st, b), 0);
+    store_close(&st);
+}
+
+/* store_seen_record_many writes what store_seen_record does one by one,
+ * whatever the count (below, at and above a batch; hashes of 0, repeated
+ * hashes and ids, non-ASCII and odd bytes in ids), also over rows that
+ * are there already; the statements stay usable after an error. */
+static void test_seen_record_many(void **state)
+{
+    struct fixture *fx = *state;
+    struct store *st = open_ok(fx->path);
+    static const size_t counts[] = {0, 1, 2, 15, 16, 17, 33, 100};
+    static char one[16384], many[16384];
+    char idbuf[100][32];
+    const char *ids[100];
+    uint64_t hashes[100];
+
+    for (size_t i = 0; i < 100; i++) {
+        snprintf(idbuf[i], sizeof(idbuf[i]), i % 7 == 3 ? "\xc3\xa9t\xc3\xa9-%zu" : "id-%zu",
+                 i % 41); /* ids repeat from 41 on */
+        if (i % 13 == 5)
+            idbuf[i][0] = (char)0xff; /* not UTF-8: stored as given */
+        ids[i] = idbuf[i];
+        hashes[i] = i % 5 == 0 ? 0 : i % 9 == 0 ? UINT64_C(0xfedcba9876543210) : 1000 + i;
+    }
+    for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+        char fa[64], fb[64];
+        size_t n = counts[c];
+
+        snprintf(fa, sizeof(fa), "http://one/%zu", n);
+        snprintf(fb, sizeof(fb), "http://many/%zu", n);
+        /* an existing row with an older time: both keep it as it was */
+        assert_int_equal(store_seen_record(st, fa, "id-1", 1001, 5), 1);
+        assert_int_equal(store_seen_record(st, fb, "id-1", 1001, 5), 1);
+        assert_int_equal(store_begin(st), 0);
+        for (size_t i = 0; i < n; i++)
+            assert_true(store_seen_record(st, fa, ids[i], hashes[i], 50) >= 0);
+        assert_int_equal(store_seen_record_many(st, fb, ids, hashes, n, 50), 0);
+        assert_int_equal(store_commit(st), 0);
+        dump_seen(fx->path, fa, one, sizeof(one));
+        dump_seen(fx->path, fb, many, sizeof(many));
+        assert_string_equal(one, many);
+        if (n >= 17)
+            assert_non_null(strstr(many, "id-16 50 50\n"));
+    }
+    /* outside a transaction it still works (autocommit) */
+    assert_int_equal(store_seen_record_many(st, "http://c", ids, hashes, 3, 60), 0);
+    assert_int_equal(store_seen_has(st, "http://c", "id-2"), 1);
+    store_close(&st);
+
+    /* read-only: a clear error, no crash */
+    {
+        na_error err;
+
+        na_error_clear(&err);
+        assert_int_equal(store_open_readonly(fx->path, &st, &err), 0);
+        assert_int_equal(store_seen_record_many(st, "http://c", ids, hashes, 20, 70), -1);
+        assert_non_null(strstr(store_errmsg(st), fx->path));
+        assert_int_equal(store_seen_known(st, "http://c"), 1);
+        store_close(&st);
+    }
+}
+
+/* A database written by the previous version of the fetcher (schema 2, its
+ * page size and rows) opens and goes on working with the seen-set calls
+ * added since. */
+static void test_previous_version_file(void **state)
+{
+    struct fixture *fx = *state;
+    struct store *st = NULL;
+    sqlite3 *db = NULL;
+    const char *ids[2] = {"new-1", "old-id"};
+    uint64_t hashes[2] = {77, 5};
+
+    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "PRAGMA journal_mode=WAL;"
+                     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                     "INSERT INTO meta VALUES('schema_version', '2');"
+                     "CREATE TABLE feeds(url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT,"
+                     " last_ok INTEGER NOT NULL DEFAULT 0, last_error TEXT,"
+                     " failures INTEGER NOT NULL DEFAULT 0, next_poll INTEGER NOT NULL DEFAULT 0,"
+                     " items_seen INTEGER NOT NULL DEFAULT 0,"
+                     " last_error_at INTEGER NOT NULL DEFAULT 0,"
+                     " doc_at INTEGER NOT NULL DEFAULT 0);"
+                     "CREATE TABLE seen(feed TEXT NOT NULL, id TEXT NOT NULL,"
+                     " first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL DEFAULT 0,"
+                     " PRIMARY KEY(feed, id)) WITHOUT ROWID;"
+                     "CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+                     "CREATE TABLE seen_hash(feed TEXT NOT NULL, hash INTEGER NOT NULL,"
+                     " last_seen INTEGER NOT NULL, PRIMARY KEY(feed, hash)) WITHOUT ROWID;"
+                     "INSERT INTO feeds(url, last_ok, items_seen, doc_at)"
+                     " VALUES('http://x', 5, 1, 5);"
+                     "INSERT INTO seen VALUES('http://x', 'old-id', 5, 5);"
+                     "INSERT INTO seen_hash VALUES('http://x', 5, 5);",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    st = open_ok(fx->path);
+    assert_int_equal(store_seen_known(st, "http://x"), 1);
+    assert_int_equal(store_seen_known(st, "http://y"), 0);
+    assert_int_equal(store_seen_record_many(st, "http://x", ids, hashes, 2, 9), 0);
+    assert_int_equal(store_seen_check(st, "http://x", "new-1", 0, 10), 1);
+    assert_int_equal(store_seen_check(st, "http://x", "other", 77, 10), 2);
+    /* the existing row kept its first_seen; last_seen only moves forward */
+    assert_int_equal(raw_int(fx->path, "SELECT first_seen FROM seen WHERE id='old-id'"), 5);
+    assert_int_equal(raw_int(fx->path, "SELECT last_seen FROM seen_hash WHERE hash=5"), 9);
+    assert_int_equal(raw_int(fx->path, "SELECT value FROM meta WHERE key='schema_version'"), 2);
+    /* its feed row is updated in place: every column, none left behind */
+    {
+        struct store_feed_state fs, got;
+
+        memset(&fs, 0, sizeof(fs));
+        fs.url = "http://x";
+        fs.etag = "\"e\"";
+        fs.last_error = "HTTP 500";
+        fs.failures = 2;
+        fs.last_error_at = 8;
+        fs.next_poll = 99;
+        fs.items_seen = 3;
+        assert_int_equal(store_feed_put(st, &fs), 0);
+        assert_int_equal(store_feed_get(st, "http://x", &got), 1);
+        assert_string_equal(got.etag, "\"e\"");
+        assert_null(got.last_modified);
+        assert_int_equal(got.last_ok, 0);
+        assert_string_equal(got.last_error, "HTTP 500");
+        assert_int_equal(got.failures, 2);
+        assert_int_equal(got.next_poll, 99);
+        assert_int_equal(got.items_seen, 3);
+        assert_int_equal(got.last_error_at, 8);
+        assert_int_equal(got.doc_at, 0);
+        store_feed_state_clear(&got);
+        assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM feeds"), 1);
+    }
+    store_close(&st);
+}
+
 /* A version-1 file (the first release) is upgraded in place. */
 static void test_upgrade_v1(void **state)
 {
@@ -450,6 +647,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commit_without_begin_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seen_hash_and_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_v1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seen_known, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seen_record_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_previous_version_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readonly_and_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_feed_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counter, setup, teardown),

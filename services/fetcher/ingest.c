@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,6 +261,108 @@ static void ingest_tx_rollback(const struct ingest_ctx *cx, int64_t mark)
     }
 }
 
+/* The seen set of a feed the store holds nothing of (store_seen_known:
+ * its first document, or every entry pruned): what this document recorded
+ * so far, in memory.  store_seen_check() on such a feed could only find
+ * these (at last_seen = now already), so asking this instead gives the
+ * same answers without a store look-up per item, and the rows are written
+ * at the end of the document, many to a statement (store_seen_record_many).
+ * Open addressing over a power of two of slots, at least twice the
+ * document's items, so it never fills. */
+struct ingest_fresh {
+    size_t mask;
+    const char **ids;  /* recorded ids (the document's strings), NULL = free */
+    uint64_t *hashes;  /* recorded content hashes, 0 = free */
+    /* what to write to the store at the end, in one store_seen_record_many */
+    const char **rec_ids;
+    uint64_t *rec_hashes;
+    size_t nrec;
+};
+
+static void fresh_free(struct ingest_fresh *fr)
+{
+    free(fr->ids);
+    free(fr->hashes);
+    free(fr->rec_ids);
+    free(fr->rec_hashes);
+    memset(fr, 0, sizeof(*fr));
+}
+
+/* Room for n items.  Returns 0, or -1 when out of memory. */
+static int fresh_init(struct ingest_fresh *fr, size_t n)
+{
+    size_t cap = 16;
+
+    memset(fr, 0, sizeof(*fr));
+    while (cap / 2 < n) {
+        if (cap > SIZE_MAX / 2 / sizeof(uint64_t))
+            return -1;
+        cap *= 2;
+    }
+    fr->ids = calloc(cap, sizeof(*fr->ids));
+    fr->hashes = calloc(cap, sizeof(*fr->hashes));
+    fr->rec_ids = calloc(n, sizeof(*fr->rec_ids));
+    fr->rec_hashes = calloc(n, sizeof(*fr->rec_hashes));
+    if (fr->ids == NULL || fr->hashes == NULL || fr->rec_ids == NULL ||
+        fr->rec_hashes == NULL) {
+        fresh_free(fr);
+        return -1;
+    }
+    fr->mask = cap - 1;
+    return 0;
+}
+
+/* The slot that holds id, or the free one where it would go. */
+static size_t fresh_id_slot(const struct ingest_fresh *fr, const char *id)
+{
+    size_t i = (size_t)feed_fnv1a64(FEED_FNV1A64_INIT, id, strlen(id)) & fr->mask;
+
+    while (fr->ids[i] != NULL && strcmp(fr->ids[i], id) != 0)
+        i = (i + 1) & fr->mask;
+    return i;
+}
+
+/* The slot that holds hash (!= 0), or the free one where it would go. */
+static size_t fresh_hash_slot(const struct ingest_fresh *fr, uint64_t hash)
+{
+    size_t i = (size_t)(hash ^ (hash >> 32)) & fr->mask;
+
+    while (fr->hashes[i] != 0 && fr->hashes[i] != hash)
+        i = (i + 1) & fr->mask;
+    return i;
+}
+
+/* store_seen_check() of a fresh feed: 1 seen by id, 2 by content hash
+ * only, 0 new. */
+static int fresh_check(const struct ingest_fresh *fr, const char *id, uint64_t hash)
+{
+    if (fr->ids[fresh_id_slot(fr, id)] != NULL)
+        return 1;
+    if (hash != 0 && fr->hashes[fresh_hash_slot(fr, hash)] != 0)
+        return 2;
+    return 0;
+}
+
+/* Record an item as seen (in the store by fresh_flush); id must outlive
+ * fr.  At most the n items of fresh_init. */
+static void fresh_record(struct ingest_fresh *fr, const char *id, uint64_t hash)
+{
+    fr->ids[fresh_id_slot(fr, id)] = id;
+    if (hash != 0)
+        fr->hashes[fresh_hash_slot(fr, hash)] = hash;
+    fr->rec_ids[fr->nrec] = id;
+    fr->rec_hashes[fr->nrec++] = hash;
+}
+
+/* Write what fresh_record() recorded.  Returns 0 or -1 (store_errmsg). */
+static int fresh_flush(struct ingest_fresh *fr, struct store *store, const char *feed_url,
+                       int64_t now)
+{
+    if (fr->nrec == 0)
+        return 0;
+    return store_seen_record_many(store, feed_url, fr->rec_ids, fr->rec_hashes, fr->nrec, now);
+}
+
 /* Send the items not yet seen and record them; called inside a store
  * transaction.  Returns 0, or -1 on a store error (logged). */
 static int ingest_items(const struct ingest_ctx *cx, struct fs_feed *fd,
@@ -269,12 +372,22 @@ static int ingest_items(const struct ingest_ctx *cx, struct fs_feed *fd,
     struct store *store = cx->store;
     int first = fd->st.last_ok == 0;
     int64_t cutoff = INT64_MIN;
-    int blocked = 0;
+    int blocked = 0, fresh = 0;
+    struct ingest_fresh fr = {0};
     char label[600];
     size_t i;
 
     if (first && fd->max_age_s > 0)
         cutoff = now - fd->max_age_s;
+    /* a feed that never had an item recorded may have nothing in the seen
+     * set: then look items up in memory (out of memory: in the store) */
+    if (fd->st.items_seen == 0 && doc->n > 0) {
+        int known = store_seen_known(store, fd->url);
+
+        if (known < 0)
+            goto store_error;
+        fresh = known == 0 && fresh_init(&fr, doc->n) == 0;
+    }
     /* Feeds list the newest first: send oldest first so alerts come in
      * the order the stories appeared. */
     for (i = doc->n; i-- > 0;) {
@@ -285,7 +398,8 @@ static int ingest_items(const struct ingest_ctx *cx, struct fs_feed *fd,
         if (it->id == NULL || it->id[0] == '\0')
             continue; /* feed_doc_to_items always gives an id; be safe */
         hash = doc->hash[i];
-        seen = store_seen_check(store, fd->url, it->id, hash, now);
+        seen = fresh ? fresh_check(&fr, it->id, hash)
+                     : store_seen_check(store, fd->url, it->id, hash, now);
         if (seen < 0)
             goto store_error;
         if (seen == 2)
@@ -309,7 +423,9 @@ static int ingest_items(const struct ingest_ctx *cx, struct fs_feed *fd,
                 continue;
             }
         }
-        if (store_seen_record(store, fd->url, it->id, hash, now) < 0)
+        if (fresh)
+            fresh_record(&fr, it->id, hash);
+        else if (store_seen_record(store, fd->url, it->id, hash, now) < 0)
             goto store_error;
         fd->st.items_seen++;
         if (old)
@@ -317,9 +433,13 @@ static int ingest_items(const struct ingest_ctx *cx, struct fs_feed *fd,
         else
             stats->sent++;
     }
+    if (fresh && fresh_flush(&fr, store, fd->url, now) != 0)
+        goto store_error;
+    fresh_free(&fr);
     return 0;
 
 store_error:
+    fresh_free(&fr);
     log_error("feed %s: %s", feedset_label(fd, label, sizeof(label)), store_errmsg(store));
     return -1;
 }

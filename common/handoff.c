@@ -3,7 +3,10 @@
  * handoff.h).
  *
  * Outbox: outbox(tag INTEGER PRIMARY KEY AUTOINCREMENT, feed, id, json),
- * unique on (feed, id).  AUTOINCREMENT: a tag is never reused, so a late
+ * unique on (feed, id).  `json` holds the item as sent: a packed item
+ * (item_pack.h, what handoff_submit writes) or, in rows an older fetcher
+ * wrote (or handoff_submit_json), item JSON; the packed magic tells them
+ * apart when a row is sent.  AUTOINCREMENT: a tag is never reused, so a late
  * ack can only ever delete the row it was meant for.  Rows are sent in tag
  * order; `inflight` holds the tags sent and not yet acknowledged (in tag
  * order, at most `window`), `next_tag` is the first tag not sent yet.  A
@@ -31,6 +34,7 @@
 #include <sqlite3.h>
 #include <zmq.h>
 
+#include "item_pack.h"
 #include "store.h"
 #include "wire.h"
 
@@ -340,7 +344,11 @@ void handoff_get_stats(const struct handoff *h, struct handoff_stats *out)
  * matcher is not connected or its queue is full), -1 on an error. */
 static int handoff_send(struct handoff *h, int64_t tag, const void *json, size_t len)
 {
-    if (wire_send_handoff(h->dealer, tag, json, len, ZMQ_DONTWAIT) == 0)
+    /* a row is a packed item (item_pack.h), or item JSON queued by an
+     * older fetcher (or handoff_submit_json): each goes with its "enc" */
+    int enc = item_pack_is_packed(json, len) ? WIRE_ENC_PACKED : WIRE_ENC_JSON;
+
+    if (wire_send_handoff_enc(h->dealer, tag, enc, json, len, ZMQ_DONTWAIT) == 0)
         return 1;
     if (errno == EAGAIN || errno == EINTR)
         return 0;
@@ -490,24 +498,48 @@ static int handoff_can_queue(struct handoff *h, const char *id)
     return 0;
 }
 
+static int handoff_insert(struct handoff *h, const char *feed, const char *id, const void *data,
+                          size_t len);
+
 int handoff_submit(struct handoff *h, const char *feed, const struct item *it)
 {
-    char *json;
+    unsigned char *rec;
+    size_t len;
     int rc;
 
     if ((rc = handoff_can_queue(h, it->id)) != 0)
         return rc;
-    if ((json = item_to_json(it)) == NULL) {
-        snprintf(h->errmsg, sizeof(h->errmsg), "out of memory");
+    if ((rec = item_pack_encode(it, &len)) == NULL) {
+        snprintf(h->errmsg, sizeof(h->errmsg),
+                 "item '%.200s' cannot be packed (a field is not valid UTF-8, or out of memory)",
+                 it->id != NULL ? it->id : "");
         return -1;
     }
-    rc = handoff_submit_json(h, feed, it->id, json, strlen(json));
-    free(json);
+    rc = handoff_submit_packed(h, feed, it->id, rec, len);
+    free(rec);
     return rc;
 }
 
 int handoff_submit_json(struct handoff *h, const char *feed, const char *id, const char *json,
                         size_t len)
+{
+    return handoff_insert(h, feed, id, json, len);
+}
+
+int handoff_submit_packed(struct handoff *h, const char *feed, const char *id,
+                          const void *rec, size_t len)
+{
+    if (!item_pack_is_packed(rec, len)) {
+        snprintf(h->errmsg, sizeof(h->errmsg), "item '%.200s' is not a packed item", id);
+        return -1;
+    }
+    return handoff_insert(h, feed, id, rec, len);
+}
+
+/* Insert one outbox row (item JSON or a packed item) and, with
+ * handoff_new(), try to send it. */
+static int handoff_insert(struct handoff *h, const char *feed, const char *id, const void *data,
+                          size_t len)
 {
     sqlite3_stmt *s = h->st[HS_INSERT];
     int rc;
@@ -521,7 +553,7 @@ int handoff_submit_json(struct handoff *h, const char *feed, const char *id, con
     }
     sqlite3_bind_text(s, 1, feed, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 3, json, (int)len, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 3, data, (int)len, SQLITE_STATIC);
     rc = handoff_done(h, s, "cannot queue an item");
     if (rc != 0)
         return -1;

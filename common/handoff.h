@@ -4,7 +4,8 @@
  * handoff_submit() puts an item in an outbox (an SQLite table, WAL mode,
  * one row per item, committed before the call returns), from which it is
  * sent on a DEALER socket connected to items_endpoint (wire.h: "item" with
- * the row's tag) and deleted only when the matcher acknowledges it, which it
+ * the row's tag, packed; rows of item JSON that an older fetcher left in
+ * the outbox go as JSON) and deleted only when the matcher acknowledges it, which it
  * does once the item's alerts are durably journaled.  At most `window` items
  * are in flight (sent, not acknowledged): a slow matcher is never flooded.
  * In-flight items are sent again after resend_ms without an ack, and at once
@@ -90,10 +91,17 @@ const char *handoff_errmsg(const struct handoff *h);
 int handoff_submit(struct handoff *h, const char *feed, const struct item *it);
 
 /* handoff_submit() of an item already serialised: json[0..len) must be
- * item_to_json()'s output for an item whose id is `id` (the fetcher makes
- * it on its parsing thread).  Same results. */
+ * item_to_json()'s output for an item whose id is `id`.  It is sent as
+ * item JSON (wire.h, no "enc").  Same results. */
 int handoff_submit_json(struct handoff *h, const char *feed, const char *id, const char *json,
                         size_t len);
+
+/* handoff_submit() of an item already packed: rec[0..len) must be
+ * item_pack_encode()'s output for an item whose id is `id` (the fetcher
+ * makes it on its parsing thread; handoff_submit packs too).  It is sent
+ * with "enc":"packed".  Same results (-1 when rec lacks the packed magic). */
+int handoff_submit_packed(struct handoff *h, const char *feed, const char *id,
+                          const void *rec, size_t len);
 
 /* handoff_new_store() mode: the store transaction holding the items
  * submitted since the last call committed (they may now be sent) / was

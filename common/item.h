@@ -3,9 +3,11 @@
  *
  * An item is one story as the matcher sees it: every text field is plain
  * UTF-8 text (HTML already removed, entities decoded), NULL when absent.
- * The fetcher builds items from parsed feeds, sends them to the matcher as
- * JSON (item_to_json / item_from_json, the wire payload), and the matcher
- * and `newsalert match` evaluate rules against them.
+ * The fetcher builds items from parsed feeds and sends them to the matcher
+ * as packed records (item_pack.h); the JSON form below (item_to_json /
+ * item_from_json) is what `newsalert match --items` reads, and the matcher
+ * still accepts it on the hand-off.  The matcher and `newsalert match`
+ * evaluate rules against items.
  *
  * Ownership: an item owns all its strings; item_free() releases them.
  */
@@ -45,7 +47,7 @@ int item_set(char **field, const char *value);
 /* Append a copy of a category.  Returns 0 or -1. */
 int item_add_category(struct item *it, const char *category);
 
-/* Serialise to a compact JSON object (the wire payload, see README "Wire
+/* Serialise to a compact JSON object (the JSON form of the hand-off, see README "Wire
  * protocol").  Returns a string the caller frees, or NULL when out of memory
  * or when a field is not valid UTF-8 (the parser never makes such items). */
 char *item_to_json(const struct item *it);

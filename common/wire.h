@@ -50,7 +50,13 @@ int wire_recv_alert(void *sock, int flags, char **topic, char **body, na_error *
  * delivery" for the protocol as a client sees it.
  *
  * items_endpoint (fetcher DEALER -> matcher ROUTER):
- *   item: [{"v":1,"op":"item","tag":T}, item JSON]   T: the sender's key
+ *   item: [{"v":1,"op":"item","tag":T,"enc":"packed"}, packed item]
+ *         T: the sender's key; the packed item is item_pack.h's binary
+ *         record (what the fetcher sends);
+ *         [{"v":1,"op":"item","tag":T}, item JSON] (no "enc", or
+ *         "enc":"json"): the item as item_to_json() writes it, still
+ *         accepted (older fetchers, other producers).  Any other "enc" is
+ *         a bad message.  Either payload is at most WIRE_MAX_ITEM bytes.
  *   ack:  [{"v":1,"op":"ack","tags":[T,...]}]        matcher -> fetcher
  *         (at most WIRE_MAX_ACKS tags; the frame may exceed WIRE_MAX_HEADER,
  *         up to WIRE_MAX_ACK_FRAME)
@@ -78,9 +84,20 @@ struct wire_peer {
 /* Set ZMQ_HEARTBEAT_IVL/TIMEOUT/TTL on a socket (before connect/bind). */
 void wire_set_heartbeat(void *sock);
 
+/* The encodings of an item in the hand-off (the item header's "enc"). */
+enum wire_item_enc {
+    WIRE_ENC_JSON = 0,   /* no "enc" (or "json"): item_to_json()'s JSON */
+    WIRE_ENC_PACKED = 1, /* "packed": item_pack_encode()'s record */
+};
+
 /* Hand-off, sender side: [header with tag, json].  Returns 0 or -1 (errno
- * from zmq_send). */
+ * from zmq_send; EMSGSIZE when len > WIRE_MAX_ITEM). */
 int wire_send_handoff(void *sock, int64_t tag, const char *json, size_t len, int flags);
+
+/* The same with the payload's encoding (enum wire_item_enc): data[0..len)
+ * is item JSON or a packed item. */
+int wire_send_handoff_enc(void *sock, int64_t tag, int enc, const void *data, size_t len,
+                          int flags);
 
 /* Hand-off, ROUTER side: receive one item.  Returns 0 with *peer, *tag and
  * *out; -1 with *err for a bad message (consumed; *tag is set, and *peer,
@@ -90,13 +107,15 @@ int wire_recv_handoff(void *router, int flags, struct wire_peer *peer, int64_t *
                       struct item **out, na_error *err);
 
 /* wire_recv_handoff in two steps, so that a receiver can decode items on
- * other threads: receive and check the message, handing over the item's
- * JSON undecoded (*json, *len: the caller frees *json; the returns are
- * wire_recv_handoff's), then decode it (0 and *out, or -1 with *err; the
- * messages are wire_recv_handoff's).  wire_decode_item is thread-safe. */
+ * other threads: receive and check the message, handing over the item
+ * undecoded (*enc: its encoding, enum wire_item_enc; *data, *len: the
+ * payload, the caller frees *data; the returns are wire_recv_handoff's, an
+ * unknown "enc" is a bad message), then decode it (0 and *out, or -1 with
+ * *err; the messages are wire_recv_handoff's).  wire_decode_item is
+ * thread-safe. */
 int wire_recv_handoff_raw(void *router, int flags, struct wire_peer *peer, int64_t *tag,
-                          char **json, size_t *len, na_error *err);
-int wire_decode_item(const char *json, size_t len, struct item **out, na_error *err);
+                          int *enc, char **data, size_t *len, na_error *err);
+int wire_decode_item(int enc, const char *data, size_t len, struct item **out, na_error *err);
 
 /* Send an ack for n tags (n <= WIRE_MAX_ACKS) to peer, never blocking.
  * Returns 0 or -1 (errno). */

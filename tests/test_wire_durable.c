@@ -2,8 +2,8 @@
  * test_wire_durable.c - the frames of durable delivery (wire.h): hand-off
  * items and acks between DEALER and ROUTER, replay requests and replies,
  * heartbeats; and hostile messages (wrong part counts, thousands of parts,
- * wrong versions, truncated JSON, negative seqs, oversize parts), after
- * each of which the same socket still delivers the next good message.
+ * wrong versions, truncated JSON, negative seqs, oversize parts, unknown
+ * item encodings, hostile packed items), after each of which the same socket still delivers the next good message.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -19,6 +19,7 @@
 #include <zmq.h>
 
 #include "item.h"
+#include "item_pack.h"
 #include "wire.h"
 
 struct rd {
@@ -180,6 +181,133 @@ static void test_handoff_hostile(void **state)
     assert_int_equal(tag, 8);
     send_good_item(p, "after-big", 100);
     expect_good_item(p, "after-big", 100);
+}
+
+/* Packed items ("enc":"packed"): sent and received, decoded on request
+ * (wire_recv_handoff_raw + wire_decode_item), beside JSON items on the
+ * same socket; a header that says "json" outright is JSON. */
+static void test_handoff_packed(void **state)
+{
+    struct rd *p = *state;
+    struct item *it = make_item("packed-1"), *got = NULL;
+    struct wire_peer peer;
+    unsigned char *rec;
+    char *data = NULL, *json;
+    size_t len, rlen;
+    int64_t tag;
+    int enc = -1;
+    na_error err;
+
+    assert_int_equal(item_add_category(it, "c\xc3\xa9"), 0);
+    it->published = 1700000000;
+    assert_non_null(rec = item_pack_encode(it, &len));
+    assert_int_equal(wire_send_handoff_enc(p->dealer, 11, WIRE_ENC_PACKED, rec, len, 0), 0);
+    na_error_clear(&err);
+    assert_int_equal(
+        wire_recv_handoff_raw(p->router, 0, &peer, &tag, &enc, &data, &rlen, &err), 0);
+    assert_int_equal(tag, 11);
+    assert_int_equal(enc, WIRE_ENC_PACKED);
+    assert_int_equal(rlen, len);
+    assert_memory_equal(data, rec, len);
+    assert_int_equal(wire_decode_item(enc, data, rlen, &got, &err), 0);
+    assert_string_equal(got->id, "packed-1");
+    assert_string_equal(got->categories[0], "c\xc3\xa9");
+    assert_true(got->published == 1700000000);
+    item_free(&got);
+    /* the same bytes decoded as JSON are a bad item, and JSON as packed */
+    assert_int_equal(wire_decode_item(WIRE_ENC_JSON, data, rlen, &got, &err), -1);
+    assert_null(got);
+    free(data);
+    json = item_to_json(it);
+    assert_int_equal(wire_decode_item(WIRE_ENC_PACKED, json, strlen(json), &got, &err), -1);
+    assert_non_null(strstr(err.msg, "item message: packed item: no \"NAI1\" magic"));
+    /* wire_recv_handoff decodes either */
+    assert_int_equal(wire_send_handoff_enc(p->dealer, 12, WIRE_ENC_JSON, json, strlen(json), 0),
+                     0);
+    assert_int_equal(wire_send_handoff_enc(p->dealer, 13, WIRE_ENC_PACKED, rec, len, 0), 0);
+    for (int64_t want = 12; want <= 13; want++) {
+        assert_int_equal(wire_recv_handoff(p->router, 0, &peer, &tag, &got, &err), 0);
+        assert_int_equal(tag, want);
+        assert_string_equal(got->id, "packed-1");
+        assert_true(got->published == 1700000000);
+        item_free(&got);
+    }
+    {
+        static const char *const explicit_json[] = {
+            "{\"v\":1,\"op\":\"item\",\"tag\":14,\"enc\":\"json\"}",
+            "{\"id\":\"j\",\"feed\":\"http://example.org/feed\"}"};
+
+        send_parts(p->dealer, 2, explicit_json);
+        expect_good_item(p, "j", 14);
+    }
+    /* an unknown encoding is refused by the sender too */
+    assert_int_equal(wire_send_handoff_enc(p->dealer, 15, 7, rec, len, 0), -1);
+    assert_int_equal(errno, EINVAL);
+    send_good_item(p, "after", 16);
+    expect_good_item(p, "after", 16);
+    free(json);
+    free(rec);
+    item_free(&it);
+}
+
+/* Hostile packed messages: unknown or mistyped "enc", truncated records,
+ * lengths past the end, bad UTF-8, wrong magic.  Each is a bad message
+ * whose tag is known (the matcher acknowledges and drops it), and the
+ * socket delivers the next good item. */
+static void test_handoff_packed_hostile(void **state)
+{
+    struct rd *p = *state;
+    struct item *it = make_item("hostile"), *got = NULL;
+    struct wire_peer peer;
+    unsigned char *rec, *bad;
+    size_t len;
+    int64_t tag;
+    na_error err;
+    struct {
+        const char *hdr;
+        size_t cut;     /* bytes of the record sent; 0: all */
+        int patch;      /* byte to overwrite, -1: none */
+        unsigned char with;
+        const char *msg;
+    } cases[] = {
+        {"{\"v\":1,\"op\":\"item\",\"tag\":21,\"enc\":\"zip\"}", 0, -1, 0,
+         "unknown \"enc\": 'zip'"},
+        {"{\"v\":1,\"op\":\"item\",\"tag\":22,\"enc\":1}", 0, -1, 0,
+         "\"enc\" must be a string"},
+        {"{\"v\":1,\"op\":\"item\",\"tag\":23,\"enc\":\"packed\"}", 30, -1, 0,
+         "packed item: field"},
+        {"{\"v\":1,\"op\":\"item\",\"tag\":24,\"enc\":\"packed\"}", 0, 7, 0x7f,
+         "runs past the end"},
+        {"{\"v\":1,\"op\":\"item\",\"tag\":25,\"enc\":\"packed\"}", 0, 8, 0xff,
+         "field `id` at byte 4: invalid UTF-8 at byte 8"},
+        {"{\"v\":1,\"op\":\"item\",\"tag\":26,\"enc\":\"packed\"}", 0, 0, '{',
+         "magic at byte 0"},
+        {"{\"v\":1,\"op\":\"item\",\"tag\":27,\"enc\":\"packed\"}", 0, 9, 0,
+         "field `id` at byte 4: NUL byte at byte 9"},
+    };
+
+    assert_non_null(rec = item_pack_encode(it, &len));
+    assert_non_null(bad = malloc(len));
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = cases[i].cut > 0 ? cases[i].cut : len;
+
+        memcpy(bad, rec, len);
+        if (cases[i].patch >= 0)
+            bad[cases[i].patch] = cases[i].with;
+        assert_true(zmq_send(p->dealer, cases[i].hdr, strlen(cases[i].hdr), ZMQ_SNDMORE) >= 0);
+        assert_true(zmq_send(p->dealer, bad, n, 0) >= 0);
+        na_error_clear(&err);
+        assert_int_equal(wire_recv_handoff(p->router, 0, &peer, &tag, &got, &err), -1);
+        assert_null(got);
+        assert_int_equal(tag, 21 + (int64_t)i);
+        assert_true(peer.len > 0);
+        assert_non_null(strstr(err.msg, cases[i].msg));
+        send_good_item(p, "after", 100 + (int64_t)i);
+        expect_good_item(p, "after", 100 + (int64_t)i);
+    }
+    free(bad);
+    free(rec);
+    item_free(&it);
 }
 
 static void test_acks_hostile(void **state)
@@ -378,6 +506,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_handoff_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handoff_hostile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_handoff_packed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_handoff_packed_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_acks_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_replies, setup, teardown),

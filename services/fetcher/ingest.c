@@ -13,6 +13,7 @@
 
 #include "feed.h"
 #include "item.h"
+#include "item_pack.h"
 #include "log.h"
 #include "wire.h"
 
@@ -35,17 +36,17 @@ static void ingest_persist(struct store *store, const struct fs_feed *fd)
                   store_errmsg(store));
 }
 
-/* ingest_send() with the item's JSON already made (json NULL: make it). */
-static int ingest_send_json(const struct ingest_ctx *cx, const struct item *it,
-                            const char *json)
+/* ingest_send() with the item already packed (rec NULL: pack it). */
+static int ingest_send_packed(const struct ingest_ctx *cx, const struct item *it,
+                              const unsigned char *rec, size_t len)
 {
     /* Into the outbox (a table of the store, written in the caller's
      * transaction: handoff.h), from which handoff.c sends it after the
      * commit until the matcher acknowledges it: once queued, the item
      * counts as sent. */
     const char *feed = it->feed != NULL ? it->feed : "";
-    int rc = json != NULL ? handoff_submit_json(cx->handoff, feed, it->id, json, strlen(json))
-                          : handoff_submit(cx->handoff, feed, it);
+    int rc = rec != NULL ? handoff_submit_packed(cx->handoff, feed, it->id, rec, len)
+                         : handoff_submit(cx->handoff, feed, it);
 
     if (rc >= 0)
         return 0;
@@ -60,7 +61,7 @@ static int ingest_send_json(const struct ingest_ctx *cx, const struct item *it,
 
 int ingest_send(const struct ingest_ctx *cx, const struct item *it)
 {
-    return ingest_send_json(cx, it, NULL);
+    return ingest_send_packed(cx, it, NULL, 0);
 }
 
 uint64_t ingest_content_hash(const struct item *it)
@@ -101,11 +102,12 @@ void ingest_doc_clear(struct ingest_doc *d)
         return;
     for (i = 0; i < d->n; i++) {
         item_free(&d->items[i]);
-        if (d->json != NULL)
-            free(d->json[i]);
+        if (d->packed != NULL)
+            free(d->packed[i]);
     }
     free(d->items);
-    free(d->json);
+    free(d->packed);
+    free(d->packed_len);
     free(d->hash);
     free(d->bozo_reason);
     memset(d, 0, sizeof(*d));
@@ -136,9 +138,10 @@ int ingest_prepare(const struct poller_result *r, const char *feed_url, struct i
         return -1;
     }
     feed_doc_free(&doc);
-    out->json = calloc(out->n ? out->n : 1, sizeof(*out->json));
+    out->packed = calloc(out->n ? out->n : 1, sizeof(*out->packed));
+    out->packed_len = calloc(out->n ? out->n : 1, sizeof(*out->packed_len));
     out->hash = calloc(out->n ? out->n : 1, sizeof(*out->hash));
-    if (out->json == NULL || out->hash == NULL) {
+    if (out->packed == NULL || out->packed_len == NULL || out->hash == NULL) {
         ingest_doc_clear(out);
         snprintf(out->error, sizeof(out->error), "out of memory while converting items");
         return -1;
@@ -148,7 +151,7 @@ int ingest_prepare(const struct poller_result *r, const char *feed_url, struct i
         size_t k;
 
         out->hash[i] = ingest_content_hash(it);
-        if ((out->json[i] = item_to_json(it)) == NULL)
+        if ((out->packed[i] = item_pack_encode(it, &out->packed_len[i])) == NULL)
             continue; /* ingest_send says why, with the whole item */
         /* what ingest_result_doc still needs: id, feed, published; the
          * rest is freed here, on the thread that made it */
@@ -413,7 +416,7 @@ static int ingest_items(const struct ingest_ctx *cx, struct fs_feed *fd,
                 stats->deferred++;
                 continue;
             }
-            if (ingest_send_json(cx, it, doc->json[i]) != 0) {
+            if (ingest_send_packed(cx, it, doc->packed[i], doc->packed_len[i]) != 0) {
                 if (errno != EAGAIN)
                     log_error("feed %s: cannot send item '%s': %s",
                               feedset_label(fd, label, sizeof(label)), it->id,

@@ -77,17 +77,19 @@ int ingest_result(const struct ingest_ctx *cx, struct fs_feed *fd,
 
 /* A downloaded document made ready for ingest_result_doc() by
  * ingest_prepare(): parsed, turned into items, each item's content hash
- * and wire JSON made.  Owns everything; ingest_doc_clear() frees it. */
+ * and packed wire record made.  Owns everything; ingest_doc_clear() frees it. */
 struct ingest_doc {
     int ok;             /* 0: not usable, error says why */
     char error[sizeof(((na_error *)0)->msg)];
     int bozo;           /* ill-formed, recovered */
     char *bozo_reason;  /* NULL when !bozo (or out of memory) */
     int ttl;            /* RSS <ttl> in minutes, 0 = absent */
-    struct item **items; /* once json[i] is made, items[i] keeps only id, feed
+    struct item **items; /* once packed[i] is made, items[i] keeps only id, feed
                             and published (all ingest_result_doc needs) */
     size_t n;
-    char **json;        /* json[i]: items[i] as JSON, NULL when it could not be made */
+    unsigned char **packed; /* packed[i]: items[i] packed (item_pack.h), the wire
+                               payload; NULL when it could not be made */
+    size_t *packed_len; /* packed_len[i]: its length in bytes */
     uint64_t *hash;     /* hash[i]: ingest_content_hash(items[i]) */
 };
 

@@ -79,8 +79,9 @@ struct matcher_ack {
 struct matcher_pending {
     struct wire_peer peer;
     int64_t tag;
-    char *json;      /* the item as received, until decoded */
+    char *json;      /* the item as received (JSON or packed), until decoded */
     size_t len;
+    int enc;         /* its encoding (wire.h, enum wire_item_enc) */
     struct item *it; /* once decoded; NULL: a bad message, only acknowledged */
     int bad;         /* it could not be decoded: err says why */
     na_error err;
@@ -90,6 +91,7 @@ struct matcher_pending {
 struct matcher {
     const struct config *cfg;
     struct ruleset *rules;
+    struct alert_rules *rule_parts; /* each rule's alert "rule" part, built once */
     struct rulewatch *watch; /* inotify on the rules; NULL when unavailable */
     struct matchpool *pool;  /* matcher.threads matching threads */
     struct matcher_pending pending[MATCHER_GROUP_MAX];
@@ -190,6 +192,10 @@ int matcher_new(const struct config *cfg, struct matcher **out, na_error *err)
     m->cfg = cfg;
     if (ruleset_load_warn(cfg->rules_path, log_rule_warning, NULL, &m->rules, err) != 0)
         goto err;
+    if ((m->rule_parts = alert_rules_new(ruleset_count(m->rules))) == NULL) {
+        na_error_set(err, 0, 0, "out of memory");
+        goto err;
+    }
     if (matchpool_new(cfg->matcher.threads, &m->pool, err) != 0)
         goto err;
     {
@@ -274,6 +280,7 @@ void matcher_destroy(struct matcher **pm)
     }
     matchpool_free(&m->pool); /* before the rules its workers use */
     journal_close(&m->journal);
+    alert_rules_free(&m->rule_parts);
     ruleset_free(&m->rules);
     rulewatch_free(&m->watch);
     free(m);
@@ -297,7 +304,8 @@ static int matcher_reserve(void **arr, size_t *cap, size_t n, size_t size)
 }
 
 /* Build the bodies of the alerts of the n-th item with alerts of the open
- * group (on a pool thread): the item's part once, then each alert. */
+ * group (on a pool thread): the item's part once, then each alert around
+ * it and its rule's part (built once per rule set, m->rule_parts). */
 static int build_bodies(void *arg, size_t n)
 {
     struct matcher *m = arg;
@@ -312,6 +320,7 @@ static int build_bodies(void *arg, size_t n)
         const struct matchpool_match *mm = matchpool_get(m->pool, a->item, a->match);
         const struct rule_info *rule = mm->rule;
         const struct rule_explanation *x = mm->why;
+        const struct alert_rule *ar;
         struct alert_matched am = {0};
 
         if (x != NULL) {
@@ -320,9 +329,10 @@ static int build_bodies(void *arg, size_t n)
             am.fields = x->fields;
             am.snippet = x->snippet;
         }
+        ar = alert_rules_get(m->rule_parts, rule->index, rule->id, rule->name, rule->tags,
+                             rule->ntags);
         a->len = 0;
-        a->body = alert_build_with_item(rule->id, rule->name, rule->tags, rule->ntags, ai,
-                                        a->seq, m->now, &am, &a->len);
+        a->body = ar != NULL ? alert_build_parts(ar, ai, a->seq, m->now, &am, &a->len) : NULL;
         if (a->body == NULL)
             rc = -1;
     }
@@ -338,7 +348,7 @@ static int decode_item(void *arg, size_t i)
 
     if (p->json != NULL) {
         na_error_clear(&p->err);
-        if (wire_decode_item(p->json, p->len, &p->it, &p->err) != 0)
+        if (wire_decode_item(p->enc, p->json, p->len, &p->it, &p->err) != 0)
             p->bad = 1;
         free(p->json);
         p->json = NULL;
@@ -368,10 +378,11 @@ static int receive_item(struct matcher *m)
     char *json = NULL;
     size_t len = 0;
     na_error err;
-    int rc;
+    int rc, enc = WIRE_ENC_JSON;
 
     na_error_clear(&err);
-    rc = wire_recv_handoff_raw(m->items, ZMQ_DONTWAIT, &p->peer, &p->tag, &json, &len, &err);
+    rc = wire_recv_handoff_raw(m->items, ZMQ_DONTWAIT, &p->peer, &p->tag, &enc, &json, &len,
+                               &err);
     if (rc == -2)
         return -2;
     if (!m->in_group) {
@@ -394,6 +405,7 @@ static int receive_item(struct matcher *m)
     }
     p->json = json;
     p->len = len;
+    p->enc = enc;
     m->pitems[m->npending] = NULL;
     m->npending++;
     return 0;
@@ -657,6 +669,7 @@ static void handle_replay(struct matcher *m)
 static void reload_rules(struct matcher *m)
 {
     struct ruleset *fresh = NULL;
+    struct alert_rules *parts;
     na_error err;
 
     na_error_clear(&err);
@@ -665,7 +678,15 @@ static void reload_rules(struct matcher *m)
                   ruleset_count(m->rules), err.msg);
         return;
     }
+    if ((parts = alert_rules_new(ruleset_count(fresh))) == NULL) {
+        log_error("reload failed, keeping the %zu rules in force: out of memory",
+                  ruleset_count(m->rules));
+        ruleset_free(&fresh);
+        return;
+    }
     matchpool_forget(m->pool); /* its workers point into the old set */
+    alert_rules_free(&m->rule_parts);
+    m->rule_parts = parts;
     ruleset_free(&m->rules);
     m->rules = fresh;
     log_info("reloaded %zu rules from %s", ruleset_count(m->rules), m->cfg->rules_path);

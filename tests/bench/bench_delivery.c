@@ -21,7 +21,13 @@
  * too.  Then N messages of the same size go through a bare PUB -> SUB pair
  * (the ceiling), and through the delivery path alone (journal.c group
  * commits, PUB, client library; bodies built beforehand, no matching),
- * durable and not.  Prints one line per run.
+ * durable and not, and (a comparator) the CPU cost of encoding and decoding
+ * the producer's item as JSON and packed.  Prints one line per run.
+ *
+ * Items go over the hand-off packed (item_pack.h, "enc":"packed"), as the
+ * fetcher sends them.  NA_BENCH_ITEM_ENC=json sends them as item JSON
+ * instead (the form before packed items, still accepted by the matcher):
+ * run both, with the old and the new matcher, for a before/after.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +47,7 @@
 #include <zmq.h>
 
 #include "item.h"
+#include "item_pack.h"
 #include "journal.h"
 #include "naclient.h"
 #include "wire.h"
@@ -82,6 +89,9 @@ static void write_file(const char *path, const char *text)
     }
 }
 
+/* The item encoding the producer sends (NA_BENCH_ITEM_ENC). */
+static int bench_enc = WIRE_ENC_PACKED;
+
 struct producer {
     const char *endpoint;
     long n;
@@ -112,16 +122,22 @@ static void *produce(void *arg)
 
         /* send in windows of 1000 ahead of the acks, as the fetcher would */
         while (sent < p->n && sent - p->acked < 1000) {
-            char *json;
+            void *data;
+            size_t len = 0;
+            int rc;
 
             snprintf(id, sizeof(id), "b%ld", sent);
             item_set(&it->id, id);
-            json = item_to_json(it);
-            if (wire_send_handoff(s, sent + 1, json, strlen(json), 0) != 0) {
-                free(json);
-                break;
+            if (bench_enc == WIRE_ENC_PACKED) {
+                data = item_pack_encode(it, &len);
+            } else {
+                data = item_to_json(it);
+                len = data != NULL ? strlen(data) : 0;
             }
-            free(json);
+            rc = data != NULL ? wire_send_handoff_enc(s, sent + 1, bench_enc, data, len, 0) : -1;
+            free(data);
+            if (rc != 0)
+                break;
             sent++;
         }
         if (zmq_poll(&pi, 1, 1000) > 0) {
@@ -437,17 +453,92 @@ static double run_direct(long n, size_t size, int sync)
     return got > 1 ? (got - 1) / (now_s() - t0) : 0;
 }
 
+/* CPU seconds of this thread. */
+static double cpu_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The per-item codec costs behind the hand-off (a comparator): encoding
+ * (the fetcher's side) and decoding (the matcher's) the producer's item, as
+ * JSON and packed, in CPU microseconds an item over `rounds` items. */
+static void run_codec(long rounds)
+{
+    struct item *it = item_new(), *back = NULL;
+    char *json;
+    unsigned char *rec;
+    size_t jlen, plen;
+    double t, enc_j, enc_p, dec_j, dec_p;
+    long i;
+    int bad = 0;
+
+    item_set(&it->id, "b12345");
+    item_set(&it->feed, "http://bench.example/feed");
+    item_set(&it->title, "bench story about the benchmark");
+    item_set(&it->link, "http://bench.example/story");
+    item_set(&it->summary, "A summary of some length, as a real feed item would carry one, "
+                           "with a few words more to make the alert body realistic.");
+    json = item_to_json(it);
+    rec = item_pack_encode(it, &plen);
+    if (json == NULL || rec == NULL)
+        exit(1);
+    jlen = strlen(json);
+    t = cpu_s();
+    for (i = 0; i < rounds; i++)
+        free(item_to_json(it));
+    enc_j = cpu_s() - t;
+    t = cpu_s();
+    for (i = 0; i < rounds; i++) {
+        size_t l;
+
+        free(item_pack_encode(it, &l));
+    }
+    enc_p = cpu_s() - t;
+    t = cpu_s();
+    for (i = 0; i < rounds; i++) {
+        bad |= item_from_json(json, jlen, &back, NULL);
+        item_free(&back);
+    }
+    dec_j = cpu_s() - t;
+    t = cpu_s();
+    for (i = 0; i < rounds; i++) {
+        bad |= item_pack_decode(rec, plen, &back, NULL);
+        item_free(&back);
+    }
+    dec_p = cpu_s() - t;
+    printf("item codec (this bench's item: %zu bytes of JSON, %zu packed), CPU us per item:\n"
+           "  encode: item_to_json %.2f, item_pack_encode %.2f; decode: item_from_json %.2f, "
+           "item_pack_decode %.2f%s\n",
+           jlen, plen, 1e6 * enc_j / rounds, 1e6 * enc_p / rounds, 1e6 * dec_j / rounds,
+           1e6 * dec_p / rounds, bad ? " (DECODE FAILED)" : "");
+    free(json);
+    free(rec);
+    item_free(&it);
+}
+
 int main(int argc, char **argv)
 {
     long n = argc > 2 ? atol(argv[2]) : 50000;
     int nrules = argc > 3 ? atoi(argv[3]) : 10;
     size_t size = 0, size2 = 0;
     double durable, fast, raw, durable1, fast1, cpu;
+    const char *enc = getenv("NA_BENCH_ITEM_ENC");
 
     if (argc < 2 || n < 1 || nrules < 1 || nrules > 50 || n < nrules) {
         fprintf(stderr, "usage: bench_delivery MATCHER_BINARY [N [RULES]]\n");
         return 2;
     }
+    if (enc != NULL && strcmp(enc, "json") == 0) {
+        bench_enc = WIRE_ENC_JSON;
+    } else if (enc != NULL && enc[0] != '\0' && strcmp(enc, "packed") != 0) {
+        fprintf(stderr, "bench: NA_BENCH_ITEM_ENC must be json or packed, not '%s'\n", enc);
+        return 2;
+    }
+    printf("items sent %s (NA_BENCH_ITEM_ENC=json|packed)\n",
+           bench_enc == WIRE_ENC_PACKED ? "packed" : "as JSON");
     printf("matcher -> journal -> PUB -> client library, %d alerts per item:\n", nrules);
     durable = run_pipeline(argv[1], n, nrules, 1, &size, &cpu);
     printf("durable (journal.sync true):  %10.0f alerts/s  (%ld alerts of %zu bytes; matcher "
@@ -465,6 +556,7 @@ int main(int argc, char **argv)
     raw = run_raw(n, size);
     printf("raw libzmq PUB/SUB:           %10.0f msgs/s  (%zu-byte messages; the ceiling)\n", raw,
            size);
+    run_codec(n);
     printf("delivery path only (journal + PUB + client library, no matcher):\n");
     printf("  durable:                    %10.0f alerts/s\n", run_direct(n, size, 1));
     printf("  journal.sync false:         %10.0f alerts/s\n", run_direct(n, size, 0));

@@ -26,6 +26,11 @@ Usage: bench_match_e2e.py BUILD_DIR [RULES] [ITEMS] [THREADS] [SYNC]
   per core), SYNC (journal.sync: 1 or 0, default 1).  NA_MATCHER_WRAP
   (e.g. "perf record -o F") runs the matcher under a profiler;
   NA_KEEP_TMP keeps the temporary directory (journal, log).
+
+Items go over the hand-off packed (common/item_pack.h, "enc":"packed",
+packed here with Python's struct), as the fetcher sends them;
+NA_BENCH_ITEM_ENC=json sends the same items as item JSON instead (the form
+before packed items, still accepted by the matcher), for a before/after.
 """
 import json
 import os
@@ -38,7 +43,7 @@ import time
 import zmq
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from natest import free_port, sigterm, write_json  # noqa: E402
+from natest import free_port, pack_item, sigterm, write_json  # noqa: E402
 
 
 def drain(sub):
@@ -62,7 +67,7 @@ def matcher_cpu(pid):
         return 0.0
 
 
-def run_pass(label, payloads, base, dealer, sub, matcher, nrules, threads, sync):
+def run_pass(label, payloads, base, dealer, sub, matcher, nrules, threads, sync, packed):
     """Send payloads (tags after base), wait for every ack; print the figures.
     Returns the last tag used."""
     cpu0 = matcher_cpu(matcher.pid)
@@ -75,7 +80,10 @@ def run_pass(label, payloads, base, dealer, sub, matcher, nrules, threads, sync)
     self0 = os.times()
     while acked < len(payloads) and time.monotonic() - t0 < 600:
         while sent < len(payloads) and sent - acked < window:
-            hdr = b'{"v":1,"op":"item","tag":%d}' % (base + sent + 1)
+            if packed:
+                hdr = b'{"v":1,"op":"item","tag":%d,"enc":"packed"}' % (base + sent + 1)
+            else:
+                hdr = b'{"v":1,"op":"item","tag":%d}' % (base + sent + 1)
             dealer.send_multipart([hdr, payloads[sent]])
             sent += 1
         for sock, _ in poller.poll(100):
@@ -98,11 +106,12 @@ def run_pass(label, payloads, base, dealer, sub, matcher, nrules, threads, sync)
         else:
             break
     drv = (self1.user - self0.user) + (self1.system - self0.system)
-    print("e2e %s: %d rules, %d items, matcher.threads %d, journal.sync %s: %.0f items/s "
+    print("e2e %s: %d rules, %d items %s, matcher.threads %d, journal.sync %s: %.0f items/s "
           "(%d acknowledged in %.2f s), %d alerts received (%.2f/item); the matcher used "
           "%.2f s of CPU: %.0f items per CPU-second (%.1f us/item); this driver used %.2f s "
           "(%.1f us/item)"
-          % (label, nrules, len(payloads), threads, sync, acked / (t1 - t0), acked, t1 - t0,
+          % (label, nrules, len(payloads), "packed" if packed else "as JSON", threads, sync,
+             acked / (t1 - t0), acked, t1 - t0,
              alerts, alerts / max(1, acked), cpu, acked / max(cpu, 1e-9),
              1e6 * cpu / max(1, acked), drv, 1e6 * drv / max(1, acked)), flush=True)
     return base + sent
@@ -114,6 +123,10 @@ def main():
     nitems = int(sys.argv[3]) if len(sys.argv) > 3 else 20000
     threads = int(sys.argv[4]) if len(sys.argv) > 4 else 1
     sync = (sys.argv[5] != "0") if len(sys.argv) > 5 else True
+    enc = os.environ.get("NA_BENCH_ITEM_ENC", "packed") or "packed"
+    if enc not in ("json", "packed"):
+        sys.exit("bench_match_e2e: NA_BENCH_ITEM_ENC must be json or packed, not %r" % enc)
+    packed = enc == "packed"
     tmp = tempfile.mkdtemp(prefix="newsalert-e2e-")
     rules = os.path.join(tmp, "rules.json")
     items = os.path.join(tmp, "items.jsonl")
@@ -124,10 +137,12 @@ def main():
     with open(items) as f:
         payloads = [line.strip().encode() for line in f if line.strip()]
     warmup = []
-    for p in payloads:
+    for i, p in enumerate(payloads):
         obj = json.loads(p)
+        if packed:
+            payloads[i] = pack_item(obj)
         obj["id"] = "warm-" + obj["id"]
-        warmup.append(json.dumps(obj).encode())
+        warmup.append(pack_item(obj) if packed else json.dumps(obj).encode())
     ep = ["tcp://127.0.0.1:%d" % free_port() for _ in range(3)]
     write_json(os.path.join(tmp, "feeds.json"), {"feeds": []})
     cfg = {"state_dir": "var", "rules": "rules.json", "feeds": "feeds.json",
@@ -152,7 +167,8 @@ def main():
         time.sleep(1.0 + nrules / 100000.0)  # the matcher loads its rules
         base = 0
         for label, batch in (("cold pass", warmup), ("warm pass (measured)", payloads)):
-            base = run_pass(label, batch, base, dealer, sub, matcher, nrules, threads, sync)
+            base = run_pass(label, batch, base, dealer, sub, matcher, nrules, threads, sync,
+                            packed)
     finally:
         sigterm(matcher, 30)
         ctx.destroy(linger=0)

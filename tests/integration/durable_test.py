@@ -11,8 +11,13 @@ checks, with counts printed:
     retention pruned what was asked for;
   * a heartbeat with the head every second on the PUB socket;
   * hostile frames on the items and replay endpoints (thousands of parts,
-    wrong version, truncated JSON, oversize frames) are logged, counted and
-    dropped, and the matcher keeps serving;
+    wrong version, truncated JSON, oversize frames; packed items cut short,
+    with a length past the end, bad UTF-8, a NUL byte, the wrong magic,
+    trailing bytes, an unknown "enc") are logged, counted, acknowledged when
+    their tag is readable, and dropped, and the matcher keeps serving;
+  * items packed here with Python's struct ("enc":"packed", the fetcher's
+    form) are matched and acknowledged like JSON items (the other steps
+    send JSON: the compatibility path);
   * `newsalert subscribe --since` and `--cursor` (the C client library), and
     the Python example client (deploy/examples/python), each get every alert
     once.
@@ -31,7 +36,7 @@ import zmq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from natest import (Producer, Replayer, check, failures, finish, free_port,  # noqa: E402
-                    sigterm)
+                    pack_item, sigterm)
 
 BUILD, SOURCE = sys.argv[1], sys.argv[2]
 MATCHER = os.path.join(BUILD, "services/matcher/newsalert-matcher")
@@ -158,6 +163,20 @@ def main():
         raw_items.send_multipart([b'{"v":1,"op":"item","tag":2}', b'{"id":"tr'])  # truncated
         raw_items.send_multipart([b'{"v":1,"op":"item","tag":3}', b" " * (2 * 1024 * 1024)])
         raw_items.send_multipart([b'{"v":1,"op":"item","tag":4}', b" " * (8 * 1024 * 1024)])
+        # hostile packed items (tags 5..11), each of which would alert "alpha"
+        good = pack_item({"id": "hostile", "feed": FEED, "title": "XX alpha"})
+        hostile = [
+            good[:30],                                         # cut short
+            good[:4] + b"\xff\xff\xff\x7f" + good[8:],          # id length past the end
+            good.replace(b"XX", b"\xc0\x80"),                   # bad UTF-8 in the title
+            good.replace(b"hostile", b"host\0le"),              # NUL in the id
+            b"NAI2" + good[4:],                                # wrong magic
+            good + b"\0",                                      # trailing bytes
+        ]
+        for i, rec in enumerate(hostile):
+            raw_items.send_multipart([b'{"v":1,"op":"item","tag":%d,"enc":"packed"}' % (5 + i),
+                                      rec])
+        raw_items.send_multipart([b'{"v":1,"op":"item","tag":11,"enc":"zip"}', good])
         raw_rep = ctx.socket(zmq.DEALER)
         raw_rep.setsockopt(zmq.LINGER, 0)
         raw_rep.connect(ep[2])
@@ -170,10 +189,20 @@ def main():
         huge.send(b"{" * 100000)
         time.sleep(1.0)
         check(matcher.poll() is None, "the matcher survives hostile frames")
-        check(prod.wait_acks(prod.send(map(item, [601, 602]))), "and still takes items")
-        _, _, end = rep.ask({"op": "head"})
+        acked = set()
+        while raw_items.poll(300):
+            acked |= set(json.loads(raw_items.recv())["tags"])
+        check(set(range(5, 12)) <= acked,
+              "hostile packed items are acknowledged (dropped, not resent): %s" % sorted(acked))
+        check(prod.wait_acks(prod.send(map(item, [601, 602]), packed=True)),
+              "and still takes items, packed ones from Python included")
+        alerts, _, end = rep.all_after(head)
         check(end is not None and end["head"] == head + 1,
               "and still answers replays (head %s)" % (end and end["head"]))
+        check(len(alerts) == 1 and alerts[0][1] == "alpha" and
+              {k: alerts[0][2]["item"].get(k) for k in ("id", "title", "link")} ==
+              {"id": "item-602", "title": "story 602 alpha", "link": "http://example.org/602"},
+              "a packed item is matched and its alert carries its fields")
         head += 1
         replies = 0
         while raw_rep.poll(300):
@@ -187,7 +216,11 @@ def main():
         bad_reqs = text.count("dropped a bad replay request")
         print("     matcher log: %d bad item messages, %d bad replay requests logged"
               % (bad_items, bad_reqs))
-        check(bad_items >= 4 and bad_reqs >= 3, "hostile frames are logged and counted")
+        check(bad_items >= 4 + 7 and bad_reqs >= 3, "hostile frames are logged and counted")
+        for what in ("item message: packed item: field `id` at byte 4: length",
+                     "invalid UTF-8", "NUL byte", "no \"NAI1\" magic", "after the end of the record",
+                     "unknown \"enc\": 'zip'"):
+            check(what in text, "the log says why a packed item was dropped: %s" % what)
 
         # 5. the C client library through `newsalert subscribe`.
         out, err, rc = run_subscribe(config, ["--since", "0"], 3)

@@ -45,7 +45,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from natest import check, finish, free_port, write_json  # noqa: E402
+from natest import check, finish, free_port, handoff_item, write_json  # noqa: E402
 
 try:
     import zmq
@@ -194,9 +194,10 @@ class Matcher:
                 if len(frames) != 3:
                     continue
                 peer, header, body = frames
-                acks.setdefault(peer, []).append(json.loads(header)["tag"])
+                tag, item = handoff_item(header, body)  # packed, or JSON
+                acks.setdefault(peer, []).append(tag)
                 with self.lock:
-                    self.items.append(json.loads(body))
+                    self.items.append(item)
                 if len(acks[peer]) >= 1000:  # an ack carries at most 1024 tags
                     break
             for peer, tags in acks.items():

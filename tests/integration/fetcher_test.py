@@ -50,6 +50,9 @@ import time
 
 import zmq
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from natest import handoff_item  # noqa: E402
+
 FETCHER, DATA = sys.argv[1], sys.argv[2]
 CLI = sys.argv[3] if len(sys.argv) > 3 else None
 FAILURES = []
@@ -323,7 +326,8 @@ class Receiver:
     def __init__(self):
         self.ctx = zmq.Context()
         # The matcher's side of the acknowledged hand-off (README "Durable
-        # delivery"): [routing id, {"v":1,"op":"item","tag":T}, item JSON],
+        # delivery"): [routing id, {"v":1,"op":"item","tag":T,"enc":"packed"},
+        # packed item] (or item JSON without "enc"),
         # acknowledged with {"v":1,"op":"ack","tags":[T]}.
         self.sock = self.ctx.socket(zmq.ROUTER)
         self.sock.bind("tcp://127.0.0.1:*")
@@ -339,10 +343,9 @@ class Receiver:
                 break
             if self.sock.poll(int(left * 1000)):
                 peer, header, body = self.sock.recv_multipart()
-                tag = json.loads(header)["tag"]
+                tag, item = handoff_item(header, body)  # packed, or JSON
                 self.sock.send_multipart(
                     [peer, json.dumps({"v": 1, "op": "ack", "tags": [tag]}).encode()])
-                item = json.loads(body)
                 key = (item.get("feed"), item.get("id"))
                 if key not in self.keys:  # a resend is not a new item
                     self.keys.add(key)

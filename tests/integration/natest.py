@@ -14,6 +14,9 @@ serve_directory           a quiet HTTP server for a directory
 write_fault_feeds         the fault tests' feeds and expected alerts
 Producer, Replayer        the fetcher's side of the matcher's item hand-off and
                           a replay client (README "Durable delivery")
+pack_item, unpack_item,   the packed item record (common/item_pack.h) from and
+handoff_item              to the item's JSON object; a received hand-off
+                          message's tag and item, in either encoding
 FakeMatcher  the matcher's side of the documented protocol (README "Durable
              delivery"): a PUB alerts_endpoint with heartbeats and a ROUTER
              replay_endpoint answering from an in-memory journal.  Alerts can
@@ -256,6 +259,92 @@ def alert(rule, seq, title="A title", summary="text", snippet=None):
     return json.dumps(a, separators=(",", ":"))
 
 
+PACK_MAGIC = b"NAI1"
+PACK_STRINGS = ("id", "title", "summary", "content", "link", "feed", "feed_title", "author")
+PACK_ABSENT = 0xFFFFFFFF
+PACK_TIME_UNKNOWN = -(1 << 63)
+
+
+def pack_item(it):
+    """The packed record (common/item_pack.h) of an item's JSON object:
+    absent or null strings are absent, `published` epoch seconds or an
+    RFC 3339 UTC string ("...Z")."""
+    import datetime
+    import struct
+    out = [PACK_MAGIC]
+
+    def put(s):
+        if s is None:
+            out.append(struct.pack("<I", PACK_ABSENT))
+        else:
+            b = s.encode("utf-8")
+            out.append(struct.pack("<I", len(b)) + b)
+
+    for k in PACK_STRINGS:
+        put(it.get(k))
+    cats = it.get("categories") or []
+    out.append(struct.pack("<I", len(cats)))
+    for c in cats:
+        put(c)
+    pub = it.get("published")
+    if pub is None:
+        pub = PACK_TIME_UNKNOWN
+    elif isinstance(pub, str):
+        d = datetime.datetime.fromisoformat(pub.replace("Z", "+00:00"))
+        pub = int(d.timestamp())
+    out.append(struct.pack("<q", pub))
+    return b"".join(out)
+
+
+def unpack_item(rec):
+    """The item's JSON object (as item_to_json writes it) of a packed
+    record; raises ValueError when it is not a well-formed record."""
+    import struct
+    import time as _time
+    if rec[:4] != PACK_MAGIC:
+        raise ValueError("no packed magic")
+    off = 4
+    item = {}
+
+    def get():
+        nonlocal off
+        (n,) = struct.unpack_from("<I", rec, off)
+        off += 4
+        if n == PACK_ABSENT:
+            return None
+        if off + n > len(rec):
+            raise ValueError("length past the end")
+        s = rec[off:off + n].decode("utf-8")
+        off += n
+        return s
+
+    for k in PACK_STRINGS:
+        v = get()
+        if v is not None:
+            item[k] = v
+    (n,) = struct.unpack_from("<I", rec, off)
+    off += 4
+    cats = [get() for _ in range(n)]
+    if cats:
+        item["categories"] = cats
+    (pub,) = struct.unpack_from("<q", rec, off)
+    off += 8
+    if off != len(rec):
+        raise ValueError("trailing bytes")
+    if pub != PACK_TIME_UNKNOWN:
+        item["published"] = _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(pub))
+    return item
+
+
+def handoff_item(header, body):
+    """(tag, item object) of a received hand-off item message, JSON or
+    packed ("enc": "packed")."""
+    hdr = json.loads(header)
+    if hdr.get("enc") == "packed":
+        return hdr["tag"], unpack_item(body)
+    return hdr["tag"], json.loads(body)
+
+
 class Producer:
     """The fetcher's side of the matcher's item hand-off, by hand."""
 
@@ -265,14 +354,18 @@ class Producer:
         self.sock.connect(endpoint)
         self.tag = 0
 
-    def send(self, items):
-        """Send item objects; returns their tags."""
+    def send(self, items, packed=False):
+        """Send item objects (as JSON, or packed records with "enc":
+        "packed"); returns their tags."""
         tags = set()
         for it in items:
             self.tag += 1
             tags.add(self.tag)
-            self.sock.send_multipart([json.dumps({"v": 1, "op": "item", "tag": self.tag}).encode(),
-                                      json.dumps(it).encode()])
+            hdr = {"v": 1, "op": "item", "tag": self.tag}
+            if packed:
+                hdr["enc"] = "packed"
+            self.sock.send_multipart([json.dumps(hdr).encode(),
+                                      pack_item(it) if packed else json.dumps(it).encode()])
         return tags
 
     def wait_acks(self, tags, timeout=20):

@@ -364,9 +364,10 @@ char *date_format(int64_t t, char *buf)
     d = doy - (153 * mp + 2) / 5 + 1;
     m = mp < 10 ? mp + 3 : mp - 9;
     y += m <= 2;
-    if (y < 0 || y > 9999) {
-        /* out of RFC 3339's range: clamp rather than print garbage */
-        snprintf(buf, DATE_RFC3339_SIZE, "%s", y < 0 ? "0000-01-01T00:00:00Z" : "9999-12-31T23:59:59Z");
+    if (y < 1 || y > 9999) {
+        /* out of the range date_parse reads back (years 1 to 9999): clamp
+         * rather than print garbage, so that what is written reads back */
+        snprintf(buf, DATE_RFC3339_SIZE, "%s", y < 1 ? "0001-01-01T00:00:00Z" : "9999-12-31T23:59:59Z");
         return buf;
     }
     snprintf(buf, DATE_RFC3339_SIZE, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, (int)m, (int)d,

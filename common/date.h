@@ -19,6 +19,8 @@
 int date_parse(const char *s, int64_t *out);
 
 /* Format t as "2004-01-02T03:04:05Z" into buf (DATE_RFC3339_SIZE bytes).
+ * A time before year 1 or after 9999 is written as the first or last
+ * second of that range, so that date_parse always reads the text back.
  * Returns buf. */
 char *date_format(int64_t t, char *buf);
 

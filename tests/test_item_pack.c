@@ -325,10 +325,56 @@ static void test_published_exact(void **state)
         assert_int_equal(len, ITEM_PACK_MIN_SIZE + 1);
         assert_int_equal(item_pack_decode(rec, len, &back, NULL), 0);
         assert_true(back->published == times[i]);
+        /* and the JSON form of an item taken in can always be read back:
+         * clamped to years 1-9999 (fuzz_item found year 0 written, then
+         * refused; tests/fuzz/regressions/item-packed-year0.bin) */
+        {
+            char *json = item_to_json(back);
+            struct item *again = NULL;
+            na_error err = {0};
+
+            assert_non_null(json);
+            if (item_from_json(json, strlen(json), &again, &err) != 0)
+                fail_msg("%s: %s", json, err.msg);
+            if (times[i] == ITEM_TIME_UNKNOWN)
+                assert_true(again->published == ITEM_TIME_UNKNOWN);
+            else
+                assert_true(again->published >= JSON_TIME_MIN &&
+                            again->published <= JSON_TIME_MAX);
+            if (times[i] >= JSON_TIME_MIN && times[i] <= JSON_TIME_MAX)
+                assert_true(again->published == times[i]);
+            item_free(&again);
+            free(json);
+        }
         free(rec);
         item_free(&back);
         item_free(&it);
     }
+}
+
+/* An item JSON dated just before year 1 in UTC (accepted: date_parse reads
+ * it) is written back clamped to year 1 and reads back
+ * (tests/fuzz/regressions/item-json-year0.json). */
+static void test_json_before_year_one(void **state)
+{
+    static const char text[] = "{\"id\":\"a\",\"published\":\"0001-01-01T00:00:00+01:00\"}";
+    struct item *it = NULL, *back = NULL;
+    na_error err = {0};
+    char *json;
+
+    (void)state;
+    if (item_from_json(text, strlen(text), &it, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_true(it->published == JSON_TIME_MIN - 3600);
+    json = item_to_json(it);
+    assert_non_null(json);
+    assert_non_null(strstr(json, "\"0001-01-01T00:00:00Z\""));
+    if (item_from_json(json, strlen(json), &back, &err) != 0)
+        fail_msg("%s: %s", json, err.msg);
+    assert_true(back->published == JSON_TIME_MIN);
+    free(json);
+    item_free(&back);
+    item_free(&it);
 }
 
 /* --- records built byte by byte --------------------------------------------- */
@@ -699,6 +745,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_items_match_json),
         cmocka_unit_test(test_published_exact),
+        cmocka_unit_test(test_json_before_year_one),
         cmocka_unit_test(test_strings_per_field),
         cmocka_unit_test(test_bad_bytes_per_field),
         cmocka_unit_test(test_length_past_end_message),

@@ -345,7 +345,7 @@ void handoff_get_stats(const struct handoff *h, struct handoff_stats *out)
 static int handoff_send(struct handoff *h, int64_t tag, const void *json, size_t len)
 {
     /* a row is a packed item (item_pack.h), or item JSON queued by an
-     * older fetcher (or handoff_submit_json): each goes with its "enc" */
+     * older fetcher (or handoff_submit_json): each goes with its op */
     int enc = item_pack_is_packed(json, len) ? WIRE_ENC_PACKED : WIRE_ENC_JSON;
 
     if (wire_send_handoff_enc(h->dealer, tag, enc, json, len, ZMQ_DONTWAIT) == 0)

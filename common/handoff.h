@@ -92,14 +92,14 @@ int handoff_submit(struct handoff *h, const char *feed, const struct item *it);
 
 /* handoff_submit() of an item already serialised: json[0..len) must be
  * item_to_json()'s output for an item whose id is `id`.  It is sent as
- * item JSON (wire.h, no "enc").  Same results. */
+ * item JSON (wire.h, op "item").  Same results. */
 int handoff_submit_json(struct handoff *h, const char *feed, const char *id, const char *json,
                         size_t len);
 
 /* handoff_submit() of an item already packed: rec[0..len) must be
  * item_pack_encode()'s output for an item whose id is `id` (the fetcher
  * makes it on its parsing thread; handoff_submit packs too).  It is sent
- * with "enc":"packed".  Same results (-1 when rec lacks the packed magic). */
+ * with op "packed_item".  Same results (-1 when rec lacks the packed magic). */
 int handoff_submit_packed(struct handoff *h, const char *feed, const char *id,
                           const void *rec, size_t len);
 

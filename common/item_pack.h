@@ -1,8 +1,8 @@
 /*
  * item_pack.h - the packed item: a binary record of one struct item.
  *
- * The fetcher hands items to the matcher in this form (wire.h: "enc":
- * "packed") instead of JSON: packing is a length count and memcpy, and
+ * The fetcher hands items to the matcher in this form (wire.h: op
+ * "packed_item") instead of JSON: packing is a length count and memcpy, and
  * unpacking is bounds checks, a UTF-8 check and one copy per field, several
  * times cheaper than a JSON dump and parse.  The layout is fixed (all
  * integers little-endian, no padding, no alignment):

@@ -463,8 +463,8 @@ int wire_send_handoff_enc(void *sock, int64_t tag, int enc, const void *data, si
     }
     /* a fixed header, written directly (one per item: the fetcher's hot
      * path; nothing in it needs escaping) */
-    n = snprintf(hdr, sizeof(hdr), "{\"v\":%d,\"op\":\"item\",\"tag\":%lld%s}", WIRE_VERSION,
-                 (long long)tag, enc == WIRE_ENC_PACKED ? ",\"enc\":\"packed\"" : "");
+    n = snprintf(hdr, sizeof(hdr), "{\"v\":%d,\"op\":\"%s\",\"tag\":%lld}", WIRE_VERSION,
+                 enc == WIRE_ENC_PACKED ? WIRE_OP_PACKED_ITEM : WIRE_OP_ITEM, (long long)tag);
     if (n < 0 || (size_t)n >= sizeof(hdr) ||
         zmq_send(sock, hdr, (size_t)n, flags | ZMQ_SNDMORE) < 0)
         return -1;
@@ -474,28 +474,6 @@ int wire_send_handoff_enc(void *sock, int64_t tag, int enc, const void *data, si
 int wire_send_handoff(void *sock, int64_t tag, const char *json, size_t len, int flags)
 {
     return wire_send_handoff_enc(sock, tag, WIRE_ENC_JSON, json, len, flags);
-}
-
-/* The encoding an item header names: WIRE_ENC_JSON without "enc", or -1
- * (with *err) for one that is not known. */
-static int wire_item_enc(json_t *hdr, na_error *err)
-{
-    json_t *v = json_object_get(hdr, "enc");
-    const char *s;
-
-    if (v == NULL)
-        return WIRE_ENC_JSON;
-    if (!json_is_string(v)) {
-        na_error_set(err, 0, 0, "item header's \"enc\" must be a string");
-        return -1;
-    }
-    s = json_string_value(v);
-    if (strcmp(s, "packed") == 0)
-        return WIRE_ENC_PACKED;
-    if (strcmp(s, "json") == 0)
-        return WIRE_ENC_JSON;
-    na_error_set(err, 0, 0, "item header has an unknown \"enc\": '%.64s'", s);
-    return -1;
 }
 
 int wire_recv_handoff_raw(void *router, int flags, struct wire_peer *peer, int64_t *tag,
@@ -521,14 +499,21 @@ int wire_recv_handoff_raw(void *router, int flags, struct wire_peer *peer, int64
     }
     if ((hdr = wire_header(&parts[1], "item", err)) == NULL)
         goto out;
-    if (!wire_op_is(hdr, "item") || (*tag = wire_get_count(hdr, "tag")) < 0) {
-        na_error_set(err, 0, 0, "item header needs \"op\": \"item\" and a \"tag\" >= 0");
+    /* the op names the payload's form; a receiver that knows neither op
+     * (an older matcher meets "packed_item") refuses the message without
+     * reading its tag, so it is not acknowledged and stays in the
+     * sender's outbox */
+    if (wire_op_is(hdr, WIRE_OP_PACKED_ITEM))
+        *enc = WIRE_ENC_PACKED;
+    else if (!wire_op_is(hdr, WIRE_OP_ITEM))
+        *enc = -1;
+    if (*enc < 0 || (*tag = wire_get_count(hdr, "tag")) < 0) {
+        na_error_set(err, 0, 0,
+                     "item header needs \"op\": \"" WIRE_OP_ITEM "\" or \"" WIRE_OP_PACKED_ITEM
+                     "\" and a \"tag\" >= 0");
+        *enc = WIRE_ENC_JSON;
         *tag = -1;
         goto out;
-    }
-    if ((*enc = wire_item_enc(hdr, err)) < 0) {
-        *enc = WIRE_ENC_JSON;
-        goto out; /* the tag is known: the sender may be told */
     }
     size = zmq_msg_size(&parts[2]);
     if (size > WIRE_MAX_ITEM) {

@@ -50,13 +50,15 @@ int wire_recv_alert(void *sock, int flags, char **topic, char **body, na_error *
  * delivery" for the protocol as a client sees it.
  *
  * items_endpoint (fetcher DEALER -> matcher ROUTER):
- *   item: [{"v":1,"op":"item","tag":T,"enc":"packed"}, packed item]
+ *   item: [{"v":1,"op":"packed_item","tag":T}, packed item]
  *         T: the sender's key; the packed item is item_pack.h's binary
  *         record (what the fetcher sends);
- *         [{"v":1,"op":"item","tag":T}, item JSON] (no "enc", or
- *         "enc":"json"): the item as item_to_json() writes it, still
- *         accepted (older fetchers, other producers).  Any other "enc" is
- *         a bad message.  Either payload is at most WIRE_MAX_ITEM bytes.
+ *         [{"v":1,"op":"item","tag":T}, item JSON]: the item as
+ *         item_to_json() writes it, still accepted (older fetchers, other
+ *         producers).  Either payload is at most WIRE_MAX_ITEM bytes.  The
+ *         packed form has an op of its own so that a matcher older than
+ *         it refuses it unacknowledged (it stays in the fetcher's outbox)
+ *         instead of acknowledging it as a bad JSON item.
  *   ack:  [{"v":1,"op":"ack","tags":[T,...]}]        matcher -> fetcher
  *         (at most WIRE_MAX_ACKS tags; the frame may exceed WIRE_MAX_HEADER,
  *         up to WIRE_MAX_ACK_FRAME)
@@ -84,10 +86,12 @@ struct wire_peer {
 /* Set ZMQ_HEARTBEAT_IVL/TIMEOUT/TTL on a socket (before connect/bind). */
 void wire_set_heartbeat(void *sock);
 
-/* The encodings of an item in the hand-off (the item header's "enc"). */
+/* The encodings of an item in the hand-off, named by the header's op. */
+#define WIRE_OP_ITEM "item"               /* item JSON */
+#define WIRE_OP_PACKED_ITEM "packed_item" /* a packed item */
 enum wire_item_enc {
-    WIRE_ENC_JSON = 0,   /* no "enc" (or "json"): item_to_json()'s JSON */
-    WIRE_ENC_PACKED = 1, /* "packed": item_pack_encode()'s record */
+    WIRE_ENC_JSON = 0,   /* op "item": item_to_json()'s JSON */
+    WIRE_ENC_PACKED = 1, /* op "packed_item": item_pack_encode()'s record */
 };
 
 /* Hand-off, sender side: [header with tag, json].  Returns 0 or -1 (errno
@@ -109,8 +113,8 @@ int wire_recv_handoff(void *router, int flags, struct wire_peer *peer, int64_t *
 /* wire_recv_handoff in two steps, so that a receiver can decode items on
  * other threads: receive and check the message, handing over the item
  * undecoded (*enc: its encoding, enum wire_item_enc; *data, *len: the
- * payload, the caller frees *data; the returns are wire_recv_handoff's, an
- * unknown "enc" is a bad message), then decode it (0 and *out, or -1 with
+ * payload, the caller frees *data; the returns are wire_recv_handoff's),
+ * then decode it (0 and *out, or -1 with
  * *err; the messages are wire_recv_handoff's).  wire_decode_item is
  * thread-safe. */
 int wire_recv_handoff_raw(void *router, int flags, struct wire_peer *peer, int64_t *tag,

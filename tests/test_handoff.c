@@ -466,8 +466,8 @@ static void test_old_outbox_moved(void **state)
 }
 
 /* After an upgrade the outbox may hold item JSON written by an older
- * fetcher beside packed items: each row goes with its own encoding ("enc"
- * absent for JSON, "packed" for packed items) and decodes to the item that
+ * fetcher beside packed items: each row goes with its own op ("item" for
+ * JSON, "packed_item" for packed items) and decodes to the item that
  * was queued, also when sent again after a restart. */
 static void test_outbox_json_and_packed(void **state)
 {

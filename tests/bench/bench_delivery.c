@@ -24,7 +24,7 @@
  * durable and not, and (a comparator) the CPU cost of encoding and decoding
  * the producer's item as JSON and packed.  Prints one line per run.
  *
- * Items go over the hand-off packed (item_pack.h, "enc":"packed"), as the
+ * Items go over the hand-off packed (item_pack.h, op "packed_item"), as the
  * fetcher sends them.  NA_BENCH_ITEM_ENC=json sends them as item JSON
  * instead (the form before packed items, still accepted by the matcher):
  * run both, with the old and the new matcher, for a before/after.

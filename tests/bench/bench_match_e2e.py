@@ -27,7 +27,7 @@ Usage: bench_match_e2e.py BUILD_DIR [RULES] [ITEMS] [THREADS] [SYNC]
   (e.g. "perf record -o F") runs the matcher under a profiler;
   NA_KEEP_TMP keeps the temporary directory (journal, log).
 
-Items go over the hand-off packed (common/item_pack.h, "enc":"packed",
+Items go over the hand-off packed (common/item_pack.h, op "packed_item",
 packed here with Python's struct), as the fetcher sends them;
 NA_BENCH_ITEM_ENC=json sends the same items as item JSON instead (the form
 before packed items, still accepted by the matcher), for a before/after.
@@ -81,7 +81,7 @@ def run_pass(label, payloads, base, dealer, sub, matcher, nrules, threads, sync,
     while acked < len(payloads) and time.monotonic() - t0 < 600:
         while sent < len(payloads) and sent - acked < window:
             if packed:
-                hdr = b'{"v":1,"op":"item","tag":%d,"enc":"packed"}' % (base + sent + 1)
+                hdr = b'{"v":1,"op":"packed_item","tag":%d}' % (base + sent + 1)
             else:
                 hdr = b'{"v":1,"op":"item","tag":%d}' % (base + sent + 1)
             dealer.send_multipart([hdr, payloads[sent]])

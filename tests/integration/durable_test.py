@@ -13,9 +13,11 @@ checks, with counts printed:
   * hostile frames on the items and replay endpoints (thousands of parts,
     wrong version, truncated JSON, oversize frames; packed items cut short,
     with a length past the end, bad UTF-8, a NUL byte, the wrong magic,
-    trailing bytes, an unknown "enc") are logged, counted, acknowledged when
-    their tag is readable, and dropped, and the matcher keeps serving;
-  * items packed here with Python's struct ("enc":"packed", the fetcher's
+    trailing bytes, a record sent as JSON) are logged, counted, acknowledged
+    when their tag is readable, and dropped, and the matcher keeps serving;
+    an unknown op is refused unacknowledged (what a matcher older than
+    packed items does with one: the fetcher keeps it and sends it again);
+  * items packed here with Python's struct (op "packed_item", the fetcher's
     form) are matched and acknowledged like JSON items (the other steps
     send JSON: the compatibility path);
   * `newsalert subscribe --since` and `--cursor` (the C client library), and
@@ -174,9 +176,9 @@ def main():
             good + b"\0",                                      # trailing bytes
         ]
         for i, rec in enumerate(hostile):
-            raw_items.send_multipart([b'{"v":1,"op":"item","tag":%d,"enc":"packed"}' % (5 + i),
-                                      rec])
-        raw_items.send_multipart([b'{"v":1,"op":"item","tag":11,"enc":"zip"}', good])
+            raw_items.send_multipart([b'{"v":1,"op":"packed_item","tag":%d}' % (5 + i), rec])
+        raw_items.send_multipart([b'{"v":1,"op":"item","tag":11}', good])  # not JSON
+        raw_items.send_multipart([b'{"v":1,"op":"zipped_item","tag":12}', good])  # unknown op
         raw_rep = ctx.socket(zmq.DEALER)
         raw_rep.setsockopt(zmq.LINGER, 0)
         raw_rep.connect(ep[2])
@@ -194,6 +196,8 @@ def main():
             acked |= set(json.loads(raw_items.recv())["tags"])
         check(set(range(5, 12)) <= acked,
               "hostile packed items are acknowledged (dropped, not resent): %s" % sorted(acked))
+        check(12 not in acked, "an item under an unknown op is not acknowledged (kept by "
+              "its sender): %s" % sorted(acked))
         check(prod.wait_acks(prod.send(map(item, [601, 602]), packed=True)),
               "and still takes items, packed ones from Python included")
         alerts, _, end = rep.all_after(head)
@@ -219,7 +223,7 @@ def main():
         check(bad_items >= 4 + 7 and bad_reqs >= 3, "hostile frames are logged and counted")
         for what in ("item message: packed item: field `id` at byte 4: length",
                      "invalid UTF-8", "NUL byte", "no \"NAI1\" magic", "after the end of the record",
-                     "unknown \"enc\": 'zip'"):
+                     "item header needs \"op\": \"item\" or \"packed_item\""):
             check(what in text, "the log says why a packed item was dropped: %s" % what)
 
         # 5. the C client library through `newsalert subscribe`.

@@ -326,8 +326,8 @@ class Receiver:
     def __init__(self):
         self.ctx = zmq.Context()
         # The matcher's side of the acknowledged hand-off (README "Durable
-        # delivery"): [routing id, {"v":1,"op":"item","tag":T,"enc":"packed"},
-        # packed item] (or item JSON without "enc"),
+        # delivery"): [routing id, {"v":1,"op":"packed_item","tag":T},
+        # packed item] (or {"v":1,"op":"item","tag":T} and item JSON),
         # acknowledged with {"v":1,"op":"ack","tags":[T]}.
         self.sock = self.ctx.socket(zmq.ROUTER)
         self.sock.bind("tcp://127.0.0.1:*")

@@ -337,10 +337,10 @@ def unpack_item(rec):
 
 
 def handoff_item(header, body):
-    """(tag, item object) of a received hand-off item message, JSON or
-    packed ("enc": "packed")."""
+    """(tag, item object) of a received hand-off item message, JSON (op
+    "item") or packed (op "packed_item")."""
     hdr = json.loads(header)
-    if hdr.get("enc") == "packed":
+    if hdr.get("op") == "packed_item":
         return hdr["tag"], unpack_item(body)
     return hdr["tag"], json.loads(body)
 
@@ -355,15 +355,13 @@ class Producer:
         self.tag = 0
 
     def send(self, items, packed=False):
-        """Send item objects (as JSON, or packed records with "enc":
-        "packed"); returns their tags."""
+        """Send item objects (as JSON, or packed records with op
+        "packed_item"); returns their tags."""
         tags = set()
         for it in items:
             self.tag += 1
             tags.add(self.tag)
-            hdr = {"v": 1, "op": "item", "tag": self.tag}
-            if packed:
-                hdr["enc"] = "packed"
+            hdr = {"v": 1, "op": "packed_item" if packed else "item", "tag": self.tag}
             self.sock.send_multipart([json.dumps(hdr).encode(),
                                       pack_item(it) if packed else json.dumps(it).encode()])
         return tags

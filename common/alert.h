@@ -78,7 +78,7 @@ char *alert_build_parts(const struct alert_rule *ar, const struct alert_item *ai
 /* The rule parts of a rule set of n rules, each built when first asked
  * for: alert_rules_get(rs, i, ...) (i < n) returns rule i's part, built
  * from the strings given the first time and valid until the table is
- * freed (NULL when out of memory), and may be called by several threads
+ * freed (NULL when out of memory, or when i >= n), and may be called by several threads
  * at once.  alert_rules_new returns NULL when
  * out of memory; alert_rules_free frees the table and its parts and NULLs
  * the pointer (no thread may be using it). */

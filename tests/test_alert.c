@@ -871,12 +871,16 @@ static void test_rules_table(void **state)
                          runs[0].got[i]);
         free(ids[i]);
     }
+    /* an index past the table is refused, not read out of bounds */
+    assert_null(alert_rules_get(table, RULES_N, "x", "x", NULL, 0));
+    assert_null(alert_rules_get(table, SIZE_MAX, "x", "x", NULL, 0));
     alert_rules_free(&table);
     assert_null(table);
     alert_rules_free(&table); /* NULL-safe */
     /* an empty table */
     table = alert_rules_new(0);
     assert_non_null(table);
+    assert_null(alert_rules_get(table, 0, "x", "x", NULL, 0));
     alert_rules_free(&table);
     item_free(&it);
 }

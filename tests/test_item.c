@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "item.h"
+#include "testutil.h"
 
 #define T_2004 INT64_C(1073012645) /* 2004-01-02T03:04:05Z */
 
@@ -59,32 +60,6 @@ static void from_json_fails(const char *text, int line, int col, const char *nee
     /* a NULL error report is allowed */
     assert_int_equal(item_from_json(text, strlen(text), &it, NULL), -1);
     assert_null(it);
-}
-
-static void assert_same_string(const char *a, const char *b)
-{
-    if (a == NULL || b == NULL)
-        assert_ptr_equal(a, b);
-    else
-        assert_string_equal(a, b);
-}
-
-static void assert_same_item(const struct item *a, const struct item *b)
-{
-    size_t i;
-
-    assert_same_string(a->id, b->id);
-    assert_same_string(a->title, b->title);
-    assert_same_string(a->summary, b->summary);
-    assert_same_string(a->content, b->content);
-    assert_same_string(a->link, b->link);
-    assert_same_string(a->feed, b->feed);
-    assert_same_string(a->feed_title, b->feed_title);
-    assert_same_string(a->author, b->author);
-    assert_int_equal(a->ncategories, b->ncategories);
-    for (i = 0; i < a->ncategories; i++)
-        assert_string_equal(a->categories[i], b->categories[i]);
-    assert_true(a->published == b->published);
 }
 
 static struct item *full_item(void)
@@ -216,7 +191,7 @@ static void test_round_trip_full(void **state)
     (void)state;
     assert_non_null(json);
     assert_int_equal(item_from_json(json, strlen(json), &back, &err), 0);
-    assert_same_item(it, back);
+    testutil_assert_same_item(it, back);
     /* and the second trip gives the same bytes */
     again = item_to_json(back);
     assert_string_equal(again, json);
@@ -239,7 +214,7 @@ static void test_round_trip_sparse(void **state)
     assert_int_equal(item_set(&it->link, "https://example.org/x"), 0);
     json = item_to_json(it);
     assert_int_equal(item_from_json(json, strlen(json), &back, &err), 0);
-    assert_same_item(it, back);
+    testutil_assert_same_item(it, back);
     assert_true(back->published == ITEM_TIME_UNKNOWN);
     free(json);
     item_free(&back);

@@ -27,6 +27,7 @@
 
 #include "item.h"
 #include "item_pack.h"
+#include "testutil.h"
 
 /* The range of `published` the JSON form carries (years 0001 to 9999). */
 #define JSON_TIME_MIN INT64_C(-62135596800)
@@ -229,32 +230,6 @@ static struct item *random_item(void)
 
 /* --- comparing items -------------------------------------------------------- */
 
-static void assert_same_string(const char *a, const char *b)
-{
-    if (a == NULL || b == NULL) {
-        assert_ptr_equal(a, b);
-        return;
-    }
-    assert_string_equal(a, b);
-}
-
-static void assert_same_item(const struct item *a, const struct item *b)
-{
-    assert_same_string(a->id, b->id);
-    assert_same_string(a->title, b->title);
-    assert_same_string(a->summary, b->summary);
-    assert_same_string(a->content, b->content);
-    assert_same_string(a->link, b->link);
-    assert_same_string(a->feed, b->feed);
-    assert_same_string(a->feed_title, b->feed_title);
-    assert_same_string(a->author, b->author);
-    assert_int_equal(a->ncategories, b->ncategories);
-    for (size_t i = 0; i < a->ncategories; i++)
-        assert_string_equal(a->categories[i], b->categories[i]);
-    assert_true(a->published == b->published);
-    assert_true((a->categories == NULL) == (b->categories == NULL));
-}
-
 /* --- random items: packed against JSON -------------------------------------- */
 
 static void test_random_items_match_json(void **state)
@@ -285,8 +260,8 @@ static void test_random_items_match_json(void **state)
         assert_int_equal(rj, rp);
         if (rp == 0) {
             accepted++;
-            assert_same_item(from_json, from_pack);
-            assert_same_item(it, from_pack);
+            testutil_assert_same_item(from_json, from_pack);
+            testutil_assert_same_item(it, from_pack);
         } else {
             noid++;
             assert_null(from_pack);
@@ -577,7 +552,7 @@ static void test_truncated_and_overlong(void **state)
     it->published = 1700000000;
     assert_non_null(rec = item_pack_encode(it, &len));
     assert_int_equal(item_pack_decode(rec, len, &out, &err), 0);
-    assert_same_item(it, out);
+    testutil_assert_same_item(it, out);
     item_free(&out);
     for (cut = 0; cut < len; cut++) {
         /* a copy of exactly `cut` bytes, so any over-read is caught */
@@ -734,7 +709,7 @@ static void test_large(void **state)
     }
     assert_non_null(rec = item_pack_encode(it, &len));
     assert_int_equal(item_pack_decode(rec, len, &out, NULL), 0);
-    assert_same_item(it, out);
+    testutil_assert_same_item(it, out);
     free(rec);
     item_free(&out);
     item_free(&it);

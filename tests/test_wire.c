@@ -19,6 +19,7 @@
 
 #include "alert.h"
 #include "item.h"
+#include "testutil.h"
 #include "wire.h"
 
 struct pair {
@@ -408,27 +409,6 @@ static void test_handoff_headers(void **state)
  * each answer held to what jansson itself makes of the text.
  */
 
-static int same_str(const char *a, const char *b)
-{
-    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
-}
-
-static void assert_same_item(const struct item *a, const struct item *b)
-{
-    assert_true(same_str(a->id, b->id));
-    assert_true(same_str(a->title, b->title));
-    assert_true(same_str(a->summary, b->summary));
-    assert_true(same_str(a->content, b->content));
-    assert_true(same_str(a->link, b->link));
-    assert_true(same_str(a->feed, b->feed));
-    assert_true(same_str(a->feed_title, b->feed_title));
-    assert_true(same_str(a->author, b->author));
-    assert_true(a->published == b->published);
-    assert_int_equal(a->ncategories, b->ncategories);
-    for (size_t i = 0; i < a->ncategories; i++)
-        assert_string_equal(a->categories[i], b->categories[i]);
-}
-
 /* Read buf[0..len): the answer must be want_rc, the error (if any) must
  * contain want_msg (when not NULL), the title (if any) want_title. */
 static void check_decode(const char *buf, size_t len, int want_rc, const char *want_msg,
@@ -587,7 +567,7 @@ static void check_mutated(const char *buf, size_t len)
         json = item_to_json(it);
         assert_non_null(json);
         assert_int_equal(item_from_json(json, strlen(json), &again, &err), 0);
-        assert_same_item(it, again);
+        testutil_assert_same_item(it, again);
         free(json);
     } else {
         assert_null(it);
@@ -656,7 +636,7 @@ static void test_item_decode_random(void **state)
         len = strlen(json);
         /* the round trip: the same item, the same text */
         assert_int_equal(item_from_json(json, len, &back, &err), 0);
-        assert_same_item(back, it);
+        testutil_assert_same_item(back, it);
         json2 = item_to_json(back);
         assert_non_null(json2);
         assert_string_equal(json2, json);

@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "item.h"
+
 const char *testutil_write_file(const char *path, const char *text)
 {
     FILE *fp = fopen(path, "wb");
@@ -54,4 +56,30 @@ int testutil_finish(const char *dir, int rc)
         return rc;
     testutil_rm_tree(dir);
     return access(dir, F_OK) == 0 ? 1 : 0;
+}
+
+static void testutil_assert_same_string(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL) {
+        assert_ptr_equal(a, b);
+        return;
+    }
+    assert_string_equal(a, b);
+}
+
+void testutil_assert_same_item(const struct item *a, const struct item *b)
+{
+    testutil_assert_same_string(a->id, b->id);
+    testutil_assert_same_string(a->title, b->title);
+    testutil_assert_same_string(a->summary, b->summary);
+    testutil_assert_same_string(a->content, b->content);
+    testutil_assert_same_string(a->link, b->link);
+    testutil_assert_same_string(a->feed, b->feed);
+    testutil_assert_same_string(a->feed_title, b->feed_title);
+    testutil_assert_same_string(a->author, b->author);
+    assert_int_equal(a->ncategories, b->ncategories);
+    for (size_t i = 0; i < a->ncategories; i++)
+        assert_string_equal(a->categories[i], b->categories[i]);
+    assert_true((a->categories == NULL) == (b->categories == NULL));
+    assert_true(a->published == b->published);
 }

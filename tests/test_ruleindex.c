@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include <jansson.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +192,23 @@ static int collect(const struct rule_info *rule, const struct item *it, void *ar
     return 0;
 }
 
+/* Append rule r<i> of a generated rules file: `opts` (members ending in a
+ * comma, or "") and the query, as a JSON string written by jansson. */
+static void append_rule(struct strbuf *b, size_t i, const char *opts, const char *query)
+{
+    json_t *q = json_string(query);
+    char *text = q != NULL ? json_dumps(q, JSON_ENCODE_ANY) : NULL;
+    char head[160];
+
+    assert_non_null(text);
+    snprintf(head, sizeof(head), "%s{\"id\":\"r%zu\",%s\"query\":", i > 0 ? ",\n" : "", i, opts);
+    strbuf_adds(b, head);
+    strbuf_adds(b, text);
+    strbuf_adds(b, "}");
+    free(text);
+    json_decref(q);
+}
+
 static void test_oracle(void **state)
 {
     const size_t nrules = 4000, nitems = 400;
@@ -204,22 +223,14 @@ static void test_oracle(void **state)
     strbuf_adds(&b, "{\"rules\":[\n");
     for (size_t i = 0; i < nrules; i++) {
         struct strbuf q = {0};
-        char *qs;
-        char head[160];
+        char *qs, opts[64];
 
         gen_query(&q, 0);
         qs = strbuf_take(&q);
         assert_non_null(qs);
-        snprintf(head, sizeof(head), "%s{\"id\":\"r%zu\",%s%s\"query\":\"", i > 0 ? ",\n" : "",
-                 i, rnd(10) == 0 ? "\"lang\":\"german\"," : "",
+        snprintf(opts, sizeof(opts), "%s%s", rnd(10) == 0 ? "\"lang\":\"german\"," : "",
                  rnd(50) == 0 ? "\"enabled\":false," : "");
-        strbuf_adds(&b, head);
-        for (const char *p = qs; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                strbuf_adds(&b, "\\");
-            strbuf_add(&b, p, 1);
-        }
-        strbuf_adds(&b, "\"}");
+        append_rule(&b, i, opts, qs);
         free(qs);
     }
     strbuf_adds(&b, "\n]}\n");
@@ -482,21 +493,12 @@ static void test_filter_oracle(void **state)
     for (size_t i = 0; i < nrules; i++) {
         struct strbuf q = {0};
         char *qs;
-        char head[160];
 
         /* half the vocabulary only, so that many story words are dropped */
         gen_query(&q, 0);
         qs = strbuf_take(&q);
         assert_non_null(qs);
-        snprintf(head, sizeof(head), "%s{\"id\":\"r%zu\",%s\"query\":\"", i > 0 ? ",\n" : "", i,
-                 rnd(30) == 0 ? "\"enabled\":false," : "");
-        strbuf_adds(&b, head);
-        for (const char *p = qs; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                strbuf_adds(&b, "\\");
-            strbuf_add(&b, p, 1);
-        }
-        strbuf_adds(&b, "\"}");
+        append_rule(&b, i, rnd(30) == 0 ? "\"enabled\":false," : "", qs);
         free(qs);
     }
     /* words some rules reach only through a prefix or inside a phrase */

@@ -166,6 +166,112 @@ unsigned char *item_pack_encode(const struct item *it, size_t *len)
     return rec;
 }
 
+size_t item_pack_size(const struct item *it)
+{
+    size_t total = ITEM_PACK_MAGIC_LEN + 4 + 8 + 4 * ITEM_PACK_NSTRINGS, i;
+
+    for (i = 0; i < ITEM_PACK_NSTRINGS; i++) {
+        const char *s = item_pack_cfield(it, (int)i);
+
+        if (s != NULL)
+            total += strlen(s);
+    }
+    for (i = 0; i < it->ncategories; i++)
+        total += 4 + (it->categories[i] != NULL ? strlen(it->categories[i]) : 0);
+    return total;
+}
+
+#define ITEM_PACK_ELLIPSIS "\xe2\x80\xa6" /* U+2026 */
+#define ITEM_PACK_ELLIPSIS_LEN 3
+
+/* Cut the string *field (of length len) to at most keep bytes, at a UTF-8
+ * character boundary, and end it with the ellipsis.  Returns 0 or -1. */
+static int item_pack_cut(char **field, size_t len, size_t keep)
+{
+    char *s = *field, *t;
+
+    if (keep > len)
+        keep = len;
+    /* back up to the first byte of a character (never a continuation
+     * byte 10xxxxxx); the field is valid UTF-8 or the record is refused
+     * anyway, and the loop stops at 0 whatever it holds */
+    while (keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80)
+        keep--;
+    if ((t = malloc(keep + ITEM_PACK_ELLIPSIS_LEN + 1)) == NULL)
+        return -1;
+    memcpy(t, s, keep);
+    memcpy(t + keep, ITEM_PACK_ELLIPSIS, ITEM_PACK_ELLIPSIS_LEN + 1);
+    free(s);
+    *field = t;
+    return 0;
+}
+
+/* Cut the longest of the texts at record order indexes idx[0..n) until
+ * *size is at most max or none is longer than the ellipsis.  Returns 1
+ * when it cut, 0 when not, -1 out of memory. */
+static int item_pack_cut_texts(struct item *it, const int *idx, size_t n, size_t max,
+                               size_t *size)
+{
+    int cut = 0;
+
+    while (*size > max) {
+        size_t best_len = 0, len, excess = *size - max, keep;
+        char **best = NULL;
+
+        for (size_t k = 0; k < n; k++) {
+            char **f = item_pack_field(it, idx[k]);
+
+            /* a text no longer than the ellipsis gains nothing by a cut */
+            if (*f != NULL && (len = strlen(*f)) > ITEM_PACK_ELLIPSIS_LEN && len > best_len) {
+                best = f;
+                best_len = len;
+            }
+        }
+        if (best == NULL)
+            break;
+        /* what it must lose, and room for the ellipsis */
+        keep = best_len > excess + ITEM_PACK_ELLIPSIS_LEN
+                   ? best_len - excess - ITEM_PACK_ELLIPSIS_LEN
+                   : 0;
+        if (item_pack_cut(best, best_len, keep) != 0)
+            return -1;
+        *size = item_pack_size(it);
+        cut = 1;
+    }
+    return cut;
+}
+
+int item_pack_fit(struct item *it, size_t max)
+{
+    /* record order indexes: what matters least goes first */
+    static const int bodies[] = {3, 2}; /* content, summary */
+    static const int names[] = {7, 6};  /* author, feed_title */
+    static const int title[] = {1};
+    size_t size = item_pack_size(it);
+    int cut = 0, rc;
+
+    if ((rc = item_pack_cut_texts(it, bodies, 2, max, &size)) < 0)
+        return -1;
+    cut |= rc;
+    while (size > max && it->ncategories > 0) {
+        char *c = it->categories[--it->ncategories];
+
+        size -= 4 + strlen(c);
+        free(c);
+        it->categories[it->ncategories] = NULL;
+        cut = 1;
+    }
+    if (it->ncategories == 0) { /* as item_pack_decode() leaves it */
+        free(it->categories);
+        it->categories = NULL;
+    }
+    if ((rc = item_pack_cut_texts(it, names, 2, max, &size)) < 0 ||
+        (cut |= rc, rc = item_pack_cut_texts(it, title, 1, max, &size)) < 0)
+        return -1;
+    cut |= rc;
+    return size <= max ? cut : -1;
+}
+
 int item_pack_is_packed(const void *buf, size_t len)
 {
     return len >= ITEM_PACK_MAGIC_LEN && memcmp(buf, ITEM_PACK_MAGIC, ITEM_PACK_MAGIC_LEN) == 0;

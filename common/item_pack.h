@@ -51,6 +51,23 @@
  * than 4 GiB - 2 also makes it fail. */
 unsigned char *item_pack_encode(const struct item *it, size_t *len);
 
+/* The size item_pack_encode() would give `it` (strings counted by strlen,
+ * not checked). */
+size_t item_pack_size(const struct item *it);
+
+/* Make `it` pack into at most `max` bytes by cutting its texts, for an
+ * item a feed made too large for the hand-off (wire.h: WIRE_MAX_ITEM).
+ * What matters least goes first: the longer of content and summary is
+ * cut, again until the record fits or both are cut; then categories are
+ * dropped from the last; then author and feed_title are cut, and last the
+ * title.  Each cut is at a UTF-8 character boundary and ends with
+ * "\u2026" (a horizontal ellipsis, 3 bytes).  id, link, feed and
+ * published are never changed.  Returns 0 when the item fits (unchanged if it already
+ * did), 1 when it was cut to fit, -1 when even with every cut it would not
+ * (its id, link and feed alone are too long) or on allocation failure;
+ * after -1 the item may be partly cut. */
+int item_pack_fit(struct item *it, size_t max);
+
 /* Unpack a record.  Untrusted input: every length is checked against what
  * is left, bytes after the record, bad UTF-8, NUL bytes, a missing or
  * empty `id` are errors in *err naming the field and the byte offset

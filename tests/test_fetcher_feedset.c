@@ -5,7 +5,8 @@
  * against the configured interval, jitter), hosts for the per-host limit,
  * the poller's header parsers and ingest's content hash; ingest's
  * in-memory seen set of a feed the store knows nothing of, against the
- * store's look-ups on the same document.
+ * store's look-ups on the same document; items too large for the hand-off
+ * (cut to fit, or dropped) that must not hold back the rest of their feed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,8 +25,10 @@
 #include "handoff.h"
 #include "ingest.h"
 #include "item.h"
+#include "item_pack.h"
 #include "poller.h"
 #include "store.h"
+#include "wire.h"
 
 static void test_backoff(void **state)
 {
@@ -615,6 +618,146 @@ static void test_ingest_fresh_feed(void **state)
     assert_int_equal(mem.stats[0].old, 1);
 }
 
+/* ------------------------------------------------------------------------ */
+/* ingest: an item too large for the hand-off does not block its feed */
+
+#define BIG_URL "http://big.example/rss"
+
+/* A feed, newest first: two small stories, an item whose description is
+ * 1.8 MB of HTML (its summary and content over WIRE_MAX_ITEM), an item
+ * whose guid alone is 1.1 MB, and the oldest, small. */
+static char *big_document(size_t *len)
+{
+    static const char para[] = "<p>Ukraine territorial concessions \xc3\xa9t\xc3\xa9 "
+                               "\xe2\x80\x94 NATO membership talks go on.</p>";
+    size_t big = 1800000, huge_id = 1100000, size = big + huge_id + 8192, i;
+    char *buf = malloc(size), *p;
+
+    assert_non_null(buf);
+    p = buf;
+    p += sprintf(p, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\">"
+                    "<channel><title>Big</title>\n"
+                    "<item><guid>new2</guid><title>Newest</title>"
+                    "<pubDate>Tue, 14 Nov 2023 22:13:20 GMT</pubDate></item>\n"
+                    "<item><guid>new1</guid><title>Newer</title></item>\n"
+                    "<item><guid>big</guid><title>The big story</title>"
+                    "<link>https://big.example/story</link><description><![CDATA[");
+    for (i = 0; i + sizeof(para) - 1 <= big; i += sizeof(para) - 1)
+        p += sprintf(p, "%s", para);
+    p += sprintf(p, "]]></description></item>\n<item><guid>");
+    memset(p, 'g', huge_id);
+    p += huge_id;
+    p += sprintf(p, "</guid><title>Huge id</title></item>\n"
+                    "<item><guid>old1</guid><title>Oldest</title></item>\n"
+                    "</channel></rss>\n");
+    *len = (size_t)(p - buf);
+    assert_true(*len < size);
+    return buf;
+}
+
+static void test_ingest_oversize_item(void **state)
+{
+    char dir[] = "/tmp/na-test-big-XXXXXX";
+    struct handoff_opts hopts = {0, 0, 0};
+    struct feed_conf v[1];
+    struct feedlist fl = {v, 1};
+    struct feedset *set = NULL;
+    struct handoff *h = NULL;
+    struct ingest_ctx cx;
+    struct ingest_doc doc;
+    struct poller_result r;
+    struct ingest_stats stats[2];
+    struct store *st;
+    struct fs_feed *fd;
+    void *zctx = zmq_ctx_new();
+    sqlite3_stmt *s;
+    const char *ids[] = {"old1", "big", "new1", "new2"};
+    int nrows = 0;
+    char *body;
+    size_t len;
+    na_error err;
+
+    (void)state;
+    assert_non_null(zctx);
+    st = tmp_store_open(dir);
+    na_error_clear(&err);
+    assert_int_equal(handoff_new_store(zctx, "inproc://na-test-big", st, NULL, &hopts, &h, &err),
+                     0);
+    v[0] = conf(BIG_URL, "B", 300);
+    assert_int_equal(feedset_build(&fl, NULL, st, &set, &err), 0);
+    fd = set->feeds[0];
+    memset(&cx, 0, sizeof(cx));
+    cx.store = st;
+    cx.handoff = h;
+    cx.max_backoff_s = 3600;
+    body = big_document(&len);
+    memset(&r, 0, sizeof(r));
+    r.ok = 1;
+    r.http_status = 200;
+    r.body = body;
+    r.len = len;
+    r.content_type = "application/rss+xml";
+    r.retry_after_s = r.max_age_s = r.expires_s = -1;
+    memset(stats, 0, sizeof(stats));
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(ingest_prepare(&r, fd->url, &doc), 0);
+        assert_int_equal(doc.n, 5);
+        assert_int_equal(ingest_result_doc(&cx, fd, &r, &doc, FRESH_NOW + 60 * round,
+                                           &stats[round]),
+                         0);
+        ingest_doc_clear(&doc);
+    }
+    /* the first poll: four sent (one of them cut), the huge id dropped,
+     * nothing held back; the second finds every one of the five known */
+    assert_int_equal(stats[0].items, 5);
+    assert_int_equal(stats[0].sent, 4);
+    assert_int_equal(stats[0].cut, 1);
+    assert_int_equal(stats[0].dropped, 1);
+    assert_int_equal(stats[0].deferred, 0);
+    assert_int_equal(stats[1].sent + stats[1].cut + stats[1].dropped + stats[1].deferred, 0);
+    assert_int_equal(fd->st.items_seen, 5);
+
+    /* in the outbox, oldest first: the big story fits the hand-off and
+     * keeps its title, link and the start of its text */
+    assert_int_equal(sqlite3_prepare_v2(store_sqlite(st),
+                                        "SELECT id, json FROM outbox WHERE feed = ?1 ORDER BY tag",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_bind_text(s, 1, BIG_URL, -1, SQLITE_STATIC), SQLITE_OK);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const void *rec = sqlite3_column_blob(s, 1);
+        size_t n = (size_t)sqlite3_column_bytes(s, 1);
+        struct item *it = NULL;
+
+        assert_true(nrows < 4);
+        assert_string_equal((const char *)sqlite3_column_text(s, 0), ids[nrows]);
+        assert_true(n <= WIRE_MAX_ITEM);
+        assert_int_equal(item_pack_decode(rec, n, &it, &err), 0);
+        if (strcmp(ids[nrows], "big") == 0) {
+            /* an RSS description is the summary (HTML), its text the content */
+            const char *text = it->summary;
+            size_t tl;
+
+            assert_non_null(text);
+            tl = strlen(text);
+            assert_true(n > WIRE_MAX_ITEM - 64);
+            assert_string_equal(it->title, "The big story");
+            assert_string_equal(it->link, "https://big.example/story");
+            assert_non_null(strstr(text, "Ukraine territorial concessions"));
+            assert_string_equal(text + tl - 3, "\xe2\x80\xa6");
+        }
+        item_free(&it);
+        nrows++;
+    }
+    sqlite3_finalize(s);
+    assert_int_equal(nrows, 4);
+    free(body);
+    handoff_destroy(&h);
+    zmq_ctx_term(zctx);
+    feedset_free(&set);
+    tmp_store_remove(&st, dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -628,6 +771,7 @@ int main(void)
         cmocka_unit_test(test_header_hints),
         cmocka_unit_test(test_content_hash),
         cmocka_unit_test(test_ingest_fresh_feed),
+        cmocka_unit_test(test_ingest_oversize_item),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -715,6 +715,213 @@ static void test_large(void **state)
     item_free(&it);
 }
 
+/* --- fitting an item under a size limit -------------------------------------- */
+
+/* A deep copy (through the record: the items here are valid). */
+static struct item *copy_item(const struct item *it)
+{
+    struct item *out = NULL;
+    unsigned char *rec;
+    size_t len;
+
+    assert_non_null(rec = item_pack_encode(it, &len));
+    assert_int_equal(len, item_pack_size(it));
+    assert_int_equal(item_pack_decode(rec, len, &out, NULL), 0);
+    free(rec);
+    return out;
+}
+
+/* A string of n bytes: `unit` repeated, then ASCII to make up the rest. */
+static char *repeat(const char *unit, size_t n)
+{
+    size_t u = strlen(unit), i = 0;
+    char *s = malloc(n + 1);
+
+    assert_non_null(s);
+    for (; i + u <= n; i += u)
+        memcpy(s + i, unit, u);
+    for (; i < n; i++)
+        s[i] = 'x';
+    s[n] = '\0';
+    return s;
+}
+
+/* What item_pack_fit may do to `orig`, giving `cut` (returned rc): texts
+ * become a prefix of themselves ended by U+2026, categories are dropped
+ * from the end, nothing else changes; the record fits and decodes. */
+static void assert_fitted(const struct item *orig, const struct item *cut, size_t max, int rc)
+{
+    static const char ell[] = "\xe2\x80\xa6";
+    const char *o[] = {orig->title, orig->summary, orig->content, orig->author, orig->feed_title};
+    const char *c[] = {cut->title, cut->summary, cut->content, cut->author, cut->feed_title};
+    struct item *back = NULL;
+    unsigned char *rec;
+    size_t len, i, changed = 0;
+
+    assert_true(rc == 0 || rc == 1);
+    assert_true(item_pack_size(cut) <= max);
+    assert_string_equal(cut->id, orig->id);
+    assert_true((cut->link == NULL) == (orig->link == NULL));
+    if (orig->link != NULL)
+        assert_string_equal(cut->link, orig->link);
+    assert_true((cut->feed == NULL) == (orig->feed == NULL));
+    if (orig->feed != NULL)
+        assert_string_equal(cut->feed, orig->feed);
+    assert_true(cut->published == orig->published);
+    for (i = 0; i < 5; i++) {
+        assert_true((o[i] == NULL) == (c[i] == NULL));
+        if (o[i] == NULL || strcmp(o[i], c[i]) == 0)
+            continue;
+        changed++;
+        len = strlen(c[i]);
+        assert_true(len >= 3 && len < strlen(o[i]));
+        assert_memory_equal(c[i] + len - 3, ell, 3);
+        assert_memory_equal(c[i], o[i], len - 3);
+        /* cut at a character boundary: what was kept ends a character */
+        assert_true(((unsigned char)o[i][len - 3] & 0xC0) != 0x80);
+    }
+    assert_true(cut->ncategories <= orig->ncategories);
+    for (i = 0; i < cut->ncategories; i++)
+        assert_string_equal(cut->categories[i], orig->categories[i]);
+    assert_int_equal(rc, changed > 0 || cut->ncategories < orig->ncategories);
+    /* the record is valid: it decodes to the same item */
+    assert_non_null(rec = item_pack_encode(cut, &len));
+    assert_int_equal(len, item_pack_size(cut));
+    assert_int_equal(item_pack_decode(rec, len, &back, NULL), 0);
+    testutil_assert_same_item(cut, back);
+    free(rec);
+    item_free(&back);
+}
+
+static void test_fit(void **state)
+{
+    struct item *it = item_new(), *orig, *c;
+    size_t max = 1024 * 1024, size;
+    char name[32];
+    int rc;
+
+    (void)state;
+    assert_int_equal(item_set(&it->id, "urn:big"), 0);
+    assert_int_equal(item_set(&it->title, "Ukraine territorial concessions"), 0);
+    assert_int_equal(item_set(&it->link, "https://example.org/big"), 0);
+    assert_int_equal(item_set(&it->feed, "https://example.org/rss"), 0);
+    it->published = 1700000000;
+    /* 2 MB of content and 1.5 MB of summary, in 2-, 3- and 4-byte characters
+     * whose boundaries fall anywhere */
+    it->content = repeat("\xc3\xa9t\xe2\x82\xac\xf0\x9f\x93\xb0 ", 2000001);
+    it->summary = repeat("\xd0\xb8\xe2\x80\x94", 1500000);
+
+    /* already small enough: unchanged */
+    orig = copy_item(it);
+    size = item_pack_size(it);
+    assert_int_equal(item_pack_fit(it, size), 0);
+    testutil_assert_same_item(orig, it);
+
+    /* one byte over: cut the longest text, by little */
+    assert_int_equal(rc = item_pack_fit(it, size - 1), 1);
+    assert_fitted(orig, it, size - 1, rc);
+    assert_string_equal(it->summary, orig->summary);
+    assert_true(strlen(it->content) + 8 >= strlen(orig->content));
+    item_free(&it);
+
+    /* to 1 MiB: the content goes first (longest), then the summary */
+    it = copy_item(orig);
+    assert_int_equal(rc = item_pack_fit(it, max), 1);
+    assert_fitted(orig, it, max, rc);
+    assert_true(item_pack_size(it) > max - 16); /* no more cut than needed */
+    assert_string_equal(it->title, orig->title);
+    item_free(&it);
+
+    /* every limit from the floor up: fits, or -1 only below id+link+feed */
+    free(orig->content);
+    free(orig->summary);
+    orig->content = repeat("\xc3\xa9t\xe2\x82\xac\xf0\x9f\x93\xb0 ", 301);
+    orig->summary = repeat("\xd0\xb8\xe2\x80\x94", 200);
+    assert_int_equal(item_add_category(orig, "one"), 0);
+    assert_int_equal(item_add_category(orig, "two"), 0);
+    assert_int_equal(item_set(&orig->author, "A. Writer"), 0);
+    /* the least it can come to: id, link, feed, and each text that is
+     * there cut to the ellipsis (or kept when not longer) */
+    c = item_new();
+    assert_non_null(c);
+    c->id = strdup(orig->id);
+    c->link = strdup(orig->link);
+    c->feed = strdup(orig->feed);
+    size = item_pack_size(c);
+    item_free(&c);
+    {
+        const char *t[] = {orig->title, orig->summary, orig->content, orig->author,
+                           orig->feed_title};
+
+        for (size_t i = 0; i < 5; i++)
+            if (t[i] != NULL)
+                size += strlen(t[i]) < 3 ? strlen(t[i]) : 3;
+    }
+    for (size_t m = 40; m < 700; m++) {
+        it = copy_item(orig);
+        rc = item_pack_fit(it, m);
+        if (m < size) {
+            assert_int_equal(rc, -1);
+        } else {
+            assert_fitted(orig, it, m, rc);
+        }
+        item_free(&it);
+    }
+    item_free(&orig);
+
+    /* categories are dropped from the last once the texts are cut */
+    it = item_new();
+    assert_int_equal(item_set(&it->id, "cats"), 0);
+    assert_int_equal(item_set(&it->title, "short"), 0);
+    for (int i = 0; i < 40000; i++) {
+        snprintf(name, sizeof(name), "category %d", i);
+        assert_int_equal(item_add_category(it, name), 0);
+    }
+    orig = copy_item(it);
+    assert_int_equal(rc = item_pack_fit(it, 100000), 1);
+    assert_fitted(orig, it, 100000, rc);
+    assert_true(it->ncategories > 0 && it->ncategories < orig->ncategories);
+    assert_string_equal(it->title, "short");
+    item_free(&it);
+    item_free(&orig);
+
+    /* a link alone over the limit: cannot fit */
+    it = item_new();
+    assert_int_equal(item_set(&it->id, "long-link"), 0);
+    it->link = repeat("https://example.org/", 2000000);
+    it->summary = repeat("text ", 500000);
+    assert_int_equal(item_pack_fit(it, max), -1);
+    item_free(&it);
+}
+
+/* Random valid items and limits: whatever fits, fits as assert_fitted says. */
+static void test_fit_random(void **state)
+{
+    (void)state;
+    for (int n = 0; n < 3000; n++) {
+        struct item *it = random_item(), *orig;
+        unsigned char *rec;
+        size_t len, max;
+        int rc;
+
+        if (it->id == NULL || it->id[0] == '\0' || /* the decoder refuses those */
+            (rec = item_pack_encode(it, &len)) == NULL) { /* invalid UTF-8 */
+            item_free(&it);
+            continue;
+        }
+        free(rec);
+        orig = copy_item(it);
+        max = ITEM_PACK_MIN_SIZE + rnd_below(len + 64);
+        rc = item_pack_fit(it, max);
+        if (rc >= 0)
+            assert_fitted(orig, it, max, rc);
+        else
+            assert_true(item_pack_size(it) > max);
+        item_free(&it);
+        item_free(&orig);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -727,6 +934,8 @@ int main(void)
         cmocka_unit_test(test_truncated_and_overlong),
         cmocka_unit_test(test_malformed_records),
         cmocka_unit_test(test_large),
+        cmocka_unit_test(test_fit),
+        cmocka_unit_test(test_fit_random),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -332,6 +332,8 @@ static void fetcher_ingest(struct fetcher *f, struct fs_feed *fd, const struct p
     f->round.items += stats.items;
     f->round.sent += stats.sent;
     f->round.deferred += stats.deferred;
+    f->round.cut += stats.cut;
+    f->round.dropped += stats.dropped;
     f->dirty = 1;
 }
 
@@ -447,9 +449,9 @@ int fetcher_run_once(struct fetcher *f, struct fetcher_round *out)
                  (unsigned long long)hs.resent, (unsigned long long)hs.bad_acks);
     }
     log_info("round done: %zu feeds, %zu ok, %zu not modified, %zu failed; "
-             "%zu items read, %zu sent, %zu deferred",
+             "%zu items read, %zu sent (%zu cut to fit), %zu deferred, %zu dropped",
              out->feeds, out->ok, out->not_modified, out->failed, out->items, out->sent,
-             out->deferred);
+             out->cut, out->deferred, out->dropped);
     return 0;
 }
 

@@ -42,7 +42,7 @@
 /* What one round (fetcher_run_once) did. */
 struct fetcher_round {
     size_t feeds, ok, not_modified, failed;
-    size_t items, sent, deferred;
+    size_t items, sent, deferred, cut, dropped;
 };
 
 struct fetcher;

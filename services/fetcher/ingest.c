@@ -108,6 +108,7 @@ void ingest_doc_clear(struct ingest_doc *d)
     free(d->items);
     free(d->packed);
     free(d->packed_len);
+    free(d->cut_from);
     free(d->hash);
     free(d->bozo_reason);
     memset(d, 0, sizeof(*d));
@@ -141,7 +142,9 @@ int ingest_prepare(const struct poller_result *r, const char *feed_url, struct i
     out->packed = calloc(out->n ? out->n : 1, sizeof(*out->packed));
     out->packed_len = calloc(out->n ? out->n : 1, sizeof(*out->packed_len));
     out->hash = calloc(out->n ? out->n : 1, sizeof(*out->hash));
-    if (out->packed == NULL || out->packed_len == NULL || out->hash == NULL) {
+    out->cut_from = calloc(out->n ? out->n : 1, sizeof(*out->cut_from));
+    if (out->packed == NULL || out->packed_len == NULL || out->hash == NULL ||
+        out->cut_from == NULL) {
         ingest_doc_clear(out);
         snprintf(out->error, sizeof(out->error), "out of memory while converting items");
         return -1;
@@ -153,6 +156,17 @@ int ingest_prepare(const struct poller_result *r, const char *feed_url, struct i
         out->hash[i] = ingest_content_hash(it);
         if ((out->packed[i] = item_pack_encode(it, &out->packed_len[i])) == NULL)
             continue; /* ingest_send says why, with the whole item */
+        if (out->packed_len[i] > WIRE_MAX_ITEM) {
+            /* the hand-off (and the matcher) refuse it as it is: send the
+             * story with its texts cut rather than block the feed */
+            out->cut_from[i] = out->packed_len[i];
+            free(out->packed[i]);
+            out->packed[i] = NULL;
+            out->packed_len[i] = 0;
+            if (item_pack_fit(it, WIRE_MAX_ITEM) < 0 ||
+                (out->packed[i] = item_pack_encode(it, &out->packed_len[i])) == NULL)
+                continue; /* ingest_items drops it */
+        }
         /* what ingest_result_doc still needs: id, feed, published; the
          * rest is freed here, on the thread that made it */
         free(it->title);
@@ -396,7 +410,7 @@ static int ingest_items(const struct ingest_ctx *cx, struct fs_feed *fd,
     for (i = doc->n; i-- > 0;) {
         const struct item *it = items[i];
         uint64_t hash;
-        int seen, old;
+        int seen, old, drop = 0;
 
         if (it->id == NULL || it->id[0] == '\0')
             continue; /* feed_doc_to_items always gives an id; be safe */
@@ -411,19 +425,37 @@ static int ingest_items(const struct ingest_ctx *cx, struct fs_feed *fd,
             continue;
         old = cutoff != INT64_MIN && it->published != ITEM_TIME_UNKNOWN &&
               it->published < cutoff;
-        if (!old) {
+        if (!old && doc->cut_from[i] != 0 && doc->packed[i] == NULL) {
+            /* too large even with its texts cut (its id or link): no
+             * matcher would take it; record it, or it would block the
+             * feed's newer items at every poll */
+            log_error("feed %s: item '%.200s%s' dropped: %zu bytes packed, over the "
+                      "hand-off's limit of %d even with its texts cut",
+                      feedset_label(fd, label, sizeof(label)), it->id,
+                      strlen(it->id) > 200 ? "..." : "", doc->cut_from[i], WIRE_MAX_ITEM);
+            stats->dropped++;
+            drop = 1; /* recorded, not sent */
+        } else if (!old) {
             if (blocked) {
                 stats->deferred++;
                 continue;
             }
             if (ingest_send_packed(cx, it, doc->packed[i], doc->packed_len[i]) != 0) {
                 if (errno != EAGAIN)
-                    log_error("feed %s: cannot send item '%s': %s",
+                    log_error("feed %s: cannot send item '%.200s': %s",
                               feedset_label(fd, label, sizeof(label)), it->id,
                               zmq_strerror(errno));
                 blocked = 1;
                 stats->deferred++;
                 continue;
+            }
+            if (doc->cut_from[i] != 0) {
+                log_warn("feed %s: item '%.200s%s' is %zu bytes packed, over the hand-off's "
+                         "limit of %d: sent with its longest texts cut to %zu bytes",
+                         feedset_label(fd, label, sizeof(label)), it->id,
+                         strlen(it->id) > 200 ? "..." : "", doc->cut_from[i], WIRE_MAX_ITEM,
+                         doc->packed_len[i]);
+                stats->cut++;
             }
         }
         if (fresh)
@@ -433,7 +465,7 @@ static int ingest_items(const struct ingest_ctx *cx, struct fs_feed *fd,
         fd->st.items_seen++;
         if (old)
             stats->old++;
-        else
+        else if (!drop)
             stats->sent++;
     }
     if (fresh && fresh_flush(&fr, store, fd->url, now) != 0)

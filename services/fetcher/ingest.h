@@ -65,6 +65,8 @@ struct ingest_stats {
     size_t sent;     /* sent and recorded */
     size_t old;      /* first poll, older than max_age_s: recorded, not sent */
     size_t deferred; /* could not be sent now */
+    size_t cut;      /* over the hand-off's size limit: texts cut to fit, sent */
+    size_t dropped;  /* too large even when cut: recorded, not sent */
     size_t reissued; /* known by content hash under a new id: not sent */
 };
 
@@ -90,6 +92,9 @@ struct ingest_doc {
     unsigned char **packed; /* packed[i]: items[i] packed (item_pack.h), the wire
                                payload; NULL when it could not be made */
     size_t *packed_len; /* packed_len[i]: its length in bytes */
+    size_t *cut_from;   /* cut_from[i]: 0, or the packed size of items[i] as the
+                           feed gave it, over WIRE_MAX_ITEM: its texts were cut to
+                           fit (item_pack_fit), or, with packed[i] NULL, could not be */
     uint64_t *hash;     /* hash[i]: ingest_content_hash(items[i]) */
 };
 

@@ -64,8 +64,10 @@ int main(int argc, char **argv)
 
             rc = fetcher_run_once(f, &r);
             printf("{\"feeds\": %zu, \"ok\": %zu, \"not_modified\": %zu, \"failed\": %zu, "
-                   "\"items\": %zu, \"sent\": %zu, \"deferred\": %zu}\n",
-                   r.feeds, r.ok, r.not_modified, r.failed, r.items, r.sent, r.deferred);
+                   "\"items\": %zu, \"sent\": %zu, \"deferred\": %zu, \"cut\": %zu, "
+                   "\"dropped\": %zu}\n",
+                   r.feeds, r.ok, r.not_modified, r.failed, r.items, r.sent, r.deferred, r.cut,
+                   r.dropped);
             fflush(stdout);
         } else {
             rc = fetcher_run(f);

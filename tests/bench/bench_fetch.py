@@ -172,14 +172,35 @@ def log_len(tmp):
         return sum(1 for _ in f)
 
 
+def nginx_cpu(master):
+    """CPU time (user + system, s) its workers have used so far (/proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master:  # ppid; utime, stime are fields 14, 15 of stat
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
 def run_curl(cfg, parallel):
+    """Wall time and CPU time (user + system, s) of one curl round."""
     t0 = time.monotonic()
-    r = subprocess.run(["curl", "--parallel", "--parallel-max", str(parallel), "-s", "-K", cfg],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen(["curl", "--parallel", "--parallel-max", str(parallel), "-s", "-K",
+                          cfg], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = p.stderr.read()
+    _, status, ru = os.wait4(p.pid, 0)
     took = time.monotonic() - t0
-    if r.returncode != 0:
-        sys.exit("bench: curl failed: %s" % r.stderr.decode()[-500:])
-    return took
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        sys.exit("bench: curl failed: %s" % err.decode()[-500:])
+    return took, ru.ru_utime + ru.ru_stime
 
 
 class Sink:
@@ -224,11 +245,13 @@ class Sink:
         self.ctx.term()
 
 
-def run_floor(floor, www):
-    """The floor comparator's JSON line (bench_fetch_floor.c), or None."""
+def run_floor(floor, www, sax=False):
+    """The floor comparator's JSON line (bench_fetch_floor.c), or None;
+    sax: libxml2's tokenizer alone, no tree."""
     if floor is None or not os.path.exists(floor):
         return None
-    r = subprocess.run([floor, "--rounds", "3", www], stdout=subprocess.PIPE,
+    r = subprocess.run([floor, "--rounds", "3"] + (["--sax"] if sax else []) + [www],
+                       stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE)
     if r.returncode != 0:
         sys.exit("bench: %s failed: %s" % (floor, r.stderr.decode()[-500:]))
@@ -321,12 +344,17 @@ def main():
 
         run_curl(curl_cfg, a.parallel)  # warm-up, not measured
         n0 = log_len(tmp)
-        curl_s = run_curl(curl_cfg, a.parallel)
+        ng0 = nginx_cpu(nginx.pid)
+        curl_s, curl_cpu = run_curl(curl_cfg, a.parallel)
+        nginx_curl_cpu = nginx_cpu(nginx.pid) - ng0
         _, _, curl_bytes, n1, _ = log_bytes(tmp, n0)
         fl = run_floor(floor, www)
+        fl_sax = run_floor(floor, www, sax=True)
 
         sink_cpu0 = sink.cpu
+        ng0 = nginx_cpu(nginx.pid)
         f1_s, f1_rss, r1, f1_cpu = run_fetcher(fetcher, config, os.path.join(tmp, "round1.log"))
+        nginx_f1_cpu = nginx_cpu(nginx.pid) - ng0
         _, _, bytes1, n2, uri1 = log_bytes(tmp, n1)
         deadline = time.monotonic() + 10
         while sink.count < r1["sent"] and time.monotonic() < deadline:
@@ -366,6 +394,7 @@ def main():
         print("%-44s %12s %12s" % ("", "measured", "target"))
         print("%-44s %11.2fs %12s" % ("curl --parallel-max %d, one round" % a.parallel,
                                       curl_s, ""))
+        print("  (CPU: curl %.2fs, nginx %.2fs)" % (curl_cpu, nginx_curl_cpu))
         if fl is not None:
             print("%-44s %11.2fs %12s" % ("bare parse of the same bytes (1 core)",
                                           fl["secs"], "(floor)"))
@@ -375,12 +404,23 @@ def main():
             print("%-44s %11.2fs %12s" % ("curl + bare parse", curl_s + fl["secs"], "(floor)"))
             print("%-44s %11.2fx %12s" % ("  curl + bare parse vs curl",
                                           (curl_s + fl["secs"]) / curl_s, ""))
+            print("%-44s %11.2fs %12s" % ("libxml2 tokenizer alone (SAX, no tree, 1 core)",
+                                          fl_sax["secs"], ""))
+            # Download and read every byte, on all cores at once, with no other
+            # work: curl's and nginx's CPU plus the parse, spread evenly.
+            cores = os.cpu_count() or 1
+            for name, f in (("bare parse", fl), ("tokenizer", fl_sax)):
+                bound = (curl_cpu + nginx_curl_cpu + f["cpu_secs"]) / cores
+                print("%-44s %11.2fs %11.2fx curl" % (
+                    "  (curl + nginx + %s CPU) / %d cores" % (name, cores), bound,
+                    bound / curl_s))
         else:
             print("%-44s %12s" % ("bare parse of the same bytes (1 core)",
                                   "n/a (build bench_fetch_floor)"))
         print("%-44s %11.2fs %12s" % ("newsalert-fetcher --once, round 1", f1_s, ""))
         if f1_cpu is not None:
             print("%-44s %11.2fs %12s" % ("  its CPU time (user + system)", f1_cpu, ""))
+        print("%-44s %11.2fs %12s" % ("  nginx's CPU time", nginx_f1_cpu, ""))
         print("%-44s %11.2fs %12s" % ("  the benchmark sink's CPU time (Python)", sink_cpu1, ""))
         print("%-44s %11.2fx %11.1fx %s" % ("  wall time vs curl", ratio, TARGET_WALL_RATIO,
                                            "ok" if ok_wall else "MISSED"))

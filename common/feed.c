@@ -17,6 +17,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <iconv.h>
+#include <limits.h>
 #include <libxml/HTMLparser.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bytescan.h"
 #include "feed_internal.h"
 #include "html.h"
 
@@ -828,10 +830,9 @@ static void repair_xml(const char *s, size_t len, struct repair *r, struct strbu
         } else if (len - i >= 2 && s[i + 1] == '?') {
             i = copy_through(out, s, len, i, "?>");
         } else if (len - i >= 9 && memcmp(s + i, "<!DOCTYPE", 9) == 0) {
-            const char *gt = memchr(s + i, '>', len - i);
-            const char *br = memchr(s + i, '[', len - i);
+            const char *p = bytescan2(s + i, len - i, '>', '[');
 
-            if (br != NULL && (gt == NULL || br < gt))
+            if (p != NULL && *p == '[')
                 i = copy_through(out, s, len, i, "]");
             else
                 i = copy_through(out, s, len, i, ">");
@@ -840,6 +841,45 @@ static void repair_xml(const char *s, size_t len, struct repair *r, struct strbu
             i++;
         }
     }
+}
+
+/* The first start tag of s[0..len) with more than FEED_MAX_ATTRIBUTES
+ * attributes: returns its offset, or len when there is none.  Counts the
+ * '=' outside quoted values between a '<' that opens a name and the '>'
+ * that ends it; each byte is read once (a quoted value is skipped with
+ * memchr), so the scan is linear whatever the markup.  A "tag" inside a
+ * comment or CDATA section counts too: a false alarm needs 257 '=' in one
+ * pair of angle brackets there, which no feed has. */
+static size_t attributes_over(const char *s, size_t len)
+{
+    static const unsigned char stop[256] = {['>'] = 1, ['"'] = 1, ['\''] = 1, ['='] = 1,
+                                            ['<'] = 1};
+    const char *p = s, *end = s + len;
+
+    while ((p = memchr(p, '<', (size_t)(end - p))) != NULL) {
+        const char *tag = p;
+        size_t n = 0;
+
+        p++;
+        if (p >= end || !is_name_start((unsigned char)*p))
+            continue;
+        while (p < end) {
+            while (p < end && !stop[(unsigned char)*p])
+                p++;
+            if (p >= end || *p == '>' || *p == '<')
+                break; /* the tag ends (an unclosed one at the next '<') */
+            if (*p == '=') {
+                if (++n > FEED_MAX_ATTRIBUTES)
+                    return (size_t)(tag - s);
+                p++;
+            } else { /* a quoted value */
+                const char *q = memchr(p + 1, *p, (size_t)(end - p - 1));
+
+                p = q != NULL ? q + 1 : end;
+            }
+        }
+    }
+    return len;
 }
 
 /* Where to cut a document that has more entries than a feed_doc keeps:
@@ -944,6 +984,22 @@ int feed_parse(const char *buf, size_t len, const char *base_url, const char *co
     if (is_json) {
         rc = feed_jsonfeed_parse(dec.text, dec.len, doc, err);
         goto done;
+    }
+    {
+        size_t at = attributes_over(dec.text, dec.len);
+
+        if (at < dec.len) {
+            size_t line = 1;
+
+            for (size_t k = 0; k < at; k++)
+                line += dec.text[k] == '\n';
+            na_error_set(err, (int)(line < INT_MAX ? line : INT_MAX), 0,
+                         "line %zu (byte %zu): a start tag with more than %u attributes: "
+                         "refused (no feed needs so many; libxml2 takes time quadratic "
+                         "in their number)",
+                         line, at, FEED_MAX_ATTRIBUTES);
+            goto done;
+        }
     }
     /* the repaired text is about as long as the original: one allocation */
     fixed.p = dec.len < SIZE_MAX / 2 ? malloc(dec.len + dec.len / 8 + 64) : NULL;

@@ -68,6 +68,10 @@ struct feed_doc {
  * (an XML document is cut before the entry too many, so libxml2 does not
  * even build the tree of the rest). */
 #define FEED_MAX_ENTRIES 10000u
+/* A start tag with more attributes (namespace declarations included) makes
+ * the document an error: libxml2 2.9 checks each attribute against the
+ * others (80,000 on one element: 9 s of CPU), no feed needs so many. */
+#define FEED_MAX_ATTRIBUTES 256u
 
 /* Parse a feed document (RSS 0.9x/1.0/2.0, Atom 0.3/1.0, CDF, JSON Feed
  * 1.0/1.1).  base_url (may be NULL) resolves relative links; content_type

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <strings.h>
 
+#include "bytescan.h"
 #include "strbuf.h"
 
 /* Byte classes for html_fold_space: 0 kept as is, 1 ASCII whitespace, 2
@@ -367,12 +368,9 @@ static void presize(struct strbuf *b, size_t n)
  * where it stopped. */
 static size_t copy_run(struct strbuf *b, const char *html, size_t len, size_t i)
 {
-    const char *lt = memchr(html + i, '<', len - i), *amp;
-    size_t k = lt == NULL ? len : (size_t)(lt - html);
+    const char *p = bytescan2(html + i, len - i, '<', '&');
+    size_t k = p == NULL ? len : (size_t)(p - html);
 
-    amp = memchr(html + i, '&', k - i);
-    if (amp != NULL)
-        k = (size_t)(amp - html);
     strbuf_add(b, html + i, k - i);
     return k;
 }

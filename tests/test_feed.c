@@ -713,6 +713,91 @@ static void test_huge_attribute(void **state)
 
 /* NUL bytes: a few are dropped (bozo, the reason counts them), many make
  * the document binary data. */
+/* Hostile documents that once cost time quadratic in their size (a search
+ * to the end of the document for each of a million tokens): each now
+ * parses in about a second at most. */
+static void test_linear_hostile(void **state)
+{
+    const size_t n = 600000;
+    char *buf = malloc(n * 16 + 1024);
+    size_t len;
+    struct feed_doc *doc;
+
+    (void)state;
+    assert_non_null(buf);
+    /* a DOCTYPE repeated: each looked for its '[' or '>' */
+    len = (size_t)sprintf(buf, "<?xml version=\"1.0\"?>");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)sprintf(buf + len, "<!DOCTYPE x>");
+    len += (size_t)sprintf(buf + len, "<rss version=\"2.0\"><channel><title>T</title>"
+                                      "<item><title>one</title></item></channel></rss>");
+    doc = parse_ok(buf, NULL); /* not well-formed (one DOCTYPE at most): bozo */
+    assert_int_equal(doc->bozo, 1);
+    feed_doc_free(&doc);
+    /* a description of bare ampersands and undefined entities */
+    len = (size_t)sprintf(buf, "<rss version=\"2.0\"><channel><title>T</title><item>"
+                               "<title>amp</title><description>");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)sprintf(buf + len, i % 2 ? "&foo; " : "a & b ");
+    len += (size_t)sprintf(buf + len, "</description></item></channel></rss>");
+    doc = parse_ok(buf, NULL);
+    assert_int_equal(doc->nentries, 1);
+    assert_non_null(doc->entries[0].summary);
+    assert_int_equal(strncmp(doc->entries[0].summary, "a &amp; b &foo; a &amp; b", 24), 0);
+    feed_doc_free(&doc);
+    free(buf);
+}
+
+/* A start tag with thousands of attributes (libxml2 2.9 compares each with
+ * the others: 80,000 took 9 s) is refused before libxml2 sees it; up to
+ * FEED_MAX_ATTRIBUTES is a feed like any other, and '=' in quoted values
+ * does not count. */
+static void test_attribute_bomb(void **state)
+{
+    size_t size = 64 + 80000 * 32 + 256, len, n;
+    char *buf = malloc(size);
+    struct feed_doc *doc = NULL;
+    na_error err;
+
+    (void)state;
+    assert_non_null(buf);
+    for (int k = 0; k < 4; k++) {
+        /* besides `version`: 256 in all, 257, 80,001, 256 */
+        static const size_t counts[] = {FEED_MAX_ATTRIBUTES - 1, FEED_MAX_ATTRIBUTES, 80000,
+                                        FEED_MAX_ATTRIBUTES - 1};
+
+        n = counts[k];
+        len = (size_t)snprintf(buf, size, "<?xml version=\"1.0\"?>\n<rss version=\"2.0\"\n%s",
+                               k == 2 ? "" : " ");
+        for (size_t i = 0; i < n; i++) {
+            if (k == 2) /* namespace declarations, the case libxml2 is slowest at */
+                len += (size_t)snprintf(buf + len, size - len, " xmlns:n%zu='u:%zu'", i, i);
+            else if (k == 3) /* values full of '=' and '>' */
+                len += (size_t)snprintf(buf + len, size - len, " a%zu=\"x=1&amp;y=>b>=\"", i);
+            else
+                len += (size_t)snprintf(buf + len, size - len, " a%zu=\"1\"", i);
+        }
+        len += (size_t)snprintf(buf + len, size - len,
+                                "><channel><title>T</title><item><title>one</title></item>"
+                                "</channel></rss>");
+        assert_true(len < size);
+        na_error_clear(&err);
+        if (k == 0 || k == 3) {
+            assert_int_equal(feed_parse(buf, len, NULL, NULL, &doc, &err), 0);
+            assert_int_equal(doc->nentries, 1);
+            assert_string_equal(doc->entries[0].title, "one");
+            feed_doc_free(&doc);
+        } else {
+            assert_int_equal(feed_parse(buf, len, NULL, NULL, &doc, &err), -1);
+            assert_null(doc);
+            assert_int_equal(err.line, 2);
+            assert_non_null(strstr(err.msg, "line 2 (byte 22): a start tag with more than 256 "
+                                            "attributes: refused"));
+        }
+    }
+    free(buf);
+}
+
 static void test_nul_bytes(void **state)
 {
     static const char feed[] = "<rss version=\"2.0\"><channel><title>nu\0ll</title>"
@@ -905,6 +990,8 @@ int main(void)
         cmocka_unit_test(test_huge_input_capped),
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_huge_attribute),
+        cmocka_unit_test(test_linear_hostile),
+        cmocka_unit_test(test_attribute_bomb),
         cmocka_unit_test(test_nul_bytes),
         cmocka_unit_test(test_truncated_utf16),
         cmocka_unit_test(test_invalid_dates),

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "bytescan.h"
 #include "html.h"
 
 static void check_text(const char *html, const char *want)
@@ -81,12 +82,62 @@ static void test_to_text_linear(void **state)
     assert_non_null(got);
     assert_string_equal(got, "");
     free(got);
+    /* a million bare ampersands and unknown entities, no '<' after them:
+     * each text run ends at the next '&' without a search to the end */
+    free(buf);
+    buf = malloc(n * 30 + 1);
+    assert_non_null(buf);
+    len = 0;
+    for (size_t i = 0; i < n * 5; i++) {
+        memcpy(buf + len, i % 2 ? "&x; " : "a & ", 4);
+        len += 4;
+    }
+    buf[len] = '\0';
+    got = html_to_text(buf, len);
+    assert_non_null(got);
+    assert_int_equal(strncmp(got, "a & &x; a & &x;", 15), 0);
+    free(got);
     for (size_t i = 0; i < n * 8; i++) /* one tag that never ends */
         buf[i] = i == 0 ? '<' : i % 2 ? 'a' : '"';
     got = html_to_text(buf, n * 8);
     assert_non_null(got);
     free(got);
     free(buf);
+}
+
+/* bytescan2 finds what two memchr calls find, at every distance and
+ * window boundary, with the other byte absent, before or after. */
+static void test_bytescan2(void **state)
+{
+    static char buf[5000];
+    uint64_t x = 88172645463325252u;
+
+    (void)state;
+    assert_null(bytescan2(buf, 0, 'a', 'b'));
+    for (int round = 0; round < 20000; round++) {
+        size_t len, i;
+        const char *want, *pa, *pb;
+
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        len = (size_t)(x % sizeof(buf));
+        memset(buf, '.', len);
+        /* at most one of each, anywhere (or absent), sometimes the same place */
+        if (len > 0 && (x >> 20) % 3 != 0)
+            buf[(x >> 24) % len] = 'a';
+        if (len > 0 && (x >> 40) % 3 != 0)
+            buf[(x >> 44) % len] = 'b';
+        pa = memchr(buf, 'a', len);
+        pb = memchr(buf, 'b', len);
+        want = pa == NULL ? pb : pb == NULL || pa < pb ? pa : pb;
+        assert_ptr_equal(bytescan2(buf, len, 'a', 'b'), want);
+        assert_ptr_equal(bytescan2(buf, len, 'b', 'a'), want);
+        for (i = 0; i < len; i++) /* and the other byte everywhere after */
+            if (want != NULL && buf + i > want)
+                buf[i] = 'b';
+        assert_ptr_equal(bytescan2(buf, len, 'a', 'b'), want);
+    }
 }
 
 static void test_sanitize(void **state)
@@ -210,6 +261,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_to_text),
         cmocka_unit_test(test_to_text_linear),
+        cmocka_unit_test(test_bytescan2),
         cmocka_unit_test(test_sanitize),
         cmocka_unit_test(test_fold_space),
     };

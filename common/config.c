@@ -29,7 +29,7 @@ static const char *const journal_keys[] = {"retention_s", "max_alerts", "sync", 
 static const char *const fetcher_keys[] = {"concurrency", "interval_s", "timeout_s",
                                            "max_bytes", "max_age_s", "per_host",
                                            "seen_retention_s", "max_backoff_s", "ca_file",
-                                           NULL};
+                                           "parse_threads", NULL};
 static const char *const notifier_keys[] = {"topics", "sinks", NULL};
 static const char *const sink_keys[] = {
     "type", "name", "topics", "format", "path", "command", "timeout_s", "concurrency", "start",
@@ -229,6 +229,12 @@ static int load_fetcher(const struct jsonfile *f, struct config *c, na_error *er
     c->fetcher.per_host = 2;
     c->fetcher.seen_retention_s = 30 * DAY_S;
     c->fetcher.max_backoff_s = 6 * 3600;
+    {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+        c->fetcher.parse_threads = cores < 1 ? 1 : cores > CONFIG_PARSE_THREADS_MAX
+                                                       ? CONFIG_PARSE_THREADS_MAX : (int)cores;
+    }
     if (o == NULL)
         return 0;
     if (jsonfile_check_keys(f, o, "fetcher", fetcher_keys, err) != 0)
@@ -246,6 +252,7 @@ static int load_fetcher(const struct jsonfile *f, struct config *c, na_error *er
     GET("per_host", 1, 4096, per_host);
     GET("seen_retention_s", 0, INT_MAX, seen_retention_s);
     GET("max_backoff_s", 60, 30 * DAY_S, max_backoff_s);
+    GET("parse_threads", 1, CONFIG_PARSE_THREADS_MAX, parse_threads);
 #undef GET
     return get_ca_file(f, o, c, err);
 }

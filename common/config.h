@@ -91,6 +91,8 @@ struct config {
                                  0 = keep forever */
         int max_backoff_s; /* longest wait after repeated failures, default 6 h
                               (a feed's own longer interval wins) */
+        int parse_threads; /* threads parsing documents, default one per online
+                              core (at most CONFIG_PARSE_THREADS_MAX) */
         char *ca_file;     /* PEM bundle of CAs trusted for https feeds
                               (CURLOPT_CAINFO, in place of libcurl's bundle;
                               its CA directory still counts), resolved
@@ -114,6 +116,7 @@ struct config {
 };
 
 #define CONFIG_MATCHER_THREADS_MAX 64
+#define CONFIG_PARSE_THREADS_MAX 64
 
 struct feed_conf {
     char *url;

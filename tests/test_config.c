@@ -142,6 +142,11 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->fetcher.per_host, 2);
     assert_int_equal(cfg->fetcher.seen_retention_s, 30 * 86400);
     assert_int_equal(cfg->fetcher.max_backoff_s, 6 * 3600);
+    {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+        assert_int_equal(cfg->fetcher.parse_threads, cores < 1 ? 1 : cores > 64 ? 64 : cores);
+    }
     assert_int_equal(cfg->notifier.ntopics, 1);
     assert_string_equal(cfg->notifier.topics[0], "");
     assert_int_equal(cfg->notifier.nsinks, 1);
@@ -291,14 +296,16 @@ static void test_bounds_accepted(void **state)
     /* fetcher: per-host limit, seen-set retention (0: forever), backoff cap */
     cfg = load_ok(put(fx, "newsalert.json",
                       "{\"fetcher\": {\"per_host\": 1, \"seen_retention_s\": 0,\n"
-                      " \"max_backoff_s\": 60}}"));
+                      " \"max_backoff_s\": 60, \"parse_threads\": 1}}"));
+    assert_int_equal(cfg->fetcher.parse_threads, 1);
     assert_int_equal(cfg->fetcher.per_host, 1);
     assert_int_equal(cfg->fetcher.seen_retention_s, 0);
     assert_int_equal(cfg->fetcher.max_backoff_s, 60);
     config_free(&cfg);
     cfg = load_ok(put(fx, "newsalert.json",
                       "{\"fetcher\": {\"per_host\": 4096, \"seen_retention_s\": 2147483647,\n"
-                      " \"max_backoff_s\": 2592000}}"));
+                      " \"max_backoff_s\": 2592000, \"parse_threads\": 64}}"));
+    assert_int_equal(cfg->fetcher.parse_threads, 64);
     assert_int_equal(cfg->fetcher.per_host, 4096);
     assert_int_equal(cfg->fetcher.seen_retention_s, INT_MAX);
     assert_int_equal(cfg->fetcher.max_backoff_s, 30 * 86400);
@@ -407,6 +414,9 @@ static void test_out_of_range(void **state)
         {"\"seen_retention_s\": -1", "'fetcher.seen_retention_s' must be between 0 and"},
         {"\"max_backoff_s\": 59", "'fetcher.max_backoff_s' must be between 60 and 2592000"},
         {"\"max_backoff_s\": 2592001", "'fetcher.max_backoff_s' must be between"},
+        {"\"parse_threads\": 0", "'fetcher.parse_threads' must be between 1 and 64, not 0"},
+        {"\"parse_threads\": 65", "'fetcher.parse_threads' must be between 1 and 64"},
+        {"\"parse_threads\": 1.5", "'fetcher.parse_threads' must be"},
     };
     struct fixture *fx = *state;
     char text[256];

@@ -1,10 +1,12 @@
 /*
- * test_fetcher_parsework.c - the fetcher's parsing thread (parsework.c)
- * and the split of ingest it runs (ingest_prepare): documents come back in
- * the order submitted, prepared exactly as ingest_prepare prepares them on
- * the caller's thread (items, hashes, JSON), bad documents with their
- * reason; the wake-up is called; destroying the worker with jobs still
- * queued frees them (ASan / valgrind check the leaks).
+ * test_fetcher_parsework.c - the fetcher's parsing threads (parsework.c)
+ * and the split of ingest they run (ingest_prepare): with 1, 2 and 4
+ * workers, documents come back in the order submitted (also when a later
+ * one is done first), prepared exactly as ingest_prepare prepares them on
+ * the caller's thread (items, hashes, packed records), bad documents with
+ * their reason; the wake-up is called whenever the oldest is done, so a
+ * loop that only polls after a wake-up misses none; destroying the workers
+ * with jobs still queued frees them (ASan / valgrind check the leaks).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -32,11 +36,12 @@ static void on_wake(void *arg)
 }
 
 /* Document k: an RSS feed of k % 7 items with non-ASCII and markup, or
- * (every fifth) something that is not a feed. */
+ * (every fifth) something that is not a feed; every 16th (k % 16 == 0) has
+ * a 300 kB channel description, so that later ones are done before it. */
 static char *make_doc(int k)
 {
-    char *buf = malloc(65536);
-    size_t len = 0;
+    size_t size = k % 16 == 0 ? 65536 + 300000 : 65536, len = 0;
+    char *buf = malloc(size);
     int i;
 
     assert_non_null(buf);
@@ -44,19 +49,25 @@ static char *make_doc(int k)
         snprintf(buf, 65536, "\x01\x02 not a feed %d", k);
         return buf;
     }
-    len += (size_t)snprintf(buf + len, 65536 - len,
+    len += (size_t)snprintf(buf + len, size - len,
                             "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\">"
                             "<channel><title>Feed %d</title><link>https://f%d.example/</link>",
                             k, k);
+    if (k % 16 == 0) {
+        len += (size_t)snprintf(buf + len, size - len, "<description>");
+        for (i = 0; i < 30000; i++)
+            len += (size_t)snprintf(buf + len, size - len, "w&amp;rds ");
+        len += (size_t)snprintf(buf + len, size - len, "</description>");
+    }
     for (i = 0; i < k % 7; i++)
         len += (size_t)snprintf(
-            buf + len, 65536 - len,
+            buf + len, size - len,
             "<item><title>Caf\xc3\xa9 \"%d\" &amp; more</title><guid>g-%d-%d</guid>"
             "<link>https://f%d.example/%d</link><pubDate>Tue, 10 Jun 2003 04:00:00 GMT"
             "</pubDate><description>&lt;p&gt;Body\\%d &lt;script&gt;x()&lt;/script&gt;"
             "&lt;/p&gt;</description><category>c%d</category></item>",
             i, k, i, k, i, i, i);
-    snprintf(buf + len, 65536 - len, "</channel></rss>");
+    snprintf(buf + len, size - len, "</channel></rss>");
     return buf;
 }
 
@@ -97,7 +108,7 @@ static void assert_same_as_inline(const struct parsework_job *j, int k)
     poller_result_clear(&r);
 }
 
-static void test_order_and_results(void **state)
+static void order_and_results(size_t nthreads)
 {
     enum { N = 60 };
     struct fs_feed feeds[N];
@@ -107,9 +118,8 @@ static void test_order_and_results(void **state)
     na_error err;
     int k;
 
-    (void)state;
     wakes = 0;
-    assert_int_equal(parsework_new(on_wake, NULL, &w, &err), 0);
+    assert_int_equal(parsework_new(nthreads, on_wake, NULL, &w, &err), 0);
     assert_null(parsework_next_done(w, 1)); /* nothing outstanding: no wait */
     for (k = 0; k < N; k++) {
         struct poller_result r;
@@ -154,7 +164,71 @@ static void test_order_and_results(void **state)
     assert_null(parsework_next_done(w, 0));
     parsework_destroy(&w);
     assert_null(w);
-    assert_int_equal(wakes, N);
+    /* at most one per job: a job done while an older one is still there
+     * (parsed, or not handed back yet) is handed back with it */
+    assert_true(wakes >= 1 && wakes <= N);
+}
+
+static void test_order_and_results(void **state)
+{
+    (void)state;
+    order_and_results(1);
+    order_and_results(2);
+    order_and_results(4);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The fetcher's loop: it only looks for finished jobs (without waiting)
+ * after a wake-up, taken before it looks.  No job may be left behind. */
+static void test_no_lost_wakeup(void **state)
+{
+    enum { N = 150 };
+    static struct fs_feed feeds[N];
+    struct parsework *w = NULL;
+    na_error err;
+
+    (void)state;
+    for (size_t nthreads = 1; nthreads <= 4; nthreads *= 2) {
+        int got = 0;
+
+        wakes = 0;
+        assert_int_equal(parsework_new(nthreads, on_wake, NULL, &w, &err), 0);
+        for (int k = 0; k < N; k++) {
+            struct poller_result r;
+
+            memset(&feeds[k], 0, sizeof(feeds[k]));
+            feeds[k].url = (char *)"https://f.example/feed";
+            fill_result(&r, k % 16 == 0 ? k + 1 : k); /* small documents: a fast race */
+            assert_int_equal(parsework_submit(w, &feeds[k], &r), 0);
+        }
+        for (;;) {
+            int seen = __atomic_load_n(&wakes, __ATOMIC_SEQ_CST);
+            struct parsework_job *j;
+            double deadline;
+
+            while ((j = parsework_next_done(w, 0)) != NULL) {
+                assert_ptr_equal(j->fd, &feeds[got]);
+                got++;
+                parsework_job_free(&j);
+            }
+            if (got == N)
+                break;
+            deadline = now_s() + 20;
+            while (__atomic_load_n(&wakes, __ATOMIC_SEQ_CST) == seen) {
+                assert_true(now_s() < deadline); /* a lost wake-up */
+                usleep(50);
+            }
+        }
+        assert_int_equal(parsework_outstanding(w), 0);
+        parsework_destroy(&w);
+    }
 }
 
 /* Shutdown with documents queued and being parsed: they are dropped, and
@@ -168,7 +242,7 @@ static void test_destroy_with_jobs(void **state)
     int k;
 
     (void)state;
-    assert_int_equal(parsework_new(NULL, NULL, &w, &err), 0);
+    assert_int_equal(parsework_new(3, NULL, NULL, &w, &err), 0);
     for (k = 0; k < N; k++) {
         struct poller_result r;
 
@@ -187,6 +261,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order_and_results),
+        cmocka_unit_test(test_no_lost_wakeup),
         cmocka_unit_test(test_destroy_with_jobs),
     };
 

@@ -114,7 +114,7 @@ int fetcher_new(const struct config *cfg, struct feedlist **pfl, struct fetcher 
     popts.ca_file = cfg->fetcher.ca_file;
     if (store_open(dbpath, &f->store, err) != 0 || fetcher_zmq(f, err) != 0 ||
         poller_new(&popts, &f->poller, err) != 0 ||
-        parsework_new(fetcher_wake, f, &f->work, err) != 0 ||
+        parsework_new((size_t)cfg->fetcher.parse_threads, fetcher_wake, f, &f->work, err) != 0 ||
         feedset_build(*pfl, NULL, f->store, &f->feeds, err) != 0)
         goto fail;
     f->ingest.store = f->store;

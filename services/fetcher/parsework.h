@@ -1,20 +1,22 @@
 /*
- * parsework.h - the fetcher's parsing thread.
+ * parsework.h - the fetcher's parsing threads.
  *
  * Parsing a downloaded document (ingest_prepare: libxml2, HTML to text,
- * items, their hashes and JSON) is most of the fetcher's CPU work and needs
- * neither the store nor the feed's state, so it runs on a second thread
- * while the loop keeps the transfers going and writes the results
- * (ingest_result_doc) on its own thread.  One worker, jobs in FIFO order: a
- * job goes in with parsework_submit() and comes back, prepared, from
- * parsework_next_done() in the order submitted.  The worker calls the
- * `wake` callback after each finished job (the fetcher's is
- * poller_wakeup(), which interrupts the loop's wait).  libxml2 is used by
- * the worker only.
+ * items, their hashes and packed records) is most of the fetcher's CPU work
+ * and needs neither the store nor the feed's state, so it runs on worker
+ * threads (fetcher.parse_threads, one per core by default) while the loop
+ * keeps the transfers going and writes the results (ingest_result_doc) on
+ * its own thread.  A job goes in with parsework_submit(), is parsed by
+ * whichever worker is free, and comes back, prepared, from
+ * parsework_next_done() in the order submitted (a job done early waits
+ * for the older ones).  A worker calls the `wake` callback when the oldest
+ * job is done (the fetcher's is poller_wakeup(), which interrupts the
+ * loop's wait).  libxml2 is used by the workers only (initialised by
+ * parsework_new for use from several threads).
  *
- * Ownership: a submitted job belongs to the worker until handed back; the
+ * Ownership: a submitted job belongs to the workers until handed back; the
  * loop must not touch job->fd's state meanwhile except to read it.
- * parsework_destroy() stops the worker after the job it is on and frees
+ * parsework_destroy() stops each worker after the job it is on and frees
  * every job not handed back (their results are dropped: the feed was not
  * recorded, so the next poll fetches it again).
  */
@@ -32,15 +34,17 @@ struct parsework;
 
 struct parsework_job {
     struct parsework_job *next; /* queue link, the module's */
+    int state;                  /* the module's */
     struct fs_feed *fd;         /* borrowed: the feed fetched */
     char *feed_url;             /* a copy of fd->url, for the worker */
     struct poller_result r;     /* owned; the body is freed once parsed */
     struct ingest_doc doc;      /* filled by the worker */
 };
 
-/* Start the worker.  wake(arg) is called from the worker thread.  Returns 0
- * and *out, or -1 with *err. */
-int parsework_new(void (*wake)(void *), void *arg, struct parsework **out, na_error *err);
+/* Start nthreads workers (at least 1).  wake(arg) is called from a worker
+ * thread.  Returns 0 and *out, or -1 with *err. */
+int parsework_new(size_t nthreads, void (*wake)(void *), void *arg, struct parsework **out,
+                  na_error *err);
 
 /* Queue the result r of fetching fd (moved into the job: *r is zeroed).
  * Returns 0, or -1 when out of memory (then *r is untouched: the caller
@@ -58,7 +62,7 @@ size_t parsework_outstanding(const struct parsework *w);
 /* Free a job handed back.  NULL-safe; sets *pj to NULL. */
 void parsework_job_free(struct parsework_job **pj);
 
-/* Stop and join the worker, free the jobs not handed back.  NULL-safe;
+/* Stop and join the workers, free the jobs not handed back.  NULL-safe;
  * sets *pw to NULL. */
 void parsework_destroy(struct parsework **pw);
 

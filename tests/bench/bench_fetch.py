@@ -3,7 +3,10 @@
 
 Usage: bench_fetch.py --fetcher BUILD/services/fetcher/newsalert-fetcher
                       [--feeds 5000] [--items 20] [--parallel 64] [--keep]
-                      [--floor BUILD/tests/bench_fetch_floor]
+                      [--floor BUILD/tests/bench_fetch_floor] [--parse-threads N]
+
+NA_FETCHER_WRAP (e.g. "perf record -o F") runs round 1's fetcher under a
+profiler.
 
 What it does, in one run (everything under a private temporary directory,
 nothing as root, nothing outside 127.0.0.1):
@@ -258,11 +261,14 @@ def run_floor(floor, www, sax=False):
     return json.loads(r.stdout.decode().strip().splitlines()[-1])
 
 
-def run_fetcher(fetcher, config, log):
+def run_fetcher(fetcher, config, log, wrap=False):
     """Wall time (s), peak RSS (KiB), the round summary of `--once` and the
-    fetcher's CPU time (user + system, s; None without /usr/bin/time)."""
+    fetcher's CPU time (user + system, s; None without /usr/bin/time).
+    wrap: run it under NA_FETCHER_WRAP (e.g. "perf record -o F"), if set."""
     timev = shutil.which("time") or ("/usr/bin/time" if os.path.exists("/usr/bin/time") else None)
     cmd = [fetcher, "-c", config, "--once"]
+    if wrap and os.environ.get("NA_FETCHER_WRAP"):
+        cmd = os.environ["NA_FETCHER_WRAP"].split() + cmd
     if timev:
         cmd = [timev, "-v"] + cmd
     env = dict(os.environ, NEWSALERT_LOG_LEVEL="info")
@@ -292,6 +298,8 @@ def main():
     ap.add_argument("--feeds", type=int, default=5000)
     ap.add_argument("--items", type=int, default=20)
     ap.add_argument("--parallel", type=int, default=64)
+    ap.add_argument("--parse-threads", type=int, default=0,
+                    help="fetcher.parse_threads (default: not set, one per core)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--floor", help="the bare-parse floor tool (default: bench_fetch_floor "
                     "in the fetcher's build tree, tests/; skipped when missing)")
@@ -335,7 +343,9 @@ def main():
             json.dump({"state_dir": "state", "feeds": "feeds.json",
                        "items_endpoint": sink.endpoint,
                        "fetcher": {"concurrency": a.parallel, "per_host": a.parallel,
-                                   "interval_s": 3600, "timeout_s": 60, "max_age_s": 0}}, f)
+                                   "interval_s": 3600, "timeout_s": 60, "max_age_s": 0,
+                                   **({"parse_threads": a.parse_threads}
+                                      if a.parse_threads > 0 else {})}}, f)
         with open(os.path.join(tmp, "feeds.json"), "w") as f:
             json.dump({"feeds": [{"url": u} for u in urls]}, f)
         nginx = start_nginx(tmp, port)
@@ -353,7 +363,8 @@ def main():
 
         sink_cpu0 = sink.cpu
         ng0 = nginx_cpu(nginx.pid)
-        f1_s, f1_rss, r1, f1_cpu = run_fetcher(fetcher, config, os.path.join(tmp, "round1.log"))
+        f1_s, f1_rss, r1, f1_cpu = run_fetcher(fetcher, config, os.path.join(tmp, "round1.log"),
+                                               wrap=True)
         nginx_f1_cpu = nginx_cpu(nginx.pid) - ng0
         _, _, bytes1, n2, uri1 = log_bytes(tmp, n1)
         deadline = time.monotonic() + 10

@@ -589,6 +589,11 @@ static void test_ingest_fresh_feed(void **state)
     fresh_ingest(0, 0, &mem);
     fresh_ingest(1, 0, &db);
     fresh_assert_same(&mem, &db);
+    /* the first run's first poll took the in-memory path, nothing else did */
+    assert_int_equal(mem.stats[0].fresh, 1);
+    assert_int_equal(mem.stats[1].fresh, 0);
+    assert_int_equal(db.stats[0].fresh, 0);
+    assert_int_equal(db.stats[1].fresh, 0);
     /* and what that is, oldest (last) first: 27 items; g03, e1 and a1 come
      * twice by id; old1 (twice) and n1 have the content of old2 and n2:
      * reissued, not recorded; old2 is older than max_age_s: recorded unsent */

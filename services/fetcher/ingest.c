@@ -404,6 +404,7 @@ static int ingest_items(const struct ingest_ctx *cx, struct fs_feed *fd,
         if (known < 0)
             goto store_error;
         fresh = known == 0 && fresh_init(&fr, doc->n) == 0;
+        stats->fresh = fresh;
     }
     /* Feeds list the newest first: send oldest first so alerts come in
      * the order the stories appeared. */

@@ -67,6 +67,8 @@ struct ingest_stats {
     size_t deferred; /* could not be sent now */
     size_t cut;      /* over the hand-off's size limit: texts cut to fit, sent */
     size_t dropped;  /* too large even when cut: recorded, not sent */
+    int fresh;       /* the document's seen set was kept in memory (a feed
+                        the store knew nothing of: no look-up per item) */
     size_t reissued; /* known by content hash under a new id: not sent */
 };
 

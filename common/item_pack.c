@@ -208,7 +208,7 @@ static int item_pack_cut(char **field, size_t len, size_t keep)
 
 /* Cut the longest of the texts at record order indexes idx[0..n) until
  * *size is at most max or none is longer than the ellipsis.  Returns 1
- * when it cut, 0 when not, -1 out of memory. */
+ * when it cut, 0 when not, -2 out of memory. */
 static int item_pack_cut_texts(struct item *it, const int *idx, size_t n, size_t max,
                                size_t *size)
 {
@@ -234,7 +234,7 @@ static int item_pack_cut_texts(struct item *it, const int *idx, size_t n, size_t
                    ? best_len - excess - ITEM_PACK_ELLIPSIS_LEN
                    : 0;
         if (item_pack_cut(best, best_len, keep) != 0)
-            return -1;
+            return -2;
         *size = item_pack_size(it);
         cut = 1;
     }
@@ -251,7 +251,7 @@ int item_pack_fit(struct item *it, size_t max)
     int cut = 0, rc;
 
     if ((rc = item_pack_cut_texts(it, bodies, 2, max, &size)) < 0)
-        return -1;
+        return rc;
     cut |= rc;
     while (size > max && it->ncategories > 0) {
         char *c = it->categories[--it->ncategories];
@@ -267,7 +267,7 @@ int item_pack_fit(struct item *it, size_t max)
     }
     if ((rc = item_pack_cut_texts(it, names, 2, max, &size)) < 0 ||
         (cut |= rc, rc = item_pack_cut_texts(it, title, 1, max, &size)) < 0)
-        return -1;
+        return rc;
     cut |= rc;
     return size <= max ? cut : -1;
 }

@@ -62,10 +62,10 @@ size_t item_pack_size(const struct item *it);
  * dropped from the last; then author and feed_title are cut, and last the
  * title.  Each cut is at a UTF-8 character boundary and ends with
  * "\u2026" (a horizontal ellipsis, 3 bytes).  id, link, feed and
- * published are never changed.  Returns 0 when the item fits (unchanged if it already
- * did), 1 when it was cut to fit, -1 when even with every cut it would not
- * (its id, link and feed alone are too long) or on allocation failure;
- * after -1 the item may be partly cut. */
+ * published are never changed.  Returns 0 when the item fits (unchanged if
+ * it already did), 1 when it was cut to fit, -1 when even with every cut it
+ * would not (its id, link and feed alone are too long), -2 when out of
+ * memory; after a negative return the item may be partly cut. */
 int item_pack_fit(struct item *it, size_t max);
 
 /* Unpack a record.  Untrusted input: every length is checked against what

@@ -159,13 +159,20 @@ int ingest_prepare(const struct poller_result *r, const char *feed_url, struct i
         if (out->packed_len[i] > WIRE_MAX_ITEM) {
             /* the hand-off (and the matcher) refuse it as it is: send the
              * story with its texts cut rather than block the feed */
+            int fit;
+
             out->cut_from[i] = out->packed_len[i];
             free(out->packed[i]);
             out->packed[i] = NULL;
             out->packed_len[i] = 0;
-            if (item_pack_fit(it, WIRE_MAX_ITEM) < 0 ||
-                (out->packed[i] = item_pack_encode(it, &out->packed_len[i])) == NULL)
-                continue; /* ingest_items drops it */
+            if ((fit = item_pack_fit(it, WIRE_MAX_ITEM)) == -1)
+                continue; /* cannot fit: ingest_items drops it */
+            if (fit < 0 || (out->packed[i] = item_pack_encode(it, &out->packed_len[i])) == NULL) {
+                /* out of memory: not dropped; ingest_send tries again (and
+                 * fails, deferring the feed's items to the next poll) */
+                out->cut_from[i] = 0;
+                continue;
+            }
         }
         /* what ingest_result_doc still needs: id, feed, published; the
          * rest is freed here, on the thread that made it */

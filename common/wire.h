@@ -121,6 +121,18 @@ int wire_recv_handoff_raw(void *router, int flags, struct wire_peer *peer, int64
                           int *enc, char **data, size_t *len, na_error *err);
 int wire_decode_item(int enc, const char *data, size_t len, struct item **out, na_error *err);
 
+/* Read a hand-off header frame (what wire_recv_handoff_raw does with it):
+ * 0 with *enc and *tag, or -1 with *err, *enc = WIRE_ENC_JSON and
+ * *tag = -1 (-1 too when the frame is not even a versioned JSON object).
+ * A frame that is byte for byte what jansson writes for
+ * {"v":1,"op":OP,"tag":T} (T >= 0; the form senders write) is recognised
+ * by comparing it with that text, built from jansson's output; any other
+ * frame is parsed with jansson.  Both ways give the same answer for every
+ * frame; `jansson_only` skips the comparison (tests hold the two to each
+ * other).  Thread-safe. */
+int wire_handoff_header(const void *data, size_t len, int jansson_only, int *enc, int64_t *tag,
+                        na_error *err);
+
 /* Send an ack for n tags (n <= WIRE_MAX_ACKS) to peer, never blocking.
  * Returns 0 or -1 (errno). */
 int wire_send_acks(void *router, const struct wire_peer *peer, const int64_t *tags, size_t n);

@@ -183,6 +183,112 @@ static void test_handoff_hostile(void **state)
     expect_good_item(p, "after-big", 100);
 }
 
+/* The hand-off header's two readings (wire_handoff_header): recognised as
+ * jansson's own text, or parsed by jansson.  Held to each other - same
+ * return, op, tag and message - on the canonical headers of both ops with
+ * tags from 0 to INT64_MAX, on near misses (leading zeros, signs, spaces,
+ * other member orders, duplicate members, tags past INT64_MAX, trailing
+ * bytes, NULs, an oversize frame) and on every one-byte change, deletion
+ * and insertion of every byte value in two canonical headers. */
+static void check_header(const char *h, size_t n)
+{
+    na_error e1, e2;
+    int64_t t1, t2;
+    int enc1, enc2, rc1, rc2;
+
+    na_error_clear(&e1);
+    na_error_clear(&e2);
+    rc1 = wire_handoff_header(h, n, 0, &enc1, &t1, &e1);
+    rc2 = wire_handoff_header(h, n, 1, &enc2, &t2, &e2);
+    if (rc1 != rc2 || enc1 != enc2 || t1 != t2 || strcmp(e1.msg, e2.msg) != 0)
+        fail_msg("header %.*s: fast %d/%d/%lld '%s', jansson %d/%d/%lld '%s'", (int)n,
+                 h != NULL ? h : "", rc1,
+                 enc1, (long long)t1, e1.msg, rc2, enc2, (long long)t2, e2.msg);
+}
+
+static void test_handoff_header_paths(void **state)
+{
+    static const char *const near[] = {
+        "", "}", "{", "{}", "{\"v\":1,\"op\":\"item\",\"tag\":}",
+        "{\"v\":1,\"op\":\"item\",\"tag\":-0}", "{\"v\":1,\"op\":\"item\",\"tag\":-1}",
+        "{\"v\":1,\"op\":\"item\",\"tag\":00}", "{\"v\":1,\"op\":\"item\",\"tag\":007}",
+        "{\"v\":1,\"op\":\"item\",\"tag\":+1}", "{\"v\":1,\"op\":\"item\",\"tag\":1e3}",
+        "{\"v\":1,\"op\":\"item\",\"tag\":1.0}", "{\"v\":1,\"op\":\"item\",\"tag\": 1}",
+        "{\"v\":1,\"op\":\"item\",\"tag\":1 }", "{\"v\": 1,\"op\":\"item\",\"tag\":1}",
+        "{\"op\":\"item\",\"v\":1,\"tag\":1}", "{\"v\":1,\"tag\":1,\"op\":\"item\"}",
+        "{\"v\":1,\"op\":\"item\",\"tag\":1,\"tag\":2}",
+        "{\"v\":1,\"op\":\"item\",\"op\":\"item\",\"tag\":1}",
+        "{\"v\":1,\"op\":\"item\",\"tag\":1,\"x\":0}", "{\"v\":2,\"op\":\"item\",\"tag\":1}",
+        "{\"v\":1.0,\"op\":\"item\",\"tag\":1}", "{\"v\":1,\"op\":\"Item\",\"tag\":1}",
+        "{\"v\":1,\"op\":\"item\",\"tag\":\"1\"}", "{\"v\":1,\"op\":\"item\",\"tag\":1}}",
+        "{\"v\":1,\"op\":\"item\",\"tag\":1} ", " {\"v\":1,\"op\":\"item\",\"tag\":1}",
+        "{\"v\":1,\"op\":\"item\",\"tag\":9223372036854775807}",
+        "{\"v\":1,\"op\":\"item\",\"tag\":9223372036854775808}",
+        "{\"v\":1,\"op\":\"item\",\"tag\":18446744073709551616}",
+        "{\"v\":1,\"op\":\"item\",\"tag\":99999999999999999999999}",
+        "{\"v\":1,\"op\":\"packed_item\",\"tag\":0}",
+        "{\"v\":1,\"op\":\"packed_\\u0069tem\",\"tag\":4}",
+        "{\"v\":1,\"op\":\"packed_item\",\"tag\":1}\n",
+        "[\"v\",1,\"op\",\"item\",\"tag\",1]",
+    };
+    static const char *const ops[] = {"item", "packed_item", "ack", ""};
+    static const int64_t tags[] = {0, 1, 9, 10, 99, 100, 12345, 999999999, 1000000000,
+                                   4294967296LL, 999999999999999999LL, 1000000000000000000LL,
+                                   INT64_MAX - 1, INT64_MAX};
+    const char *bases[] = {"{\"v\":1,\"op\":\"packed_item\",\"tag\":12345}",
+                           "{\"v\":1,\"op\":\"item\",\"tag\":7}"};
+    char buf[WIRE_MAX_HEADER + 64];
+    na_error err;
+    int64_t tag;
+    int enc;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(near) / sizeof(near[0]); i++)
+        check_header(near[i], strlen(near[i]));
+    check_header(NULL, 0);
+    /* a NUL inside, and an oversize frame that starts like a header */
+    check_header("{\"v\":1,\"op\":\"item\",\"tag\":1\0}", 28);
+    memset(buf, ' ', sizeof(buf));
+    memcpy(buf, bases[1], strlen(bases[1]));
+    check_header(buf, WIRE_MAX_HEADER + 1);
+    check_header(buf, WIRE_MAX_HEADER);
+    /* what senders write: recognised, for every op and tag */
+    for (size_t o = 0; o < sizeof(ops) / sizeof(ops[0]); o++)
+        for (size_t t = 0; t < sizeof(tags) / sizeof(tags[0]); t++) {
+            int n = snprintf(buf, sizeof(buf), "{\"v\":1,\"op\":\"%s\",\"tag\":%lld}", ops[o],
+                             (long long)tags[t]);
+
+            check_header(buf, (size_t)n);
+            na_error_clear(&err);
+            assert_int_equal(wire_handoff_header(buf, (size_t)n, 0, &enc, &tag, &err),
+                             o < 2 ? 0 : -1);
+            assert_true(tag == (o < 2 ? tags[t] : -1));
+            assert_int_equal(enc, o == 1 ? WIRE_ENC_PACKED : WIRE_ENC_JSON);
+        }
+    /* every one-byte change, deletion and insertion */
+    for (size_t b = 0; b < 2; b++) {
+        size_t n = strlen(bases[b]);
+
+        for (size_t at = 0; at <= n; at++)
+            for (int c = 0; c < 256; c++) {
+                if (at < n) {
+                    memcpy(buf, bases[b], n);
+                    buf[at] = (char)c;
+                    check_header(buf, n);
+                }
+                memcpy(buf, bases[b], at);
+                buf[at] = (char)c;
+                memcpy(buf + at + 1, bases[b] + at, n - at);
+                check_header(buf, n + 1);
+            }
+        for (size_t at = 0; at < n; at++) {
+            memcpy(buf, bases[b], at);
+            memcpy(buf + at, bases[b] + at + 1, n - at - 1);
+            check_header(buf, n - 1);
+        }
+    }
+}
+
 /* Packed items (op "packed_item"): sent and received, decoded on request
  * (wire_recv_handoff_raw + wire_decode_item), beside JSON items (op
  * "item") on the same socket; the header on the wire is exactly the
@@ -527,6 +633,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_handoff_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handoff_hostile, setup, teardown),
+        cmocka_unit_test(test_handoff_header_paths),
         cmocka_unit_test_setup_teardown(test_handoff_packed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handoff_packed_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_acks_hostile, setup, teardown),

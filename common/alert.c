@@ -17,6 +17,7 @@
  */
 #include "alert.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -50,25 +51,32 @@ static int alert_is_control(utf8proc_int32_t cp)
 
 /* Copy s[0..len) as valid UTF-8 (bad bytes become U+FFFD).  With `terminal`
  * also drop control characters, and with `fold` turn every run of
- * whitespace into one space and trim both ends.  Returns a string the
- * caller frees, or NULL when out of memory. */
-static char *alert_clean(const char *s, size_t len, int terminal, int fold)
+ * whitespace into one space and trim both ends.  Stop once more than
+ * `limit` bytes were written (SIZE_MAX: never): the output only ever grows
+ * at its end, so what is written by then is the first bytes of the whole
+ * result (and longer than `limit` when the input was not all read).
+ * Returns a string the caller frees, or NULL when out of memory. */
+static char *alert_clean(const char *s, size_t len, int terminal, int fold, size_t limit)
 {
     struct strbuf b = {0};
     size_t i = 0;
     int pending_space = 0;
 
     strbuf_add(&b, "", 0);
-    while (i < len) {
+    while (i < len && b.len <= limit) {
         utf8proc_int32_t cp;
         utf8proc_ssize_t n;
-        size_t run = i;
+        size_t run = i, stop = len;
 
+        /* a run is not copied far past the limit (the next loop goes on
+         * where this one stopped, writing what one longer run would) */
+        if (limit != SIZE_MAX && len - i > limit - b.len + 1)
+            stop = i + (limit - b.len + 1);
         /* fast path: a run of printable ASCII is copied as it is (every
          * rule below leaves such bytes alone), spaces included unless
          * folding, where a single space between two printable bytes is kept
          * (it is what folding would write) */
-        while (run < len) {
+        while (run < stop) {
             unsigned char c = (unsigned char)s[run];
 
             if (c > 0x20 && c < 0x7f)
@@ -219,7 +227,13 @@ static char *alert_cut(const char *s, size_t max_bytes, size_t max_chars)
  *     not change it), anything else after alert_clean() has repaired it;
  *   - json_dumpb() writes straight into the body's buffer, sized from the
  *     strings' lengths; a value with more escapes than the room left is
- *     dumped again once the buffer has grown to its exact size.
+ *     dumped again once the buffer has grown to its exact size;
+ *   - jansson's text of a short string (rule terms, field names, feed URL
+ *     and title: the same few strings alert after alert) is kept in a
+ *     per-thread memo and copied the next time (alert_append_string);
+ *   - the item part's summary is cleaned only up to its cut
+ *     (alert_summary_bounded), alert_build_matched() keeping the two-pass
+ *     alert_summary() as the reference.
  */
 
 /* Is s[0..len) plain ASCII?  (It has no NUL: it comes from a C string.) */
@@ -252,7 +266,7 @@ static json_t *alert_jstring(const char *value, size_t *bytes)
         *bytes += len;
         return json_stringn_nocheck(value, len);
     }
-    if ((clean = alert_clean(value, len, 0, 0)) == NULL)
+    if ((clean = alert_clean(value, len, 0, 0, SIZE_MAX)) == NULL)
         return NULL;
     len = strlen(clean);
     *bytes += len;
@@ -293,7 +307,7 @@ static int alert_summary(const struct item *it, char **out, size_t *len)
         src = it->content;
     if (src == NULL)
         return 0;
-    if ((clean = alert_clean(src, strlen(src), 0, 1)) == NULL)
+    if ((clean = alert_clean(src, strlen(src), 0, 1, SIZE_MAX)) == NULL)
         return -1;
     *len = strlen(clean);
     if (*len <= ALERT_SUMMARY_MAX) {
@@ -305,6 +319,62 @@ static int alert_summary(const struct item *it, char **out, size_t *len)
     if (*out == NULL)
         return -1;
     *len = strlen(*out);
+    return 0;
+}
+
+/* Where alert_cut(s, max_bytes, (size_t)-1) cuts valid UTF-8 text s of
+ * more than max_bytes bytes (max_bytes > ALERT_ELLIPSIS_LEN), reading only
+ * s[0..max_bytes): the last character boundary that leaves room for the
+ * ellipsis, moved back to the last space in the final quarter unless a
+ * space follows it, then before the spaces that end it. */
+static size_t alert_cut_point(const char *s, size_t max_bytes)
+{
+    size_t cut = max_bytes - ALERT_ELLIPSIS_LEN, lo;
+
+    while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
+        cut--;
+    if (s[cut] != ' ') {
+        lo = cut - cut / 4;
+        if (lo == 0)
+            lo = 1; /* a space at 0 is not a place to cut */
+        for (size_t k = cut; k-- > lo;)
+            if (s[k] == ' ') {
+                cut = k;
+                break;
+            }
+    }
+    while (cut > 0 && s[cut - 1] == ' ')
+        cut--;
+    return cut;
+}
+
+/* alert_summary() without reading all of a long text: the source is
+ * cleaned only until more than ALERT_SUMMARY_MAX bytes are out (the first
+ * bytes of the whole clean text, all a cut looks at), and cut in place
+ * (alert_cut_point).  Gives the same string as alert_summary(), which
+ * alert_build_matched() keeps as the reference (tests/test_alert.c holds
+ * the spliced bodies that use this one to its bytes). */
+static int alert_summary_bounded(const struct item *it, char **out, size_t *len)
+{
+    const char *src = it->summary;
+    char *clean;
+    size_t cut;
+
+    *out = NULL;
+    if (src == NULL || src[0] == '\0')
+        src = it->content;
+    if (src == NULL)
+        return 0;
+    if ((clean = alert_clean(src, strlen(src), 0, 1, ALERT_SUMMARY_MAX)) == NULL)
+        return -1;
+    *len = strlen(clean);
+    if (*len > ALERT_SUMMARY_MAX) {
+        /* clean holds more than ALERT_SUMMARY_MAX + 1 bytes: room enough */
+        cut = alert_cut_point(clean, ALERT_SUMMARY_MAX);
+        memcpy(clean + cut, ALERT_ELLIPSIS, ALERT_ELLIPSIS_LEN + 1);
+        *len = cut + ALERT_ELLIPSIS_LEN;
+    }
+    *out = clean;
     return 0;
 }
 
@@ -645,18 +715,92 @@ static int alert_append_value(char **out, size_t *cap, size_t *pos, json_t *v)
     return 0;
 }
 
+/*
+ * A memo of jansson's text for short strings, one per thread.  The same few
+ * short strings come back alert after alert: the rule terms and the field
+ * names of "matched", an item's feed URL and feed title.  jansson's text of
+ * a string (quotes and escapes, after the UTF-8 repair of alert_jstring)
+ * depends on its bytes only, so the text it gave once is kept, keyed by
+ * those bytes, and copied the next time: output of jansson, cached.  A
+ * direct-mapped table of ALERT_MEMO_SLOTS strings of 1 to ALERT_MEMO_KEY
+ * bytes; a slot is overwritten by the next string that maps to it.  Made
+ * when a thread first needs it, freed when the thread ends.
+ */
+#define ALERT_MEMO_SLOTS 256
+#define ALERT_MEMO_KEY 64
+#define ALERT_MEMO_TEXT 136 /* longer texts (many escapes) are not kept */
+
+struct alert_memo_slot {
+    unsigned char klen; /* 0: empty */
+    unsigned char tlen;
+    char key[ALERT_MEMO_KEY];
+    char text[ALERT_MEMO_TEXT];
+};
+
+static pthread_key_t alert_memo_key;
+static int alert_memo_ok; /* the key was made */
+static pthread_once_t alert_memo_once = PTHREAD_ONCE_INIT;
+static _Thread_local struct alert_memo_slot *alert_memo; /* this thread's */
+static _Thread_local int alert_memo_failed;              /* out of memory once */
+
+static void alert_memo_init(void)
+{
+    alert_memo_ok = pthread_key_create(&alert_memo_key, free) == 0;
+}
+
+/* The slot of s[0..len) (1 <= len <= ALERT_MEMO_KEY) in this thread's memo,
+ * or NULL when there is none (out of memory: jansson is simply called). */
+static struct alert_memo_slot *alert_memo_slot(const char *s, size_t len)
+{
+    uint64_t h = UINT64_C(14695981039346656037);
+
+    if (alert_memo == NULL) {
+        if (alert_memo_failed)
+            return NULL;
+        pthread_once(&alert_memo_once, alert_memo_init);
+        if (!alert_memo_ok ||
+            (alert_memo = calloc(ALERT_MEMO_SLOTS, sizeof(*alert_memo))) == NULL) {
+            alert_memo_failed = 1;
+            return NULL;
+        }
+        if (pthread_setspecific(alert_memo_key, alert_memo) != 0) {
+            free(alert_memo);
+            alert_memo = NULL;
+            alert_memo_failed = 1;
+            return NULL;
+        }
+    }
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * UINT64_C(1099511628211);
+    return &alert_memo[(h ^ (h >> 32)) % ALERT_MEMO_SLOTS];
+}
+
 /* out + pos = jansson's text of the string value, repaired to valid UTF-8
- * (alert_jstring).  Returns 0 or -1. */
+ * (alert_jstring); a short string's text comes from the memo when it is
+ * there.  Returns 0 or -1. */
 static int alert_append_string(char **out, size_t *cap, size_t *pos, const char *value)
 {
-    size_t bytes = 0;
-    json_t *v = alert_jstring(value, &bytes);
+    size_t len = strlen(value), bytes = 0, start = *pos;
+    struct alert_memo_slot *slot = NULL;
+    json_t *v;
 
+    if (len > 0 && len <= ALERT_MEMO_KEY && (slot = alert_memo_slot(value, len)) != NULL &&
+        slot->klen == len && memcmp(slot->key, value, len) == 0)
+        return alert_append(out, cap, pos, slot->text, slot->tlen);
+    v = alert_jstring(value, &bytes);
     if (v != NULL && alert_reserve(out, cap, *pos + bytes + bytes / 8 + 16) != 0) {
         json_decref(v);
         return -1;
     }
-    return alert_append_value(out, cap, pos, v);
+    if (alert_append_value(out, cap, pos, v) != 0)
+        return -1;
+    if (slot != NULL && *pos - start <= ALERT_MEMO_TEXT) {
+        slot->klen = (unsigned char)len;
+        slot->tlen = (unsigned char)(*pos - start);
+        memcpy(slot->key, value, len);
+        memcpy(slot->text, *out + start, *pos - start);
+    }
+    return 0;
 }
 
 /* The item part, {"id":…,"title":…,"link":…,"feed":…,"feed_title":…,
@@ -694,7 +838,7 @@ static int alert_item_text(const struct item *it, char **out, size_t *cap, size_
             alert_append_string(out, cap, pos, f[i].value) != 0)
             return -1;
     }
-    if (alert_summary(it, &sum, &len) != 0)
+    if (alert_summary_bounded(it, &sum, &len) != 0)
         return -1;
     if (sum != NULL) {
         rc = *pos == start + 1 ? alert_append(out, cap, pos, ALERT_LIT("\"summary\":"))
@@ -877,7 +1021,7 @@ static char *alert_get_clean(json_t *obj, const char *key, int *oom)
 
     if (!json_is_string(v))
         return NULL;
-    s = alert_clean(json_string_value(v), json_string_length(v), 1, 1);
+    s = alert_clean(json_string_value(v), json_string_length(v), 1, 1, SIZE_MAX);
     if (s == NULL)
         *oom = 1;
     else if (s[0] == '\0') {

@@ -783,6 +783,143 @@ static void test_build_bytes_and_huge(void **state)
     item_free(&it);
 }
 
+/* The summary of a long text is cleaned only up to the cut and cut in
+ * place (alert_summary_bounded): around the cut, every shape of text must
+ * give the reference's bytes - hostile pieces in texts of 900 to 1300
+ * bytes, a multi-byte character or a run of spaces at every offset near
+ * byte 1024, exactly 1024 bytes followed by whitespace only, text that
+ * folds down to the limit, and a summary or the content standing in. */
+static void test_summary_bounded(void **state)
+{
+    const char *const marks[] = {"\xc3\xa9", "\xe6\x9d\xb1", "\xf0\x9f\x98\x80", " ",
+                                 "   ", "\t\n ", "\xff", "\xc3", "\xe2\x80\xa8"};
+    struct item *it = make_item();
+    unsigned long st = 777;
+    char buf[4096];
+
+    (void)state;
+    for (int round = 0; round < 600; round++) {
+        size_t target = 900 + hostile_rand(&st) % 400, len = 0;
+
+        while (len < target) {
+            const char *p = hostile_rand(&st) % 3 == 0
+                                ? hostile_pieces[hostile_rand(&st) %
+                                                 (sizeof(hostile_pieces) / sizeof(hostile_pieces[0]))]
+                                : (hostile_rand(&st) % 2 ? "word " : "x");
+            size_t pl = strlen(p);
+
+            memcpy(buf + len, p, pl);
+            len += pl;
+        }
+        buf[len] = '\0';
+        assert_int_equal(item_set(&it->summary, round % 2 ? buf : NULL), 0);
+        assert_int_equal(item_set(&it->content, buf), 0);
+        check_body("r", "n", NULL, 0, it, round, 0, NULL);
+    }
+    for (size_t m = 0; m < sizeof(marks) / sizeof(marks[0]); m++) {
+        size_t ml = strlen(marks[m]);
+
+        for (size_t at = 1000; at < 1030; at++) {
+            for (size_t k = 0; k < sizeof(buf) - 1; k++)
+                buf[k] = (k % 7 == 6) ? ' ' : 'a';
+            memcpy(buf + at, marks[m], ml);
+            buf[at + ml + hostile_rand(&st) % 40] = '\0';
+            assert_int_equal(item_set(&it->summary, buf), 0);
+            check_body("r", "n", NULL, 0, it, (int64_t)at, 0, NULL);
+            /* no space to cut at: one long word */
+            for (size_t k = 0; k < at; k++)
+                buf[k] = 'b';
+            assert_int_equal(item_set(&it->summary, buf), 0);
+            check_body("r", "n", NULL, 0, it, (int64_t)at, 0, NULL);
+        }
+    }
+    /* one space (or two) anywhere before the cut: kept or not as the cut
+     * point's rule says (in its final quarter) */
+    for (size_t at = 0; at < 1100; at += 3) {
+        memset(buf, 'e', 1500);
+        buf[1500] = '\0';
+        buf[at] = ' ';
+        if (at % 2 == 0 && at > 10)
+            buf[at - 9] = ' ';
+        assert_int_equal(item_set(&it->summary, buf), 0);
+        check_body("r", "n", NULL, 0, it, (int64_t)at, 0, NULL);
+    }
+    /* exactly ALERT_SUMMARY_MAX bytes, then only whitespace: not cut */
+    memset(buf, 'c', ALERT_SUMMARY_MAX);
+    memcpy(buf + ALERT_SUMMARY_MAX, " \t\n  \r\n ", 8);
+    buf[ALERT_SUMMARY_MAX + 8] = '\0';
+    assert_int_equal(item_set(&it->summary, buf), 0);
+    check_body("r", "n", NULL, 0, it, 1, 0, NULL);
+    /* 3000 bytes that fold to fewer than ALERT_SUMMARY_MAX */
+    for (size_t k = 0; k < 3000; k++)
+        buf[k] = k % 3 == 0 ? 'd' : ' ';
+    buf[3000] = '\0';
+    assert_int_equal(item_set(&it->summary, buf), 0);
+    check_body("r", "n", NULL, 0, it, 2, 0, NULL);
+    item_free(&it);
+}
+
+/* Short strings' texts are kept per thread and reused (the builder's
+ * memo): strings that come back, in every field, in random order, many
+ * more of them than the memo holds (so slots are taken over), pairs that
+ * differ in one byte or only in length, 63 to 65 bytes, and strings whose
+ * escapes make a text too long to keep - every body the reference's bytes. */
+static void test_build_memo(void **state)
+{
+    enum { NSTR = 700 };
+    char *strs[NSTR];
+    unsigned long st = 4242;
+    struct item *it = make_item();
+    size_t k;
+
+    (void)state;
+    for (k = 0; k < NSTR; k++) {
+        if (k < 400) {
+            strs[k] = hostile_string(&st, 6, 0);
+        } else if (k < 600) {
+            /* pairs: a byte changed, a byte more */
+            size_t n = 1 + hostile_rand(&st) % 64;
+
+            strs[k] = malloc(n + 2);
+            assert_non_null(strs[k]);
+            for (size_t i = 0; i < n; i++)
+                strs[k][i] = (char)(k % 2 == 0 ? 'a' + i % 26 : 'a' + (i + (i == n / 2)) % 26);
+            strs[k][n] = k % 4 == 1 ? '\xff' : '\0';
+            strs[k][n + 1] = '\0';
+        } else {
+            /* 63 to 65 bytes of escapes, of plain text, of both */
+            size_t n = 63 + k % 3;
+
+            strs[k] = malloc(n + 1);
+            assert_non_null(strs[k]);
+            for (size_t i = 0; i < n; i++)
+                strs[k][i] = (k / 3) % 3 == 0 ? '\x01' : (k / 3) % 3 == 1 ? 'q' : "\"x\\"[i % 3];
+            strs[k][n] = '\0';
+        }
+    }
+    for (int round = 0; round < 3000; round++) {
+        const char *terms[3], *fields[3];
+        struct alert_matched m;
+
+        for (int t = 0; t < 3; t++) {
+            terms[t] = strs[hostile_rand(&st) % NSTR];
+            fields[t] = strs[hostile_rand(&st) % NSTR];
+        }
+        m.nterms = 3;
+        m.terms = terms;
+        m.fields = fields;
+        m.snippet = strs[hostile_rand(&st) % NSTR];
+        assert_int_equal(item_set(&it->feed, strs[hostile_rand(&st) % NSTR]), 0);
+        assert_int_equal(item_set(&it->feed_title, strs[hostile_rand(&st) % NSTR]), 0);
+        assert_int_equal(item_set(&it->title, strs[hostile_rand(&st) % NSTR]), 0);
+        check_body(strs[hostile_rand(&st) % NSTR], strs[hostile_rand(&st) % NSTR], NULL, 0, it,
+                   round, 0, &m);
+    }
+    for (k = 0; k < NSTR; k++)
+        free(strs[k]);
+    item_free(&it);
+}
+
 /* A table of rule parts filled by several threads at once: each part is
  * built once (every thread gets the same one) and every body built around
  * it is the reference's bytes. */
@@ -901,6 +1038,8 @@ int main(void)
         cmocka_unit_test(test_build_hostile),
         cmocka_unit_test(test_build_bytes_and_huge),
         cmocka_unit_test(test_build_combinations),
+        cmocka_unit_test(test_summary_bounded),
+        cmocka_unit_test(test_build_memo),
         cmocka_unit_test(test_rules_table),
     };
 

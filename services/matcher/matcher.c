@@ -14,6 +14,16 @@
  * acknowledged, so nothing is acknowledged that a crash could lose, and an
  * item sent again (after a lost ack) is recognised and produces no alert.
  *
+ * Appending the alerts and the commit (writing the group's pages to the WAL
+ * and waiting for the fsync) run on a thread of their own, the committer,
+ * so that under load the next group is received, decoded and matched
+ * meanwhile: group N+1 touches the journal (its item keys, seqs and
+ * alerts) only once group N's commit has ended and N's alerts are
+ * published and its items acknowledged - or, when the commit failed, N is
+ * rolled back and dropped (its items come again).  When no item is
+ * waiting the commit is waited for at once, and before anything else
+ * reads the journal (heartbeat, replay, pruning, a reload).
+ *
  * The replay endpoint (ROUTER) answers "alerts after seq N for these topic
  * prefixes" from the journal in bounded batches; once a second a heartbeat
  * with the journal head goes out on the PUB socket.  Bad frames on either
@@ -28,6 +38,7 @@
 #include "matcher.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +99,19 @@ struct matcher_pending {
     size_t first_alert, nalerts; /* its alerts in the group's alerts_q */
 };
 
+/* The thread that commits a group while the next one is matched. */
+struct matcher_committer {
+    pthread_t tid;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int started;
+    int quit;
+    int todo;  /* a commit was asked for */
+    int done;  /* and has ended, with rc */
+    int rc;
+    struct matcher *m;
+};
+
 struct matcher {
     const struct config *cfg;
     struct ruleset *rules;
@@ -110,6 +134,8 @@ struct matcher {
     struct matcher_ack *acks_q;
     size_t nacks_q, cacks_q;
     int in_group;
+    int committing; /* the open group's commit was started (committer) */
+    struct matcher_committer committer;
     int64_t now;
     /* counters */
     unsigned long nitems;
@@ -173,6 +199,61 @@ static void *bind_socket(struct matcher *m, int type, const char *endpoint, int 
     return s;
 }
 
+/* Append the open group's alerts to the journal in seq order and commit
+ * (on the committer: nothing else touches the journal or the group's
+ * alerts meanwhile).  Returns 0 or -1 (journal_errmsg says why). */
+static int commit_group(struct matcher *m)
+{
+    for (size_t j = 0; j < m->nalerts_q; j++) {
+        const struct matcher_alert *a = &m->alerts_q[j];
+
+        if (journal_append(m->journal, a->seq, a->topic, a->body, a->len, m->now) != 0)
+            return -1;
+    }
+    return journal_commit(m->journal);
+}
+
+static void *committer_main(void *arg)
+{
+    struct matcher_committer *c = arg;
+
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        while (!c->quit && !c->todo)
+            pthread_cond_wait(&c->cv, &c->mu);
+        if (c->todo) {
+            int rc;
+
+            /* the journal is the committer's alone until it says done */
+            pthread_mutex_unlock(&c->mu);
+            rc = commit_group(c->m);
+            pthread_mutex_lock(&c->mu);
+            c->rc = rc;
+            c->todo = 0;
+            c->done = 1;
+            pthread_cond_broadcast(&c->cv);
+            continue;
+        }
+        break; /* quit, nothing left to do */
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+static void committer_stop(struct matcher_committer *c)
+{
+    if (!c->started)
+        return;
+    pthread_mutex_lock(&c->mu);
+    c->quit = 1;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->tid, NULL);
+    c->started = 0;
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+}
+
 static void log_rule_warning(const na_error *w, void *arg)
 {
     (void)arg;
@@ -222,6 +303,17 @@ int matcher_new(const struct config *cfg, struct matcher **out, na_error *err)
         goto err;
     if (journal_prune(m->journal, (int64_t)time(NULL)) < 0)
         log_warn("%s", journal_errmsg(m->journal));
+    m->committer.m = m;
+    pthread_mutex_init(&m->committer.mu, NULL);
+    pthread_cond_init(&m->committer.cv, NULL);
+    if (daemon_thread_start(&m->committer.tid, committer_main, &m->committer) != 0) {
+        /* not fatal: groups are then committed on the main thread */
+        log_warn("cannot start the commit thread: groups will be committed in line");
+        pthread_cond_destroy(&m->committer.cv);
+        pthread_mutex_destroy(&m->committer.mu);
+    } else {
+        m->committer.started = 1;
+    }
     if ((m->zctx = zmq_ctx_new()) == NULL) {
         na_error_set(err, 0, 0, "cannot create a ZeroMQ context");
         goto err;
@@ -261,6 +353,7 @@ void matcher_destroy(struct matcher **pm)
     if (pm == NULL || *pm == NULL)
         return;
     m = *pm;
+    committer_stop(&m->committer); /* after any commit it was running */
     if (m->in_group && m->journal != NULL)
         journal_rollback(m->journal);
     matcher_drop_group(m);
@@ -369,9 +462,8 @@ static int queue_ack(struct matcher *m, const struct wire_peer *peer, int64_t ta
     return 0;
 }
 
-/* Receive one item into the open group (undecoded); returns -2 when
- * nothing was waiting, -1 on a journal failure (the group must be rolled
- * back), 0 otherwise. */
+/* Receive one item into the next group (undecoded); returns -2 when
+ * nothing was waiting, 0 otherwise. */
 static int receive_item(struct matcher *m)
 {
     struct matcher_pending *p = &m->pending[m->npending];
@@ -385,15 +477,6 @@ static int receive_item(struct matcher *m)
                                &err);
     if (rc == -2)
         return -2;
-    if (!m->in_group) {
-        if (journal_begin(m->journal) != 0) {
-            log_error("%s", journal_errmsg(m->journal));
-            free(json);
-            return -1; /* not acknowledged: the sender will send it again */
-        }
-        m->in_group = 1;
-        m->now = (int64_t)time(NULL);
-    }
     p->it = NULL;
     p->bad = 0;
     p->json = NULL;
@@ -411,24 +494,30 @@ static int receive_item(struct matcher *m)
     return 0;
 }
 
-/* Decode and match the received items on the pool's threads; then, item
- * by item in the order they came, record each as processed and give its
- * matches the next seqs (the alerts of an item stay together and in rule
- * order); build the bodies on the pool's threads; append them to the
- * journal in seq order and queue the acks.  Returns 0, or -1 on a journal
- * failure or out of memory (the group must be rolled back). */
+/* Decode and match the received items on the pool's threads (the
+ * journal is not touched: the previous group may be committing).  Returns
+ * 0, or -1 when out of memory. */
+static int match_group(struct matcher *m)
+{
+    if (matchpool_run_prep(m->pool, m->rules, m->pitems, m->npending, decode_item, m) != 0) {
+        log_error("out of memory matching a group of %zu items", m->npending);
+        return -1;
+    }
+    return 0;
+}
+
+/* In the open group (journal_begin'd) of matched items: item by item in
+ * the order they came, record each as processed and give its matches the
+ * next seqs (the alerts of an item stay together and in rule order); build
+ * the bodies on the pool's threads and queue the acks (commit_group
+ * appends the alerts).  Returns 0, or -1 on a journal failure or out of
+ * memory (the group must be rolled back). */
 static int process_group(struct matcher *m)
 {
     int64_t seq = journal_head(m->journal);
     size_t j;
 
     m->nalerting = 0;
-    if (m->npending == 0)
-        return 0;
-    if (matchpool_run_prep(m->pool, m->rules, m->pitems, m->npending, decode_item, m) != 0) {
-        log_error("out of memory matching a group of %zu items", m->npending);
-        return -1;
-    }
     for (size_t i = 0; i < m->npending; i++) {
         struct matcher_pending *p = &m->pending[i];
         const struct item *it = p->it;
@@ -476,14 +565,9 @@ static int process_group(struct matcher *m)
     }
     if (matchpool_for(m->pool, m->nalerting, build_bodies, m) != 0)
         goto oom;
-    for (j = 0; j < m->nalerts_q; j++) {
-        struct matcher_alert *a = &m->alerts_q[j];
-
-        if (journal_append(m->journal, a->seq, a->topic, a->body, a->len, m->now) != 0)
-            goto journal_error;
-        log_debug("alert seq=%lld rule=%s item=%s", (long long)a->seq, a->topic,
-                  m->pending[a->item].it->id);
-    }
+    for (j = 0; j < m->nalerts_q; j++)
+        log_debug("alert seq=%lld rule=%s item=%s", (long long)m->alerts_q[j].seq,
+                  m->alerts_q[j].topic, m->pending[m->alerts_q[j].item].it->id);
     return 0;
 oom:
     log_error("out of memory building the alerts of a group of %zu items", m->npending);
@@ -505,17 +589,19 @@ static void drop_pending(struct matcher *m)
     m->npending = 0;
 }
 
-/* Commit the open group, then publish its alerts and send its acks. */
-static void finish_group(struct matcher *m, int failed)
+/* The open group's commit has ended (committed: 0 when it, or anything
+ * before it, failed): publish its alerts and send its acks, or roll it
+ * back and drop it (its items are not acknowledged: they come again). */
+static void finish_group(struct matcher *m, int committed)
 {
     size_t i, start;
 
-    if (!m->in_group)
+    if (!m->in_group) {
+        matcher_drop_group(m);
         return;
+    }
     m->in_group = 0;
-    if (failed || journal_commit(m->journal) != 0) {
-        if (!failed)
-            log_error("%s", journal_errmsg(m->journal));
+    if (!committed) {
         journal_rollback(m->journal);
         log_warn("dropped a group of %zu alerts and %zu items: the items will be sent again",
                  m->nalerts_q, m->nacks_q);
@@ -546,6 +632,81 @@ static void finish_group(struct matcher *m, int failed)
         start = i;
     }
     matcher_drop_group(m);
+}
+
+/* Append the open group's alerts and commit it on the committer (in line
+ * when there is none); the journal and the group's alerts are not touched
+ * again before settle(). */
+static void start_commit(struct matcher *m)
+{
+    struct matcher_committer *c = &m->committer;
+
+    m->committing = 1;
+    if (!c->started) {
+        c->rc = commit_group(m);
+        c->done = 1;
+        return;
+    }
+    pthread_mutex_lock(&c->mu);
+    c->done = 0;
+    c->todo = 1;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Wait for the commit in flight, if any, then publish and acknowledge
+ * its group (or drop it). */
+static void settle(struct matcher *m)
+{
+    struct matcher_committer *c = &m->committer;
+    int rc;
+
+    if (!m->committing)
+        return;
+    if (c->started) {
+        pthread_mutex_lock(&c->mu);
+        while (!c->done)
+            pthread_cond_wait(&c->cv, &c->mu);
+        pthread_mutex_unlock(&c->mu);
+    }
+    rc = c->rc;
+    c->done = 0;
+    m->committing = 0;
+    if (rc != 0)
+        log_error("%s", journal_errmsg(m->journal));
+    finish_group(m, rc == 0);
+}
+
+/* Is an item message waiting on the items socket? */
+static int items_waiting(struct matcher *m)
+{
+    zmq_pollitem_t one = {m->items, 0, ZMQ_POLLIN, 0};
+
+    return zmq_poll(&one, 1, 0) > 0;
+}
+
+/* The received group: matched while the previous one commits, then (that
+ * one settled) journaled in a group of its own, whose commit is started. */
+static void run_group(struct matcher *m)
+{
+    int failed = m->npending == 0 || match_group(m) != 0;
+
+    settle(m);
+    if (!failed) {
+        if (journal_begin(m->journal) != 0) {
+            log_error("%s", journal_errmsg(m->journal));
+            failed = 1; /* not acknowledged: the sender will send them again */
+        } else {
+            m->in_group = 1;
+            m->now = (int64_t)time(NULL);
+            failed = process_group(m) != 0;
+        }
+    }
+    if (failed)
+        finish_group(m, 0);
+    else
+        start_commit(m);
+    drop_pending(m);
 }
 
 /* Replay: collect what journal_read gives into a batch. */
@@ -700,7 +861,7 @@ int matcher_run(struct matcher *m)
     int npi = m->watch != NULL ? 3 : 2;
     int64_t wait;
     int64_t next_beat = 0, next_prune = (int64_t)time(NULL) + MATCHER_PRUNE_S, now;
-    int n, k, failed;
+    int n, k;
 
     log_info("matching with %zu rules on %d threads: items on %s, alerts on %s, replay on %s, "
              "journal head %lld",
@@ -708,18 +869,26 @@ int matcher_run(struct matcher *m)
              m->cfg->alerts_endpoint,
              m->cfg->replay_endpoint, (long long)journal_head(m->journal));
     while (!daemon_quit) {
+        /* a commit is left in flight only while more items are waiting */
+        if (m->committing && !items_waiting(m))
+            settle(m);
         now = matcher_ms();
         if (daemon_reload || rulewatch_due(m->watch, now)) {
             daemon_reload = 0;
+            settle(m); /* its alerts' topics are the old set's */
             reload_rules(m);
         }
         if (now >= next_beat) {
+            settle(m);
             wire_send_heartbeat(m->pub, journal_head(m->journal), journal_oldest(m->journal),
                                 (int64_t)time(NULL));
             next_beat = now + MATCHER_HEARTBEAT_MS;
         }
         if ((int64_t)time(NULL) >= next_prune) {
-            int64_t gone = journal_prune(m->journal, (int64_t)time(NULL));
+            int64_t gone;
+
+            settle(m);
+            gone = journal_prune(m->journal, (int64_t)time(NULL));
 
             if (gone < 0)
                 log_warn("%s", journal_errmsg(m->journal));
@@ -736,29 +905,20 @@ int matcher_run(struct matcher *m)
             if (zmq_errno() == EINTR)
                 continue;
             log_error("poll failed: %s", zmq_strerror(zmq_errno()));
+            settle(m);
             return -1;
         }
         if (pi[0].revents & ZMQ_POLLIN) {
             /* One group: what is queued, up to MATCHER_GROUP_MAX items. */
-            failed = 0;
-            for (k = 0; k < MATCHER_GROUP_MAX; k++) {
-                int rc = receive_item(m);
-
-                if (rc == -2)
+            for (k = 0; k < MATCHER_GROUP_MAX; k++)
+                if (receive_item(m) == -2)
                     break;
-                if (rc == -1) {
-                    failed = 1;
-                    break;
-                }
-            }
-            if (!failed && process_group(m) != 0)
-                failed = 1;
-            finish_group(m, failed);
-            drop_pending(m);
+            run_group(m);
         }
         if (npi > 2 && (pi[2].revents & ZMQ_POLLIN))
             rulewatch_read(m->watch, matcher_ms());
         if (pi[1].revents & ZMQ_POLLIN) {
+            settle(m); /* replay reads the journal */
             for (k = 0; k < 64; k++) {
                 zmq_pollitem_t one = {m->replay, 0, ZMQ_POLLIN, 0};
 
@@ -768,6 +928,7 @@ int matcher_run(struct matcher *m)
             }
         }
     }
+    settle(m);
     log_info("stopping: %lu items, %lu resent items ignored, %lu alerts, %lu bad item "
              "messages, %lu replays, %lu bad replay requests",
              m->nitems, m->dups, m->alerts, m->bad, m->replays, m->bad_replays);

@@ -29,6 +29,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -270,6 +271,36 @@ def main():
         rules = {json.loads(line)["rule"]["id"] for line in py.stdout.splitlines() if line}
         check(py.returncode == 0 and rules == {"alpha"},
               "the Python example client filters by prefix")
+
+        # 6b. a journal the matcher cannot write for a while (another process
+        # holds its write lock past the 5 s busy timeout): the group fails,
+        # nothing is acknowledged; sent again once the lock is gone, every
+        # item alerts once and the seqs go on without a gap.
+        db = sqlite3.connect(os.path.join(tmp, "var", "journal.db"), timeout=10,
+                             isolation_level=None)
+        db.execute("BEGIN IMMEDIATE")
+        batch = list(range(800, 860))
+        tags = prod.send(map(item, batch), packed=True)
+        check(not prod.wait_acks(set(tags), timeout=6.5),
+              "a group that cannot be journaled is not acknowledged")
+        db.execute("ROLLBACK")
+        db.close()
+        acked = set()
+        while prod.sock.poll(1000):
+            acked |= set(json.loads(prod.sock.recv())["tags"])
+        again = [i for i, t in zip(batch, sorted(tags)) if t not in acked]
+        check(again and prod.wait_acks(prod.send(map(item, again), packed=True)),
+              "sent again once the journal is free: acknowledged (%d of %d were not)"
+              % (len(again), len(batch)))
+        alerts, _, end = rep.all_after(head)
+        got = sorted((a[1], a[2]["item"]["id"]) for a in alerts)
+        check(got == sorted(expected(batch)) and
+              [a[0] for a in alerts] == list(range(head + 1, head + 1 + len(got))),
+              "every item alerted once, seqs without a gap (%d alerts)" % len(got))
+        head += len(got)
+        log.flush()
+        log.seek(0)
+        check("database is locked" in log.read(), "the log says why the group failed")
 
         # 7. retention: restart with max_alerts 50; old seqs are "truncated".
         matcher.send_signal(signal.SIGTERM)

@@ -5,8 +5,10 @@ Generates rules and items with bench_match (same generator, same seed),
 starts newsalert-matcher on loopback with those rules, pushes every item
 through the acknowledged hand-off as fast as the window allows, subscribes
 to the alerts, and reports items/s from the first item sent to the last
-acknowledgement, the alerts received, the matcher's CPU time (and this
-driver's, to show it is not the bottleneck).
+acknowledgement, the alerts received, the matcher's CPU time (all its
+threads, and its main thread alone: the one that receives, matches with
+matcher.threads 1, journals and publishes) and this driver's, to show it
+is not the bottleneck.
 
 Like bench_match, it runs two passes over the same items: a first, cold one
 (every word is new to the matcher) and the measured, warm one (the steady
@@ -25,6 +27,10 @@ Usage: bench_match_e2e.py BUILD_DIR [RULES] [ITEMS] [THREADS] [SYNC]
   default 1: always written to the config, where the default would be one
   per core), SYNC (journal.sync: 1 or 0, default 1).  NA_MATCHER_WRAP
   (e.g. "perf record -o F") runs the matcher under a profiler;
+  NA_BENCH_PASS_HOOK (e.g. "callgrind_control -d") is run after each pass
+  with the matcher's pid appended (so a profile of the warm pass alone can
+  be dumped); NA_MATCHER_BIN runs another matcher binary (e.g. an old copy,
+  for interleaved before/after runs) with BUILD_DIR's bench_match;
   NA_KEEP_TMP keeps the temporary directory (journal, log).
 
 Items go over the hand-off packed (common/item_pack.h, op "packed_item",
@@ -57,20 +63,33 @@ def drain(sub):
         n += 1
 
 
-def matcher_cpu(pid):
-    """User + system CPU seconds of a process (all its threads)."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
+def matcher_cpu(pid, tid=None, field=0):
+    """CPU seconds of a process (the sum over its threads), or of its thread
+    tid, from /proc/PID/task/TID/schedstat (nanoseconds, where /proc/PID/stat
+    counts 10 ms ticks: too coarse for a pass of a second); field 1: the
+    seconds spent runnable but waiting for a CPU instead."""
+    tids = [tid] if tid is not None else []
+    if tid is None:
+        try:
+            tids = [int(t) for t in os.listdir("/proc/%d/task" % pid)]
+        except OSError:
+            return 0.0
+    total = 0
+    for t in tids:
+        try:
+            with open("/proc/%d/task/%d/schedstat" % (pid, t)) as f:
+                total += int(f.read().split()[field])
+        except (OSError, IndexError, ValueError):
+            pass  # a thread that has just ended
+    return total / 1e9
 
 
 def run_pass(label, payloads, base, dealer, sub, matcher, nrules, threads, sync, packed):
     """Send payloads (tags after base), wait for every ack; print the figures.
     Returns the last tag used."""
     cpu0 = matcher_cpu(matcher.pid)
+    main0 = matcher_cpu(matcher.pid, matcher.pid)
+    wait0 = matcher_cpu(matcher.pid, matcher.pid, 1)
     acked, alerts, sent = 0, 0, 0
     window = 20000
     poller = zmq.Poller()
@@ -99,6 +118,8 @@ def run_pass(label, payloads, base, dealer, sub, matcher, nrules, threads, sync,
     t1 = time.monotonic()
     self1 = os.times()
     cpu = matcher_cpu(matcher.pid) - cpu0
+    main = matcher_cpu(matcher.pid, matcher.pid) - main0
+    wait = matcher_cpu(matcher.pid, matcher.pid, 1) - wait0
     end = time.monotonic() + 5
     while time.monotonic() < end:
         if sub.poll(300):
@@ -108,12 +129,14 @@ def run_pass(label, payloads, base, dealer, sub, matcher, nrules, threads, sync,
     drv = (self1.user - self0.user) + (self1.system - self0.system)
     print("e2e %s: %d rules, %d items %s, matcher.threads %d, journal.sync %s: %.0f items/s "
           "(%d acknowledged in %.2f s), %d alerts received (%.2f/item); the matcher used "
-          "%.2f s of CPU: %.0f items per CPU-second (%.1f us/item); this driver used %.2f s "
-          "(%.1f us/item)"
+          "%.2f s of CPU: %.0f items per CPU-second (%.1f us/item; its main thread %.1f us/item, "
+          "and %.1f us/item waiting for a CPU); this driver used %.2f s (%.1f us/item)"
           % (label, nrules, len(payloads), "packed" if packed else "as JSON", threads, sync,
              acked / (t1 - t0), acked, t1 - t0,
              alerts, alerts / max(1, acked), cpu, acked / max(cpu, 1e-9),
-             1e6 * cpu / max(1, acked), drv, 1e6 * drv / max(1, acked)), flush=True)
+             1e6 * cpu / max(1, acked), 1e6 * main / max(1, acked),
+             1e6 * wait / max(1, acked), drv,
+             1e6 * drv / max(1, acked)), flush=True)
     return base + sent
 
 
@@ -152,8 +175,11 @@ def main():
     config = write_json(os.path.join(tmp, "config.json"), cfg)
     log = open(os.path.join(tmp, "matcher.log"), "w+")
     wrap = os.environ.get("NA_MATCHER_WRAP", "").split()  # e.g. "perf record -o F"
-    matcher = subprocess.Popen(wrap + [os.path.join(build, "services/matcher/newsalert-matcher"),
-                                       "-c", config], stdout=log, stderr=subprocess.STDOUT)
+    binary = os.environ.get("NA_MATCHER_BIN") or os.path.join(
+        build, "services/matcher/newsalert-matcher")
+    hook = os.environ.get("NA_BENCH_PASS_HOOK", "").split()  # e.g. "callgrind_control -d"
+    matcher = subprocess.Popen(wrap + [binary, "-c", config], stdout=log,
+                               stderr=subprocess.STDOUT)
     ctx = zmq.Context()
     try:
         sub = ctx.socket(zmq.SUB)
@@ -169,6 +195,9 @@ def main():
         for label, batch in (("cold pass", warmup), ("warm pass (measured)", payloads)):
             base = run_pass(label, batch, base, dealer, sub, matcher, nrules, threads, sync,
                             packed)
+            if hook:
+                subprocess.run(hook + [str(matcher.pid)], check=False,
+                               stdout=subprocess.DEVNULL)
     finally:
         sigterm(matcher, 30)
         ctx.destroy(linger=0)

@@ -292,6 +292,13 @@ static int alert_set_int(json_t *obj, const char *key, int64_t v, size_t *bytes)
     return json_object_set_new_nocheck(obj, key, json_integer((json_int_t)v)) == 0 ? 0 : -1;
 }
 
+/* The text an alert's summary is made of: the item's summary, or its
+ * content when the summary is missing or empty; NULL when neither. */
+static const char *alert_summary_source(const struct item *it)
+{
+    return it->summary != NULL && it->summary[0] != '\0' ? it->summary : it->content;
+}
+
 /* The summary: the item's summary (its content when it has none), repaired,
  * whitespace folded, cut to ALERT_SUMMARY_MAX bytes, as a string the
  * caller frees in *out (NULL when the item has neither) and its length in
@@ -299,12 +306,10 @@ static int alert_set_int(json_t *obj, const char *key, int64_t v, size_t *bytes)
  * character boundary).  Returns 0 or -1 (out of memory). */
 static int alert_summary(const struct item *it, char **out, size_t *len)
 {
-    const char *src = it->summary;
+    const char *src = alert_summary_source(it);
     char *clean;
 
     *out = NULL;
-    if (src == NULL || src[0] == '\0')
-        src = it->content;
     if (src == NULL)
         return 0;
     if ((clean = alert_clean(src, strlen(src), 0, 1, SIZE_MAX)) == NULL)
@@ -356,13 +361,11 @@ static size_t alert_cut_point(const char *s, size_t max_bytes)
  * the spliced bodies that use this one to its bytes). */
 static int alert_summary_bounded(const struct item *it, char **out, size_t *len)
 {
-    const char *src = it->summary;
+    const char *src = alert_summary_source(it);
     char *clean;
     size_t cut;
 
     *out = NULL;
-    if (src == NULL || src[0] == '\0')
-        src = it->content;
     if (src == NULL)
         return 0;
     if ((clean = alert_clean(src, strlen(src), 0, 1, ALERT_SUMMARY_MAX)) == NULL)

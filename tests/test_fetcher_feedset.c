@@ -493,75 +493,106 @@ struct fresh_run {
     char outbox[8192], seen[8192], hashes[8192];
 };
 
+/* One feed with its store, feed set and hand-off: what ingest needs. */
+struct ingest_rig {
+    char dir[40];
+    void *zctx;
+    struct store *st;
+    struct handoff *h;
+    struct feed_conf v[1];
+    struct feedset *set;
+    struct fs_feed *fd;
+    struct ingest_ctx cx;
+};
+
+/* A new store under /tmp with feed `url` (named `name`), and a hand-off
+ * bound to `endpoint` whose outbox takes max_pending items (0: default). */
+static void rig_open(struct ingest_rig *g, const char *url, const char *name,
+                     const char *endpoint, int64_t max_pending)
+{
+    struct handoff_opts hopts = {0, 0, max_pending};
+    struct feedlist fl;
+    na_error err;
+
+    memset(g, 0, sizeof(*g));
+    snprintf(g->dir, sizeof(g->dir), "/tmp/na-test-ingest-XXXXXX");
+    g->zctx = zmq_ctx_new();
+    assert_non_null(g->zctx);
+    g->st = tmp_store_open(g->dir);
+    na_error_clear(&err);
+    assert_int_equal(handoff_new_store(g->zctx, endpoint, g->st, NULL, &hopts, &g->h, &err), 0);
+    g->v[0] = conf(url, name, 300);
+    fl.feeds = g->v;
+    fl.nfeeds = 1;
+    assert_int_equal(feedset_build(&fl, NULL, g->st, &g->set, &err), 0);
+    g->fd = g->set->feeds[0];
+    g->cx.store = g->st;
+    g->cx.handoff = g->h;
+    g->cx.max_backoff_s = 3600;
+}
+
+/* Ingest body as the feed's 200 response twice: a first poll, then the
+ * same document a minute later; each poll's stats in stats[0..1]. */
+static void rig_poll_twice(struct ingest_rig *g, const char *body, size_t len,
+                           struct ingest_stats stats[2])
+{
+    struct poller_result r;
+    struct ingest_doc doc;
+
+    memset(&r, 0, sizeof(r));
+    r.ok = 1;
+    r.http_status = 200;
+    r.body = (char *)body;
+    r.len = len;
+    r.content_type = "application/rss+xml";
+    r.retry_after_s = r.max_age_s = r.expires_s = -1;
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(ingest_prepare(&r, g->fd->url, &doc), 0);
+        assert_int_equal(ingest_result_doc(&g->cx, g->fd, &r, &doc, FRESH_NOW + 60 * round,
+                                           &stats[round]),
+                         0);
+        ingest_doc_clear(&doc);
+    }
+}
+
+static void rig_close(struct ingest_rig *g)
+{
+    handoff_destroy(&g->h);
+    zmq_ctx_term(g->zctx);
+    feedset_free(&g->set);
+    tmp_store_remove(&g->st, g->dir);
+}
+
 /* Ingest the test document twice (a first poll, then the same document a
  * minute later) into a new store; with `known` the feed has an unrelated
  * entry in the seen set first, so every item is looked up in the store. */
 static void fresh_ingest(int known, int64_t max_pending, struct fresh_run *out)
 {
-    char dir[] = "/tmp/na-test-fresh-XXXXXX";
-    struct handoff_opts hopts = {0, 0, max_pending};
-    struct feed_conf v[1];
-    struct feedlist fl = {v, 1};
-    struct feedset *set = NULL;
-    struct handoff *h = NULL;
-    struct ingest_ctx cx;
-    struct ingest_doc doc;
-    struct poller_result r;
-    struct store *st;
-    struct fs_feed *fd;
-    void *zctx = zmq_ctx_new();
+    struct ingest_rig g;
     char *body;
     size_t len;
-    na_error err;
 
-    assert_non_null(zctx);
-    st = tmp_store_open(dir);
-    na_error_clear(&err);
-    assert_int_equal(handoff_new_store(zctx, "inproc://na-test-fresh", st, NULL, &hopts, &h,
-                                       &err), 0);
+    rig_open(&g, FRESH_URL, "F", "inproc://na-test-fresh", max_pending);
     if (known) {
-        assert_int_equal(store_seen_record(st, FRESH_URL, "unrelated", 42, 1), 1);
-        assert_int_equal(store_seen_known(st, FRESH_URL), 1);
+        assert_int_equal(store_seen_record(g.st, FRESH_URL, "unrelated", 42, 1), 1);
+        assert_int_equal(store_seen_known(g.st, FRESH_URL), 1);
     } else {
-        assert_int_equal(store_seen_known(st, FRESH_URL), 0);
+        assert_int_equal(store_seen_known(g.st, FRESH_URL), 0);
     }
-    v[0] = conf(FRESH_URL, "F", 300);
-    assert_int_equal(feedset_build(&fl, NULL, st, &set, &err), 0);
-    fd = set->feeds[0];
-    assert_int_equal(fd->st.items_seen, 0); /* the store is asked in both cases */
-    memset(&cx, 0, sizeof(cx));
-    cx.store = st;
-    cx.handoff = h;
-    cx.max_backoff_s = 3600;
+    assert_int_equal(g.fd->st.items_seen, 0); /* the store is asked in both cases */
     body = fresh_document(&len);
-    memset(&r, 0, sizeof(r));
-    r.ok = 1;
-    r.http_status = 200;
-    r.body = body;
-    r.len = len;
-    r.content_type = "application/rss+xml";
-    r.retry_after_s = r.max_age_s = r.expires_s = -1;
-    for (int round = 0; round < 2; round++) {
-        assert_int_equal(ingest_prepare(&r, fd->url, &doc), 0);
-        assert_int_equal(ingest_result_doc(&cx, fd, &r, &doc, FRESH_NOW + 60 * round,
-                                           &out->stats[round]),
-                         0);
-        ingest_doc_clear(&doc);
-    }
-    out->items_seen = fd->st.items_seen;
-    fresh_dump(st, "SELECT feed, id FROM outbox WHERE feed = ?1 ORDER BY tag", out->outbox,
+    rig_poll_twice(&g, body, len, out->stats);
+    out->items_seen = g.fd->st.items_seen;
+    fresh_dump(g.st, "SELECT feed, id FROM outbox WHERE feed = ?1 ORDER BY tag", out->outbox,
                sizeof(out->outbox));
-    fresh_dump(st, "SELECT id, first_seen, last_seen FROM seen"
-                   " WHERE feed = ?1 AND id <> 'unrelated' ORDER BY id",
+    fresh_dump(g.st, "SELECT id, first_seen, last_seen FROM seen"
+                     " WHERE feed = ?1 AND id <> 'unrelated' ORDER BY id",
                out->seen, sizeof(out->seen));
-    fresh_dump(st, "SELECT hash, last_seen FROM seen_hash WHERE feed = ?1 AND hash <> 42"
-                   " ORDER BY hash",
+    fresh_dump(g.st, "SELECT hash, last_seen FROM seen_hash WHERE feed = ?1 AND hash <> 42"
+                     " ORDER BY hash",
                out->hashes, sizeof(out->hashes));
     free(body);
-    handoff_destroy(&h);
-    zmq_ctx_term(zctx);
-    feedset_free(&set);
-    tmp_store_remove(&st, dir);
+    rig_close(&g);
 }
 
 static void fresh_assert_same(const struct fresh_run *a, const struct fresh_run *b)
@@ -662,19 +693,8 @@ static char *big_document(size_t *len)
 
 static void test_ingest_oversize_item(void **state)
 {
-    char dir[] = "/tmp/na-test-big-XXXXXX";
-    struct handoff_opts hopts = {0, 0, 0};
-    struct feed_conf v[1];
-    struct feedlist fl = {v, 1};
-    struct feedset *set = NULL;
-    struct handoff *h = NULL;
-    struct ingest_ctx cx;
-    struct ingest_doc doc;
-    struct poller_result r;
+    struct ingest_rig g;
     struct ingest_stats stats[2];
-    struct store *st;
-    struct fs_feed *fd;
-    void *zctx = zmq_ctx_new();
     sqlite3_stmt *s;
     const char *ids[] = {"old1", "big", "new1", "new2"};
     int nrows = 0;
@@ -683,35 +703,9 @@ static void test_ingest_oversize_item(void **state)
     na_error err;
 
     (void)state;
-    assert_non_null(zctx);
-    st = tmp_store_open(dir);
-    na_error_clear(&err);
-    assert_int_equal(handoff_new_store(zctx, "inproc://na-test-big", st, NULL, &hopts, &h, &err),
-                     0);
-    v[0] = conf(BIG_URL, "B", 300);
-    assert_int_equal(feedset_build(&fl, NULL, st, &set, &err), 0);
-    fd = set->feeds[0];
-    memset(&cx, 0, sizeof(cx));
-    cx.store = st;
-    cx.handoff = h;
-    cx.max_backoff_s = 3600;
+    rig_open(&g, BIG_URL, "B", "inproc://na-test-big", 0);
     body = big_document(&len);
-    memset(&r, 0, sizeof(r));
-    r.ok = 1;
-    r.http_status = 200;
-    r.body = body;
-    r.len = len;
-    r.content_type = "application/rss+xml";
-    r.retry_after_s = r.max_age_s = r.expires_s = -1;
-    memset(stats, 0, sizeof(stats));
-    for (int round = 0; round < 2; round++) {
-        assert_int_equal(ingest_prepare(&r, fd->url, &doc), 0);
-        assert_int_equal(doc.n, 5);
-        assert_int_equal(ingest_result_doc(&cx, fd, &r, &doc, FRESH_NOW + 60 * round,
-                                           &stats[round]),
-                         0);
-        ingest_doc_clear(&doc);
-    }
+    rig_poll_twice(&g, body, len, stats);
     /* the first poll: four sent (one of them cut), the huge id dropped,
      * nothing held back; the second finds every one of the five known */
     assert_int_equal(stats[0].items, 5);
@@ -720,11 +714,11 @@ static void test_ingest_oversize_item(void **state)
     assert_int_equal(stats[0].dropped, 1);
     assert_int_equal(stats[0].deferred, 0);
     assert_int_equal(stats[1].sent + stats[1].cut + stats[1].dropped + stats[1].deferred, 0);
-    assert_int_equal(fd->st.items_seen, 5);
+    assert_int_equal(g.fd->st.items_seen, 5);
 
     /* in the outbox, oldest first: the big story fits the hand-off and
      * keeps its title, link and the start of its text */
-    assert_int_equal(sqlite3_prepare_v2(store_sqlite(st),
+    assert_int_equal(sqlite3_prepare_v2(store_sqlite(g.st),
                                         "SELECT id, json FROM outbox WHERE feed = ?1 ORDER BY tag",
                                         -1, &s, NULL),
                      SQLITE_OK);
@@ -757,10 +751,7 @@ static void test_ingest_oversize_item(void **state)
     sqlite3_finalize(s);
     assert_int_equal(nrows, 4);
     free(body);
-    handoff_destroy(&h);
-    zmq_ctx_term(zctx);
-    feedset_free(&set);
-    tmp_store_remove(&st, dir);
+    rig_close(&g);
 }
 
 int main(void)

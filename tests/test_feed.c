@@ -718,28 +718,29 @@ static void test_huge_attribute(void **state)
  * parses in about a second at most. */
 static void test_linear_hostile(void **state)
 {
-    const size_t n = 600000;
-    char *buf = malloc(n * 16 + 1024);
+    const size_t n = 600000, size = n * 16 + 1024;
+    char *buf = malloc(size);
     size_t len;
     struct feed_doc *doc;
 
     (void)state;
     assert_non_null(buf);
     /* a DOCTYPE repeated: each looked for its '[' or '>' */
-    len = (size_t)sprintf(buf, "<?xml version=\"1.0\"?>");
+    len = (size_t)snprintf(buf, size, "<?xml version=\"1.0\"?>");
     for (size_t i = 0; i < n; i++)
-        len += (size_t)sprintf(buf + len, "<!DOCTYPE x>");
-    len += (size_t)sprintf(buf + len, "<rss version=\"2.0\"><channel><title>T</title>"
-                                      "<item><title>one</title></item></channel></rss>");
+        len += (size_t)snprintf(buf + len, size - len, "<!DOCTYPE x>");
+    len += (size_t)snprintf(buf + len, size - len,
+                            "<rss version=\"2.0\"><channel><title>T</title>"
+                            "<item><title>one</title></item></channel></rss>");
     doc = parse_ok(buf, NULL); /* not well-formed (one DOCTYPE at most): bozo */
     assert_int_equal(doc->bozo, 1);
     feed_doc_free(&doc);
     /* a description of bare ampersands and undefined entities */
-    len = (size_t)sprintf(buf, "<rss version=\"2.0\"><channel><title>T</title><item>"
-                               "<title>amp</title><description>");
+    len = (size_t)snprintf(buf, size, "<rss version=\"2.0\"><channel><title>T</title><item>"
+                                      "<title>amp</title><description>");
     for (size_t i = 0; i < n; i++)
-        len += (size_t)sprintf(buf + len, i % 2 ? "&foo; " : "a & b ");
-    len += (size_t)sprintf(buf + len, "</description></item></channel></rss>");
+        len += (size_t)snprintf(buf + len, size - len, i % 2 ? "&foo; " : "a & b ");
+    len += (size_t)snprintf(buf + len, size - len, "</description></item></channel></rss>");
     doc = parse_ok(buf, NULL);
     assert_int_equal(doc->nentries, 1);
     assert_non_null(doc->entries[0].summary);

@@ -667,25 +667,28 @@ static char *big_document(size_t *len)
     static const char para[] = "<p>Ukraine territorial concessions \xc3\xa9t\xc3\xa9 "
                                "\xe2\x80\x94 NATO membership talks go on.</p>";
     size_t big = 1800000, huge_id = 1100000, size = big + huge_id + 8192, i;
-    char *buf = malloc(size), *p;
+    char *buf = malloc(size), *p, *end;
 
     assert_non_null(buf);
     p = buf;
-    p += sprintf(p, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\">"
-                    "<channel><title>Big</title>\n"
-                    "<item><guid>new2</guid><title>Newest</title>"
-                    "<pubDate>Tue, 14 Nov 2023 22:13:20 GMT</pubDate></item>\n"
-                    "<item><guid>new1</guid><title>Newer</title></item>\n"
-                    "<item><guid>big</guid><title>The big story</title>"
-                    "<link>https://big.example/story</link><description><![CDATA[");
+    end = buf + size;
+    p += snprintf(p, (size_t)(end - p),
+                  "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\">"
+                  "<channel><title>Big</title>\n"
+                  "<item><guid>new2</guid><title>Newest</title>"
+                  "<pubDate>Tue, 14 Nov 2023 22:13:20 GMT</pubDate></item>\n"
+                  "<item><guid>new1</guid><title>Newer</title></item>\n"
+                  "<item><guid>big</guid><title>The big story</title>"
+                  "<link>https://big.example/story</link><description><![CDATA[");
     for (i = 0; i + sizeof(para) - 1 <= big; i += sizeof(para) - 1)
-        p += sprintf(p, "%s", para);
-    p += sprintf(p, "]]></description></item>\n<item><guid>");
+        p += snprintf(p, (size_t)(end - p), "%s", para);
+    p += snprintf(p, (size_t)(end - p), "]]></description></item>\n<item><guid>");
     memset(p, 'g', huge_id);
     p += huge_id;
-    p += sprintf(p, "</guid><title>Huge id</title></item>\n"
-                    "<item><guid>old1</guid><title>Oldest</title></item>\n"
-                    "</channel></rss>\n");
+    p += snprintf(p, (size_t)(end - p),
+                  "</guid><title>Huge id</title></item>\n"
+                  "<item><guid>old1</guid><title>Oldest</title></item>\n"
+                  "</channel></rss>\n");
     *len = (size_t)(p - buf);
     assert_true(*len < size);
     return buf;

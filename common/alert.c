@@ -223,8 +223,9 @@ static char *alert_cut(const char *s, size_t max_bytes, size_t max_chars)
  *     formats a pointer and adds it to a hash table, to detect cycles), and
  *     a summary is escaped once per item, not once per alert;
  *   - a string is made with json_stringn_nocheck() once it is known to be
- *     valid UTF-8 without NUL: plain ASCII as it is (alert_clean() would
- *     not change it), anything else after alert_clean() has repaired it;
+ *     valid UTF-8 without NUL: a string that is already valid as it is
+ *     (alert_is_clean: alert_clean() would not change it), anything else
+ *     after alert_clean() has repaired it;
  *   - json_dumpb() writes straight into the body's buffer, sized from the
  *     strings' lengths; a value with more escapes than the room left is
  *     dumped again once the buffer has grown to its exact size;
@@ -236,21 +237,36 @@ static char *alert_cut(const char *s, size_t max_bytes, size_t max_chars)
  *     alert_summary() as the reference.
  */
 
-/* Is s[0..len) plain ASCII?  (It has no NUL: it comes from a C string.) */
-static int alert_is_ascii(const char *s, size_t len)
+/* Would alert_clean(s, len, 0, 0, SIZE_MAX) give s[0..len) back unchanged,
+ * i.e. is it valid UTF-8 as utf8proc_iterate reads it?  (It has no NUL: it
+ * comes from a C string.)  Runs of ASCII are skipped eight bytes at a time;
+ * every other character is decoded by the same call alert_clean makes. */
+static int alert_is_clean(const char *s, size_t len)
 {
     size_t i = 0;
 
-    for (; len - i >= 8; i += 8) {
-        uint64_t w;
+    while (i < len) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t n;
 
-        memcpy(&w, s + i, 8);
-        if ((w & UINT64_C(0x8080808080808080)) != 0)
+        if (len - i >= 8) {
+            uint64_t w;
+
+            memcpy(&w, s + i, 8);
+            if ((w & UINT64_C(0x8080808080808080)) == 0) {
+                i += 8;
+                continue;
+            }
+        }
+        if ((unsigned char)s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        n = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i), &cp);
+        if (n <= 0 || cp == 0)
             return 0;
+        i += (size_t)n;
     }
-    for (; i < len; i++)
-        if ((unsigned char)s[i] >= 0x80)
-            return 0;
     return 1;
 }
 
@@ -262,7 +278,7 @@ static json_t *alert_jstring(const char *value, size_t *bytes)
     char *clean;
     json_t *str;
 
-    if (alert_is_ascii(value, len)) {
+    if (alert_is_clean(value, len)) {
         *bytes += len;
         return json_stringn_nocheck(value, len);
     }

@@ -53,12 +53,14 @@ import random
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from natest import NGINX_PRIVATE_PATHS, free_port, start_nginx  # noqa: E402
 
 TARGET_WALL_RATIO = 1.5
 TARGET_RSS_MB = 100
@@ -101,14 +103,6 @@ def make_feed(i, items, version, now):
     return "".join(out).encode()
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 NGINX_CONF = """
 worker_processes 2;
 daemon off;
@@ -120,12 +114,7 @@ http {{
     default_type application/octet-stream;
     log_format bytes '$request_uri $status $bytes_sent';
     access_log {tmp}/access.log bytes buffer=64k flush=100ms;
-    client_body_temp_path {tmp}/t-body;
-    proxy_temp_path {tmp}/t-proxy;
-    fastcgi_temp_path {tmp}/t-fcgi;
-    uwsgi_temp_path {tmp}/t-uwsgi;
-    scgi_temp_path {tmp}/t-scgi;
-    keepalive_requests 1000000;
+{paths}    keepalive_requests 1000000;
     sendfile on;
     server {{
         listen 127.0.0.1:{port};
@@ -133,25 +122,6 @@ http {{
     }}
 }}
 """
-
-
-def start_nginx(tmp, port):
-    with open(os.path.join(tmp, "nginx.conf"), "w") as f:
-        f.write(NGINX_CONF.format(tmp=tmp, port=port))
-    proc = subprocess.Popen(["nginx", "-p", tmp, "-c", os.path.join(tmp, "nginx.conf"),
-                             "-e", os.path.join(tmp, "nginx-error.log")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    end = time.monotonic() + 10
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            sys.exit("bench: nginx exited: %s" % proc.stderr.read().decode())
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    sys.exit("bench: nginx did not start")
 
 
 def log_bytes(tmp, start_line):
@@ -348,7 +318,12 @@ def main():
                                       if a.parse_threads > 0 else {})}}, f)
         with open(os.path.join(tmp, "feeds.json"), "w") as f:
             json.dump({"feeds": [{"url": u} for u in urls]}, f)
-        nginx = start_nginx(tmp, port)
+        try:
+            nginx = start_nginx(tmp, NGINX_CONF.format(tmp=tmp, port=port,
+                                                       paths=NGINX_PRIVATE_PATHS.format(tmp=tmp)),
+                                [port])
+        except RuntimeError as e:
+            sys.exit("bench: %s" % e)
         print("bench: %d feeds x %d items, %.1f MB, nginx on %s, %s"
               % (a.feeds, a.items, total_size / 1e6, base, tmp), flush=True)
 

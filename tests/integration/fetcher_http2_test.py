@@ -37,7 +37,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,7 +44,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from natest import check, finish, free_port, handoff_item, write_json  # noqa: E402
+from natest import (NGINX_PRIVATE_PATHS, check, finish, free_port, handoff_item,  # noqa: E402
+                    start_nginx, write_json)
 
 try:
     import zmq
@@ -70,12 +70,7 @@ http {{
     log_format h2 '$server_port $server_protocol $connection $connection_requests '
                   '$msec $request_time $status $request_uri';
     access_log {tmp}/access.log h2;
-    client_body_temp_path {tmp}/t-body;
-    proxy_temp_path {tmp}/t-proxy;
-    fastcgi_temp_path {tmp}/t-fcgi;
-    uwsgi_temp_path {tmp}/t-uwsgi;
-    scgi_temp_path {tmp}/t-scgi;
-    sendfile off;
+{paths}    sendfile off;
     server {{
         listen 127.0.0.1:{h2_port} ssl http2;
         ssl_certificate {tmp}/pki/server.pem;
@@ -139,31 +134,6 @@ def rss(name, guids, now):
     return ("<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel><title>%s</title>"
             "<link>https://example.org/</link><description>test feed</description>%s"
             "</channel></rss>\n<!-- %s -->\n" % (name, items, "x" * PAD)).encode()
-
-
-def start_nginx(tmp, ports):
-    with open(os.path.join(tmp, "nginx.conf"), "w") as f:
-        f.write(NGINX_CONF.format(tmp=tmp, **ports))
-    errlog = open(os.path.join(tmp, "nginx-stderr.log"), "w")
-    proc = subprocess.Popen(["nginx", "-p", tmp, "-c", os.path.join(tmp, "nginx.conf"),
-                             "-e", os.path.join(tmp, "nginx-error.log")],
-                            stdout=subprocess.DEVNULL, stderr=errlog)
-    errlog.close()
-    end = time.monotonic() + 10
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            break
-        try:
-            for port in ports.values():
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
-    with open(os.path.join(tmp, "nginx-stderr.log")) as f:
-        raise RuntimeError("nginx did not start: %s" % f.read())
 
 
 class Matcher:
@@ -300,7 +270,8 @@ def main():
         feeds.append({"url": plain_url})
         feeds.append({"url": rogue_url, "name": "rogue feed"})
         write_json(os.path.join(tmp, "feeds.json"), {"feeds": feeds})
-        nginx = start_nginx(tmp, ports)
+        conf = NGINX_CONF.format(tmp=tmp, paths=NGINX_PRIVATE_PATHS.format(tmp=tmp), **ports)
+        nginx = start_nginx(tmp, conf, ports.values())
         matcher = Matcher()
         base = {"state_dir": "state", "feeds": "feeds.json", "items_endpoint": matcher.endpoint}
         fetch = {"concurrency": 16, "interval_s": 3600, "timeout_s": 30, "max_age_s": 0}

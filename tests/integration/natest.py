@@ -11,6 +11,9 @@ write_json, read_jsonl,   config files; JSON-lines output files (optionally
 count_lines, read_lines   complete lines only: a writer may be mid-line)
 tally                     a file of alerts against the expected ones
 serve_directory           a quiet HTTP server for a directory
+NGINX_PRIVATE_PATHS,      Debian's nginx run by an unprivileged test from a
+start_nginx               private prefix (its temp paths under TMP), waited for
+                          on every port it listens on
 write_fault_feeds         the fault tests' feeds and expected alerts
 Producer, Replayer        the fetcher's side of the matcher's item hand-off and
                           a replay client (README "Durable delivery")
@@ -72,6 +75,43 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+# The temporary directories of an nginx run from the private prefix {tmp}
+# (for an nginx.conf's http block; format it with tmp=...).
+NGINX_PRIVATE_PATHS = """
+    client_body_temp_path {tmp}/t-body;
+    proxy_temp_path {tmp}/t-proxy;
+    fastcgi_temp_path {tmp}/t-fcgi;
+    uwsgi_temp_path {tmp}/t-uwsgi;
+    scgi_temp_path {tmp}/t-scgi;
+"""
+
+
+def start_nginx(tmp, conf, ports):
+    """Write conf to TMP/nginx.conf, start nginx in the foreground with the
+    prefix TMP and wait (10 s at most) until each of ports accepts a
+    connection.  Returns the process; raises RuntimeError with nginx's
+    stderr when it exits or does not listen in time."""
+    with open(os.path.join(tmp, "nginx.conf"), "w") as f:
+        f.write(conf)
+    with open(os.path.join(tmp, "nginx-stderr.log"), "w") as errlog:
+        proc = subprocess.Popen(["nginx", "-p", tmp, "-c", os.path.join(tmp, "nginx.conf"),
+                                 "-e", os.path.join(tmp, "nginx-error.log")],
+                                stdout=subprocess.DEVNULL, stderr=errlog)
+    end = time.monotonic() + 10
+    while time.monotonic() < end and proc.poll() is None:
+        try:
+            for port in ports:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    with open(os.path.join(tmp, "nginx-stderr.log")) as f:
+        raise RuntimeError("nginx did not start: %s" % f.read())
 
 
 def wait_for(pred, timeout, step=0.02):

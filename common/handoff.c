@@ -678,6 +678,13 @@ int handoff_poll(struct handoff *h, int timeout_ms)
             rc = 0;
             continue;
         }
+        if (rc == WIRE_ENOMEM) {
+            /* the ack is lost, not its items: they stay in flight, go again
+             * after resend_ms and are acknowledged again (the matcher
+             * recognises them) */
+            rc = 0;
+            continue;
+        }
         if (nall + n > capall) {
             size_t cap = capall ? capall : 1024;
             int64_t *grown;

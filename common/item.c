@@ -3,11 +3,15 @@
  *
  * The JSON form is both the wire payload from fetcher to matcher and the
  * line format of ITEMS.jsonl files for `newsalert match --items`, so the
- * reader is strict about types and keys: it is fed from outside.
+ * reader is strict about types and keys: it is fed from outside.  It tells
+ * running out of memory (ITEM_ENOMEM) from bad input (-1); for that,
+ * jansson's allocations go through this module, which counts those that
+ * fail (item_json_alloc_failures).
  */
 #include "item.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -259,6 +263,44 @@ static int item_error(const char *buf, size_t len, json_t *root, na_error *err,
     return na_error_set(err, 0, 0, "%s", msg);
 }
 
+/* jansson's allocator, counting failures per thread (item.h). */
+static _Thread_local unsigned long item_json_nomem;
+static pthread_once_t item_json_alloc_once = PTHREAD_ONCE_INIT;
+
+static void *item_json_malloc(size_t n)
+{
+    void *p = malloc(n);
+
+    if (p == NULL)
+        item_json_nomem++;
+    return p;
+}
+
+static void item_json_free(void *p)
+{
+    free(p);
+}
+
+/* Memory jansson took before this runs was malloc'd too: item_json_free
+ * releases it as jansson's default free would. */
+static void item_json_alloc_install(void)
+{
+    json_set_alloc_funcs(item_json_malloc, item_json_free);
+}
+
+unsigned long item_json_alloc_failures(void)
+{
+    pthread_once(&item_json_alloc_once, item_json_alloc_install);
+    return item_json_nomem;
+}
+
+/* Before main(), in every program this module is linked into: no thread
+ * can be using jansson while its allocator is swapped. */
+__attribute__((constructor)) static void item_json_alloc_init(void)
+{
+    pthread_once(&item_json_alloc_once, item_json_alloc_install);
+}
+
 /*
  * item_from_json() reads with jansson (json_loadb: no copy of the input to
  * terminate it; JSON_REJECT_DUPLICATES: a key given twice is an error) and
@@ -287,9 +329,17 @@ int item_from_json(const char *buf, size_t len, struct item **out, na_error *err
     const char *key;
     char **field, at[96];
     size_t i;
+    unsigned long nomem = item_json_alloc_failures();
 
     *out = NULL;
     root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    /* jansson may report a failed allocation as bad JSON, or not at all */
+    if (item_json_alloc_failures() != nomem ||
+        (root == NULL && json_error_code(&jerr) == json_error_out_of_memory)) {
+        json_decref(root);
+        na_error_set(err, 0, 0, "out of memory");
+        return ITEM_ENOMEM;
+    }
     if (root == NULL)
         return na_error_set(err, jerr.line, jerr.column, "%d:%d: invalid JSON: %s",
                             jerr.line, jerr.column, jerr.text);
@@ -357,6 +407,9 @@ int item_from_json(const char *buf, size_t len, struct item **out, na_error *err
     return 0;
 nomem:
     na_error_set(err, 0, 0, "out of memory");
+    item_free(&it);
+    json_decref(root);
+    return ITEM_ENOMEM;
 err:
     item_free(&it);
     json_decref(root);

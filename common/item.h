@@ -52,11 +52,32 @@ int item_add_category(struct item *it, const char *category);
  * or when a field is not valid UTF-8 (the parser never makes such items). */
 char *item_to_json(const struct item *it);
 
+/* What a decoder of items (item_from_json here, item_pack_decode in
+ * item_pack.h) returns when it ran out of memory: the input may well be
+ * good, so a receiver must not treat it as a bad message (acknowledge and
+ * drop it) but leave it unacknowledged, to be sent again.  A bad input is
+ * -1. */
+#define ITEM_ENOMEM (-2)
+
 /* Parse the JSON object produced by item_to_json(), or one line of an
  * ITEMS.jsonl file.  Untrusted input: wrong types, missing `id`, and unknown
  * keys are errors reported in *err with line/column.  `published` may be an
- * RFC 3339 string or an integer of epoch seconds.  Returns 0 and sets *out,
- * or -1. */
+ * RFC 3339 string or an integer of epoch seconds.  Returns 0 and sets *out;
+ * -1 for bad input; ITEM_ENOMEM (*err: "out of memory") when an allocation
+ * failed, ours or one of jansson's (see item_json_alloc_failures).  *out is
+ * NULL after a failure. */
 int item_from_json(const char *buf, size_t len, struct item **out, na_error *err);
+
+/* How many of jansson's allocations have failed on the calling thread.
+ * jansson 2.14 does not report every allocation that fails inside
+ * json_loadb(): most come back as a syntax error ("invalid token"), and a
+ * string that could not grow loses a byte and the parse succeeds.  So
+ * jansson's allocator is routed through item.c (json_set_alloc_funcs(),
+ * installed before main() in every program linked with this module, so
+ * before any thread uses jansson); it calls malloc() and free() and
+ * counts each failure.  A parser of
+ * untrusted JSON compares the count before and after json_loadb(): a
+ * change means it ran out of memory, whatever jansson returned. */
+unsigned long item_json_alloc_failures(void);
 
 #endif

@@ -307,7 +307,7 @@ static int item_pack_fail(struct item_pack_reader *r, const char *name, long ind
 
 /* Read one string at r->off for field `name` (`index` as item_pack_fail).
  * Sets *out to a malloc'd copy, or NULL when absent and absent_ok.
- * Returns 0 or -1 with r->err set. */
+ * Returns 0, -1 (a bad record) or ITEM_ENOMEM with r->err set. */
 static int item_pack_read_string(struct item_pack_reader *r, const char *name, long index,
                                  int absent_ok, char **out)
 {
@@ -334,8 +334,10 @@ static int item_pack_read_string(struct item_pack_reader *r, const char *name, l
         return item_pack_fail(r, name, index, at, "%s at byte %zu",
                               r->buf[r->off + bad] == 0 ? "NUL byte" : "invalid UTF-8",
                               r->off + bad);
-    if ((*out = malloc((size_t)n + 1)) == NULL)
-        return na_error_set(r->err, 0, 0, "out of memory");
+    if ((*out = malloc((size_t)n + 1)) == NULL) {
+        na_error_set(r->err, 0, 0, "out of memory");
+        return ITEM_ENOMEM;
+    }
     memcpy(*out, r->buf + r->off, n);
     (*out)[n] = '\0';
     r->off += n;
@@ -349,18 +351,22 @@ int item_pack_decode(const void *buf, size_t len, struct item **out, na_error *e
     size_t at;
     uint32_t count;
     uint64_t published;
-    int i;
+    int i, rc = -1;
 
     *out = NULL;
     if (!item_pack_is_packed(buf, len))
         return na_error_set(err, 0, 0, "packed item: no \"%s\" magic at byte 0 (%zu bytes)",
                             ITEM_PACK_MAGIC, len);
-    if ((it = item_new()) == NULL)
-        return na_error_set(err, 0, 0, "out of memory");
+    if ((it = item_new()) == NULL) {
+        na_error_set(err, 0, 0, "out of memory");
+        return ITEM_ENOMEM;
+    }
     r.off = ITEM_PACK_MAGIC_LEN;
     for (i = 0; i < ITEM_PACK_NSTRINGS; i++)
-        if (item_pack_read_string(&r, item_pack_names[i], -1, 1, item_pack_field(it, i)) != 0)
+        if ((rc = item_pack_read_string(&r, item_pack_names[i], -1, 1,
+                                        item_pack_field(it, i))) != 0)
             goto err;
+    rc = -1;
     at = r.off;
     if (len - r.off < 4) {
         na_error_set(err, 0, 0,
@@ -380,12 +386,14 @@ int item_pack_decode(const void *buf, size_t len, struct item **out, na_error *e
     if (count > 0) {
         if ((it->categories = calloc(count, sizeof(*it->categories))) == NULL) {
             na_error_set(err, 0, 0, "out of memory");
+            rc = ITEM_ENOMEM;
             goto err;
         }
         for (; it->ncategories < count; it->ncategories++)
-            if (item_pack_read_string(&r, "categories", (long)it->ncategories, 0,
-                                      &it->categories[it->ncategories]) != 0)
+            if ((rc = item_pack_read_string(&r, "categories", (long)it->ncategories, 0,
+                                            &it->categories[it->ncategories])) != 0)
                 goto err;
+        rc = -1;
     }
     if (len - r.off < 8) {
         na_error_set(err, 0, 0,
@@ -411,5 +419,5 @@ int item_pack_decode(const void *buf, size_t len, struct item **out, na_error *e
     return 0;
 err:
     item_free(&it);
-    return -1;
+    return rc;
 }

@@ -72,7 +72,9 @@ int item_pack_fit(struct item *it, size_t max);
  * is left, bytes after the record, bad UTF-8, NUL bytes, a missing or
  * empty `id` are errors in *err naming the field and the byte offset
  * ("packed item: field `title` at byte 212: ...").  Returns 0 and sets
- * *out (the caller frees it with item_free), or -1 with *out = NULL. */
+ * *out (the caller frees it with item_free); -1 for a bad record, or
+ * ITEM_ENOMEM (item.h; *err: "out of memory") when an allocation failed,
+ * both with *out = NULL. */
 int item_pack_decode(const void *buf, size_t len, struct item **out, na_error *err);
 
 /* Whether buf[0..len) starts with the packed magic (a JSON item starts

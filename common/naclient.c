@@ -13,6 +13,13 @@
  * replay too.  Only one replay request is outstanding at a time; replies
  * carry the request id and stale ones are ignored.
  *
+ * Out of memory never moves the cursor past an alert: the cursor moves
+ * only once the alert is in `ready`.  A live alert that cannot be kept is
+ * a gap like any other (a replay brings it); a replayed one that cannot be
+ * kept ends the replay where it stands (its later replies are ignored) and
+ * the request goes again soon, after the cursor.  So is a replay reply
+ * that cannot be read: it may have been part of the answer.
+ *
  * This file depends on libzmq and jansson only (not on the newsalert
  * common library): it is built into the installable libnewsalert-client.
  */
@@ -163,11 +170,15 @@ static void nac_queue_free(struct nac_queue *q)
     memset(q, 0, sizeof(*q));
 }
 
-/* The seq of an alert body (a JSON object with an integer seq >= 1), or
- * -1. */
+/* The seq of an alert body (a JSON object with an integer seq >= 1), -1,
+ * or -2 when jansson says it ran out of memory.  (jansson 2.14 reports
+ * some of its failed allocations as a syntax error: a body not in the
+ * matcher's form below may then be taken for a bad one.  An application's
+ * jansson allocator is its own, so the library does not replace it.) */
 static int64_t nac_body_seq(const char *body, size_t len)
 {
     static const char prefix[] = "{\"v\":1,\"seq\":";
+    json_error_t jerr;
     json_t *root, *seq;
     int64_t v = -1;
     size_t i;
@@ -188,10 +199,10 @@ static int64_t nac_body_seq(const char *body, size_t len)
             return v > 0 ? v : -1;
         v = -1;
     }
-    root = json_loadb(body, len, 0, NULL);
+    root = json_loadb(body, len, 0, &jerr);
 
     if (root == NULL)
-        return -1;
+        return json_error_code(&jerr) == json_error_out_of_memory ? -2 : -1;
     seq = json_object_get(root, "seq");
     if (json_is_object(root) && json_is_integer(seq) && json_integer_value(seq) > 0)
         v = (int64_t)json_integer_value(seq);
@@ -485,10 +496,15 @@ static void nac_settle(struct naclient *c)
             nac_msg_free(&tmp);
             c->stats.duplicates++;
         } else if (m->seq == c->cursor + 1) {
+            int64_t seq = m->seq;
+
             nac_queue_pop(&c->pending, &tmp);
-            c->cursor = tmp.seq;
+            /* out of memory: the alert is dropped below the cursor, a gap
+             * the replay started below fills */
+            if (nac_queue_push(&c->ready, &tmp) != 0)
+                break;
+            c->cursor = seq;
             c->stats.live++;
-            nac_queue_push(&c->ready, &tmp);
         } else {
             break;
         }
@@ -538,23 +554,30 @@ static void nac_close_frames(zmq_msg_t *frames, size_t n)
         zmq_msg_close(&frames[i]);
 }
 
-/* An alert from topic and body frames, checked.  Returns 0 or -1. */
+/* An alert from topic and body frames, checked.  Returns 0, -1 (a bad
+ * alert) or -2 (out of memory; m->seq is the alert's seq when it could be
+ * read, else -1). */
 static int nac_make_msg(zmq_msg_t *tf, zmq_msg_t *bf, struct nac_msg *m)
 {
     size_t tl = zmq_msg_size(tf), bl = zmq_msg_size(bf);
+    int64_t seq;
 
     memset(m, 0, sizeof(*m));
     if (tl == 0 || tl > NAC_MAX_TOPIC || bl > NAC_MAX_BODY ||
         memchr(zmq_msg_data(tf), '\0', tl) != NULL || memchr(zmq_msg_data(bf), '\0', bl) != NULL)
         return -1;
-    if ((m->seq = nac_body_seq(zmq_msg_data(bf), bl)) < 0)
-        return -1;
+    if ((seq = nac_body_seq(zmq_msg_data(bf), bl)) < 0) {
+        m->seq = -1;
+        return (int)seq;
+    }
     m->topic = malloc(tl + 1);
     m->body = malloc(bl + 1);
     if (m->topic == NULL || m->body == NULL) {
         nac_msg_free(m);
-        return -1;
+        m->seq = seq;
+        return -2;
     }
+    m->seq = seq;
     memcpy(m->topic, zmq_msg_data(tf), tl);
     m->topic[tl] = '\0';
     memcpy(m->body, zmq_msg_data(bf), bl);
@@ -598,6 +621,7 @@ static int nac_on_live(struct naclient *c)
     zmq_msg_t frames[2];
     size_t n, total;
     struct nac_msg m;
+    int rc;
 
     n = nac_recv(c->sub, frames, 2, &total);
     if (total == 0)
@@ -614,9 +638,19 @@ static int nac_on_live(struct naclient *c)
         nac_close_frames(frames, 2);
         return 1;
     }
-    if (nac_make_msg(&frames[0], &frames[1], &m) != 0) {
-        c->stats.bad++;
+    if ((rc = nac_make_msg(&frames[0], &frames[1], &m)) != 0) {
         nac_close_frames(frames, 2);
+        if (rc == -1) {
+            c->stats.bad++;
+        } else if (m.seq >= 0) {
+            /* out of memory: a gap the replay fills (the seq is known; when
+             * it was the first alert, "from now on" starts before it) */
+            if (c->cursor < 0)
+                c->cursor = c->returned = m.seq - 1;
+            if (m.seq > c->head)
+                c->head = m.seq;
+            nac_settle(c);
+        }
         return 1;
     }
     nac_close_frames(frames, 2);
@@ -629,9 +663,14 @@ static int nac_on_live(struct naclient *c)
         nac_msg_free(&m);
     } else if (m.seq == c->cursor + 1 && !c->replay_active &&
                nac_queue_len(&c->pending) == 0) {
-        c->cursor = m.seq;
-        c->stats.live++;
-        nac_queue_push(&c->ready, &m);
+        int64_t seq = m.seq;
+
+        if (nac_queue_push(&c->ready, &m) == 0) {
+            c->cursor = seq;
+            c->stats.live++;
+        } else {
+            nac_settle(c); /* out of memory: the gap (head > cursor) is replayed */
+        }
     } else if (nac_queue_len(&c->pending) < NAC_MAX_PENDING) {
         nac_queue_push(&c->pending, &m); /* a replay will tell */
         nac_settle(c);
@@ -661,6 +700,15 @@ static int64_t nac_int(json_t *obj, const char *key)
     return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
 }
 
+/* Give up the replay request in flight where it stands: its later replies
+ * (an "end" would move the cursor past what was not taken) are stale from
+ * now on, and it is asked again, after the cursor, in retry_ms. */
+static void nac_replay_again(struct naclient *c, int64_t retry_ms)
+{
+    c->req_id++;
+    c->replay_sent_ms = nac_ms() - c->replay_timeout_ms + retry_ms;
+}
+
 /* Take one message from the replay socket.  Returns 0 when none was
  * waiting. */
 static int nac_on_replay(struct naclient *c)
@@ -677,8 +725,14 @@ static int nac_on_replay(struct naclient *c)
         goto out;
     if ((hdr = nac_header(&frames[0])) == NULL || nac_int(hdr, "id") != c->req_id ||
         !c->replay_active) {
-        if (hdr == NULL)
+        if (hdr == NULL) {
             c->stats.bad++;
+            /* unreadable (bad, or jansson out of memory): it may have been
+             * a batch of the request in flight, so that request is given up
+             * and asked again when it times out */
+            if (c->replay_active)
+                nac_replay_again(c, c->replay_timeout_ms);
+        }
         goto out; /* bad, or a reply to a request we gave up on */
     }
     type = json_string_value(json_object_get(hdr, "type"));
@@ -687,25 +741,34 @@ static int nac_on_replay(struct naclient *c)
     } else if (strcmp(type, "batch") == 0) {
         if (n != total || n % 2 != 1 || (int64_t)(n / 2) != nac_int(hdr, "count")) {
             c->stats.bad++;
+            nac_replay_again(c, c->replay_timeout_ms); /* the "end" must not count */
             goto out;
         }
+        c->replay_sent_ms = nac_ms(); /* progress: the timeout starts again */
         for (i = 1; i + 1 < n; i += 2) {
             struct nac_msg m;
+            int64_t seq;
+            int rc = nac_make_msg(&frames[i], &frames[i + 1], &m);
 
-            if (nac_make_msg(&frames[i], &frames[i + 1], &m) != 0) {
+            if (rc == -1) { /* a bad alert is skipped: sending it again cannot help */
                 c->stats.bad++;
                 continue;
             }
-            if (m.seq <= c->cursor || !nac_topic_wanted(c, m.topic)) {
+            if ((rc == 0 && (m.seq <= c->cursor || !nac_topic_wanted(c, m.topic))) ||
+                (rc == -2 && m.seq >= 0 && m.seq <= c->cursor)) {
                 c->stats.duplicates++;
                 nac_msg_free(&m);
                 continue;
             }
-            c->cursor = m.seq;
+            seq = m.seq;
+            if (rc != 0 || nac_queue_push(&c->ready, &m) != 0) {
+                /* out of memory: the cursor stays before this alert */
+                nac_replay_again(c, NAC_RETRY_MS);
+                break;
+            }
+            c->cursor = seq;
             c->stats.replayed++;
-            nac_queue_push(&c->ready, &m);
         }
-        c->replay_sent_ms = nac_ms(); /* progress: the timeout starts again */
     } else if (strcmp(type, "end") == 0) {
         int64_t last = nac_int(hdr, "last"), head = nac_int(hdr, "head");
 

@@ -8,6 +8,10 @@
  * Alert bodies are checked with jansson here (JSON object, `v` == 1, a
  * non-negative integer `seq`, `rule.id` equal to the topic when present);
  * item bodies go through item_from_json() or, packed, item_pack_decode().
+ * Running out of memory is never reported as a bad message (WIRE_ENOMEM,
+ * wire.h): a JSON frame is parsed with jansson's failed allocations
+ * counted (item_json_alloc_failures), as jansson itself reports some of
+ * them as a syntax error and others not at all.
  * A hand-off header written as jansson writes it is recognised by
  * comparison with jansson's text (wire_handoff_header), others parsed.
  */
@@ -187,7 +191,7 @@ int wire_recv_item(void *sock, int flags, struct item **out, na_error *err)
     if (rc != 0) {
         *out = NULL;
         na_error_prefix(err, "item message");
-        return -1;
+        return rc == ITEM_ENOMEM ? WIRE_ENOMEM : -1;
     }
     return 0;
 }
@@ -207,17 +211,31 @@ int wire_send_alert(void *sock, const char *topic, const char *body, size_t len,
     return 0;
 }
 
-/* Check an alert body against the topic it came with.  Returns 0 or -1 with
- * *err set. */
+/* jansson parsed (or refused) a frame: did it run out of memory doing it?
+ * `before` is item_json_alloc_failures() from before json_loadb. */
+static int wire_json_nomem(unsigned long before, const json_t *root, const json_error_t *jerr)
+{
+    return item_json_alloc_failures() != before ||
+           (root == NULL && json_error_code(jerr) == json_error_out_of_memory);
+}
+
+/* Check an alert body against the topic it came with.  Returns 0, or -1 or
+ * WIRE_ENOMEM with *err set. */
 static int wire_check_alert(const char *topic, const char *body, size_t len, na_error *err)
 {
     json_error_t jerr;
     json_t *root, *v, *seq, *rule, *rid;
     int rc = -1;
+    unsigned long nomem = item_json_alloc_failures();
 
     if (memchr(body, '\0', len) != NULL)
         return na_error_set(err, 0, 0, "alert body contains a NUL byte");
     root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (wire_json_nomem(nomem, root, &jerr)) {
+        json_decref(root);
+        na_error_set(err, 0, 0, "out of memory");
+        return WIRE_ENOMEM;
+    }
     if (root == NULL)
         return na_error_set(err, jerr.line, jerr.column, "alert body:%d:%d: invalid JSON: %s",
                             jerr.line, jerr.column, jerr.text);
@@ -260,6 +278,7 @@ int wire_recv_alert(void *sock, int flags, char **topic, char **body, na_error *
     zmq_msg_t tpart, bpart;
     size_t tsize, bsize, bad;
     char *t = NULL, *b = NULL;
+    int rc = -1;
 
     *topic = NULL;
     *body = NULL;
@@ -306,9 +325,10 @@ int wire_recv_alert(void *sock, int flags, char **topic, char **body, na_error *
     b = wire_copy(&bpart);
     if (t == NULL || b == NULL) {
         na_error_set(err, 0, 0, "out of memory");
+        rc = WIRE_ENOMEM;
         goto fail;
     }
-    if (wire_check_alert(t, b, bsize, err) != 0)
+    if ((rc = wire_check_alert(t, b, bsize, err)) != 0)
         goto fail;
     zmq_msg_close(&tpart);
     zmq_msg_close(&bpart);
@@ -320,7 +340,7 @@ fail:
     free(b);
     zmq_msg_close(&tpart);
     zmq_msg_close(&bpart);
-    return -1;
+    return rc;
 }
 
 /* ---- durable delivery: hand-off, heartbeat, replay (see wire.h) ---- */
@@ -369,19 +389,27 @@ static void wire_close_parts(zmq_msg_t *parts, size_t n)
 
 /* Parse a JSON header part: an object, at most WIRE_MAX_HEADER bytes, with
  * "v" == WIRE_VERSION.  Returns the object (caller decrefs) or NULL with
- * *err set, the message naming `what`. */
+ * *err set, the message naming `what`, and *rc -1 (bad) or WIRE_ENOMEM. */
 static json_t *wire_header_max(const void *data, size_t size, const char *what, size_t max,
-                               na_error *err)
+                               na_error *err, int *rc)
 {
     json_error_t jerr;
     json_t *root, *v;
+    unsigned long nomem = item_json_alloc_failures();
 
+    *rc = -1;
     if (size > max) {
         na_error_set(err, 0, 0, "%s header of %zu bytes exceeds the limit of %zu", what, size,
                      max);
         return NULL;
     }
     root = json_loadb(data, size, JSON_REJECT_DUPLICATES, &jerr);
+    if (wire_json_nomem(nomem, root, &jerr)) {
+        json_decref(root);
+        na_error_set(err, 0, 0, "%s header: out of memory", what);
+        *rc = WIRE_ENOMEM;
+        return NULL;
+    }
     if (root == NULL) {
         na_error_set(err, jerr.line, jerr.column, "%s header:%d:%d: invalid JSON: %s", what,
                      jerr.line, jerr.column, jerr.text);
@@ -398,9 +426,10 @@ static json_t *wire_header_max(const void *data, size_t size, const char *what, 
     return root;
 }
 
-static json_t *wire_header(zmq_msg_t *part, const char *what, na_error *err)
+static json_t *wire_header(zmq_msg_t *part, const char *what, na_error *err, int *rc)
 {
-    return wire_header_max(zmq_msg_data(part), zmq_msg_size(part), what, WIRE_MAX_HEADER, err);
+    return wire_header_max(zmq_msg_data(part), zmq_msg_size(part), what, WIRE_MAX_HEADER, err,
+                           rc);
 }
 
 /* An integer member >= 0, or -1 when missing or of another type. */
@@ -590,6 +619,7 @@ int wire_handoff_header(const void *data, size_t len, int jansson_only, int *enc
                         na_error *err)
 {
     json_t *hdr;
+    int rc;
 
     *enc = WIRE_ENC_JSON;
     *tag = -1;
@@ -604,8 +634,8 @@ int wire_handoff_header(const void *data, size_t len, int jansson_only, int *enc
             }
         *tag = -1;
     }
-    if ((hdr = wire_header_max(data, len, "item", WIRE_MAX_HEADER, err)) == NULL)
-        return -1;
+    if ((hdr = wire_header_max(data, len, "item", WIRE_MAX_HEADER, err, &rc)) == NULL)
+        return rc;
     /* the op names the payload's form; a receiver that knows neither op
      * (an older matcher meets "packed_item") refuses the message without
      * reading its tag, so it is not acknowledged and stays in the
@@ -647,9 +677,10 @@ int wire_recv_handoff_raw(void *router, int flags, struct wire_peer *peer, int64
         na_error_set(err, 0, 0, "item message has %zu parts, expected 2", total - 1);
         goto out;
     }
-    if (wire_handoff_header(zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]), 0, enc, tag,
-                            err) != 0)
+    if ((rc = wire_handoff_header(zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]), 0, enc,
+                                  tag, err)) != 0)
         goto out;
+    rc = -1;
     size = zmq_msg_size(&parts[2]);
     if (size > WIRE_MAX_ITEM) {
         na_error_set(err, 0, 0, "item message of %zu bytes exceeds the limit of %d", size,
@@ -657,7 +688,8 @@ int wire_recv_handoff_raw(void *router, int flags, struct wire_peer *peer, int64
         goto out;
     }
     if ((*data = malloc(size > 0 ? size : 1)) == NULL) {
-        na_error_set(err, 0, 0, "out of memory");
+        na_error_set(err, 0, 0, "item message of %zu bytes: out of memory", size);
+        rc = WIRE_ENOMEM;
         goto out;
     }
     memcpy(*data, zmq_msg_data(&parts[2]), size);
@@ -680,7 +712,7 @@ int wire_decode_item(int enc, const char *data, size_t len, struct item **out, n
     if (rc != 0) {
         *out = NULL;
         na_error_prefix(err, "item message");
-        return -1;
+        return rc == ITEM_ENOMEM ? WIRE_ENOMEM : -1;
     }
     return 0;
 }
@@ -738,8 +770,9 @@ int wire_recv_acks(void *dealer, int flags, int64_t **tags, size_t *n, na_error 
         goto out;
     }
     if ((hdr = wire_header_max(zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]), "ack",
-                               WIRE_MAX_ACK_FRAME, err)) == NULL)
+                               WIRE_MAX_ACK_FRAME, err, &rc)) == NULL)
         goto out;
+    rc = -1;
     arr = json_object_get(hdr, "tags");
     if (!wire_op_is(hdr, "ack") || !json_is_array(arr) ||
         (count = json_array_size(arr)) > WIRE_MAX_ACKS) {
@@ -749,6 +782,7 @@ int wire_recv_acks(void *dealer, int flags, int64_t **tags, size_t *n, na_error 
     }
     if (count > 0 && (out = malloc(count * sizeof(*out))) == NULL) {
         na_error_set(err, 0, 0, "out of memory");
+        rc = WIRE_ENOMEM;
         goto out;
     }
     for (i = 0; i < count; i++) {
@@ -812,8 +846,9 @@ int wire_recv_replay_req(void *router, int flags, struct wire_peer *peer,
         na_error_set(err, 0, 0, "replay request has %zu parts, expected 1", total - 1);
         goto out;
     }
-    if ((hdr = wire_header(&parts[1], "replay request", err)) == NULL)
+    if ((hdr = wire_header(&parts[1], "replay request", err, &rc)) == NULL)
         goto out;
+    rc = -1;
     req->id = wire_get_count(hdr, "id");
     if (req->id < 0) {
         na_error_set(err, 0, 0, "replay request needs an \"id\" >= 0");
@@ -843,6 +878,7 @@ int wire_recv_replay_req(void *router, int flags, struct wire_peer *peer,
         req->topics = calloc(json_array_size(topics), sizeof(*req->topics));
         if (req->topics == NULL) {
             na_error_set(err, 0, 0, "out of memory");
+            rc = WIRE_ENOMEM;
             goto out;
         }
         for (i = 0; i < json_array_size(topics); i++) {
@@ -856,6 +892,7 @@ int wire_recv_replay_req(void *router, int flags, struct wire_peer *peer,
             }
             if ((req->topics[i] = strdup(json_string_value(t))) == NULL) {
                 na_error_set(err, 0, 0, "out of memory");
+                rc = WIRE_ENOMEM;
                 goto out;
             }
             req->ntopics++;

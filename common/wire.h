@@ -12,6 +12,13 @@
  * oversize part, invalid UTF-8 or JSON, or a body whose `v` is not 1 is an
  * error in *err; the message is consumed entirely (all parts drained) so the
  * socket stays usable.
+ *
+ * Receivers return 0 (a message), -1 (a bad message), -2 (nothing
+ * received) or WIRE_ENOMEM: an allocation failed while the message was
+ * read, copied or decoded (*err: "... out of memory").  That message is
+ * consumed too but it was not judged: it may well be good, so it must not
+ * be acknowledged or counted as bad; the hand-off's sender sends it again
+ * when it gets no ack.
  */
 #ifndef NEWSALERT_WIRE_H
 #define NEWSALERT_WIRE_H
@@ -23,6 +30,7 @@
 #include "item.h"
 
 #define WIRE_MAX_ITEM (1024 * 1024)
+#define WIRE_ENOMEM (-3) /* a receiver ran out of memory (see above) */
 #define WIRE_MAX_ALERT (256 * 1024)
 #define WIRE_MAX_TOPIC 256
 
@@ -32,14 +40,15 @@ int wire_send_item(void *sock, const struct item *it, int flags);
 
 /* Receive one item message (blocking unless flags has ZMQ_DONTWAIT).
  * Returns 0 and *out, -1 with *err set for a bad message (consumed),
- * or -2 when nothing could be received (errno set: EAGAIN, EINTR, ETERM). */
+ * -2 when nothing could be received (errno set: EAGAIN, EINTR, ETERM), or
+ * WIRE_ENOMEM (consumed, not judged). */
 int wire_recv_item(void *sock, int flags, struct item **out, na_error *err);
 
 /* Send an alert: topic frame then body frame. */
 int wire_send_alert(void *sock, const char *topic, const char *body, size_t len, int flags);
 
 /* Receive an alert.  *topic and *body are NUL-terminated and the caller's
- * to free.  Return values as wire_recv_item. */
+ * to free.  Return values as wire_recv_item (WIRE_ENOMEM included). */
 int wire_recv_alert(void *sock, int flags, char **topic, char **body, na_error *err);
 
 /* ---- durable delivery (issue 5): hand-off, heartbeat, replay ----
@@ -106,7 +115,9 @@ int wire_send_handoff_enc(void *sock, int64_t tag, int enc, const void *data, si
 /* Hand-off, ROUTER side: receive one item.  Returns 0 with *peer, *tag and
  * *out; -1 with *err for a bad message (consumed; *tag is set, and *peer,
  * when the header was readable so the sender may be told, else *tag = -1);
- * -2 when nothing could be received. */
+ * -2 when nothing could be received; WIRE_ENOMEM with *err when out of
+ * memory (consumed; *peer and *tag set as for -1, but the item must NOT be
+ * acknowledged: it was not kept, and its sender sends it again). */
 int wire_recv_handoff(void *router, int flags, struct wire_peer *peer, int64_t *tag,
                       struct item **out, na_error *err);
 
@@ -114,16 +125,18 @@ int wire_recv_handoff(void *router, int flags, struct wire_peer *peer, int64_t *
  * other threads: receive and check the message, handing over the item
  * undecoded (*enc: its encoding, enum wire_item_enc; *data, *len: the
  * payload, the caller frees *data; the returns are wire_recv_handoff's),
- * then decode it (0 and *out, or -1 with
- * *err; the messages are wire_recv_handoff's).  wire_decode_item is
- * thread-safe. */
+ * then decode it (0 and *out; -1 with *err for a bad item; WIRE_ENOMEM
+ * with *err when out of memory: not a verdict on the item, which must not
+ * be acknowledged; the messages are wire_recv_handoff's).
+ * wire_decode_item is thread-safe. */
 int wire_recv_handoff_raw(void *router, int flags, struct wire_peer *peer, int64_t *tag,
                           int *enc, char **data, size_t *len, na_error *err);
 int wire_decode_item(int enc, const char *data, size_t len, struct item **out, na_error *err);
 
 /* Read a hand-off header frame (what wire_recv_handoff_raw does with it):
  * 0 with *enc and *tag, or -1 with *err, *enc = WIRE_ENC_JSON and
- * *tag = -1 (-1 too when the frame is not even a versioned JSON object).
+ * *tag = -1 (-1 too when the frame is not even a versioned JSON object),
+ * or WIRE_ENOMEM likewise when jansson ran out of memory.
  * A frame that is byte for byte what jansson writes for
  * {"v":1,"op":OP,"tag":T} (T >= 0; the form senders write) is recognised
  * by comparing it with that text, built from jansson's output; any other
@@ -138,7 +151,8 @@ int wire_handoff_header(const void *data, size_t len, int jansson_only, int *enc
 int wire_send_acks(void *router, const struct wire_peer *peer, const int64_t *tags, size_t n);
 
 /* Hand-off, DEALER side: receive an ack.  Returns 0 and *tags (caller
- * frees) with *n, -1 with *err (consumed), -2 when nothing came. */
+ * frees) with *n, -1 with *err (consumed), -2 when nothing came,
+ * WIRE_ENOMEM (consumed: the acks are lost, their items are sent again). */
 int wire_recv_acks(void *dealer, int flags, int64_t **tags, size_t *n, na_error *err);
 
 /* Send a heartbeat on the PUB socket. */
@@ -159,7 +173,7 @@ struct wire_replay_req {
 /* Receive a replay request on the ROUTER.  Returns 0 with *peer and *req
  * (clear it with wire_replay_req_clear), -1 with *err (consumed; *peer set
  * when a routing id came, req->id set when readable), -2 when nothing
- * came. */
+ * came, WIRE_ENOMEM as -1 but out of memory (not the request's fault). */
 int wire_recv_replay_req(void *router, int flags, struct wire_peer *peer,
                          struct wire_replay_req *req, na_error *err);
 

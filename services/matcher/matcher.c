@@ -24,6 +24,12 @@
  * waiting the commit is waited for at once, and before anything else
  * reads the journal (heartbeat, replay, pruning, a reload).
  *
+ * Running out of memory is not a bad message: a bad item message is
+ * acknowledged and dropped (sending it again cannot help), but an item
+ * that could not be received or decoded for want of memory (WIRE_ENOMEM)
+ * fails its whole group like a failed commit: nothing of the group is
+ * acknowledged, so every item of it comes again from the sender's outbox.
+ *
  * The replay endpoint (ROUTER) answers "alerts after seq N for these topic
  * prefixes" from the journal in bounded batches; once a second a heartbeat
  * with the journal head goes out on the PUB socket.  Bad frames on either
@@ -95,6 +101,8 @@ struct matcher_pending {
     int enc;         /* its encoding (wire.h, enum wire_item_enc) */
     struct item *it; /* once decoded; NULL: a bad message, only acknowledged */
     int bad;         /* it could not be decoded: err says why */
+    int nomem;       /* out of memory receiving or decoding it: err says where;
+                        the group fails (nothing acknowledged) */
     na_error err;
     size_t first_alert, nalerts; /* its alerts in the group's alerts_q */
 };
@@ -440,14 +448,19 @@ static int decode_item(void *arg, size_t i)
     struct matcher_pending *p = &m->pending[i];
 
     if (p->json != NULL) {
+        int rc;
+
         na_error_clear(&p->err);
-        if (wire_decode_item(p->enc, p->json, p->len, &p->it, &p->err) != 0)
+        rc = wire_decode_item(p->enc, p->json, p->len, &p->it, &p->err);
+        if (rc == WIRE_ENOMEM)
+            p->nomem = 1; /* not a verdict on the item: the group fails */
+        else if (rc != 0)
             p->bad = 1;
         free(p->json);
         p->json = NULL;
     }
     m->pitems[i] = p->it;
-    return 0;
+    return p->nomem ? -1 : 0;
 }
 
 static int queue_ack(struct matcher *m, const struct wire_peer *peer, int64_t tag)
@@ -479,8 +492,14 @@ static int receive_item(struct matcher *m)
         return -2;
     p->it = NULL;
     p->bad = 0;
+    p->nomem = 0;
     p->json = NULL;
-    if (rc != 0) {
+    if (rc == WIRE_ENOMEM) {
+        /* Not copied, so never acknowledged: its group fails (match_group). */
+        p->nomem = 1;
+        p->err = err;
+        json = NULL;
+    } else if (rc != 0) {
         m->bad++;
         log_warn("dropped a bad item message (%lu so far): %s", m->bad, err.msg);
         /* Acknowledged below: resending a bad item cannot help. */
@@ -496,14 +515,33 @@ static int receive_item(struct matcher *m)
 
 /* Decode and match the received items on the pool's threads (the
  * journal is not touched: the previous group may be committing).  Returns
- * 0, or -1 when out of memory. */
+ * 0, or -1 when out of memory: receiving, decoding (each such item message
+ * is logged) or matching; the group is then not acknowledged. */
 static int match_group(struct matcher *m)
 {
-    if (matchpool_run_prep(m->pool, m->rules, m->pitems, m->npending, decode_item, m) != 0) {
-        log_error("out of memory matching a group of %zu items", m->npending);
-        return -1;
+    size_t nomem = 0;
+    int rc = 0;
+
+    for (size_t i = 0; i < m->npending; i++)
+        nomem += m->pending[i].nomem;
+    /* an item already lost to a failed allocation fails the group: do not
+     * spend more memory matching the others */
+    if (nomem == 0)
+        rc = matchpool_run_prep(m->pool, m->rules, m->pitems, m->npending, decode_item, m);
+    nomem = 0;
+    for (size_t i = 0; i < m->npending; i++) {
+        const struct matcher_pending *p = &m->pending[i];
+
+        if (p->nomem) {
+            nomem++;
+            log_error("group of %zu items not acknowledged, they will be sent again: item "
+                      "message %zu (tag %lld): %s",
+                      m->npending, i + 1, (long long)p->tag, p->err.msg);
+        }
     }
-    return 0;
+    if (rc != 0 && nomem == 0)
+        log_error("out of memory matching a group of %zu items", m->npending);
+    return rc != 0 || nomem > 0 ? -1 : 0;
 }
 
 /* In the open group (journal_begin'd) of matched items: item by item in
@@ -812,6 +850,14 @@ static void handle_replay(struct matcher *m)
     rc = wire_recv_replay_req(m->replay, ZMQ_DONTWAIT, &peer, &req, &err);
     if (rc == -2)
         return;
+    if (rc == WIRE_ENOMEM) { /* not the client's fault: it asks again */
+        log_error("replay request: %s", err.msg);
+        if (peer.len > 0)
+            wire_send_replay_error(m->replay, &peer, req.id, "internal", "out of memory",
+                                   journal_oldest(m->journal), journal_head(m->journal));
+        wire_replay_req_clear(&req);
+        return;
+    }
     if (rc != 0) {
         m->bad_replays++;
         log_warn("dropped a bad replay request (%lu so far): %s", m->bad_replays, err.msg);

@@ -4,18 +4,22 @@
  * One easy handle per sink, reset before each attempt so that its
  * connection cache carries over (keep-alive to the same webhook host).
  * Only http/https (webhook) or smtp/smtps (email) are allowed, redirects
- * are not followed, and the response body is discarded.
+ * are not followed, and the response body is discarded.  An alert that
+ * cannot be rendered for want of memory is tried again, never given up as
+ * a bad alert.
  */
 #include "remote.h"
 
 #include <curl/curl.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "item.h"
 #include "log.h"
 #include "render.h"
 
@@ -99,6 +103,36 @@ static size_t remote_read(char *buf, size_t size, size_t n, void *user)
     return want;
 }
 
+/* render_parse() refused the alert `body`: why?  It refuses a body that is
+ * not a JSON object with an integer seq (a bad alert: REMOTE_FAIL) and
+ * fails when out of memory (REMOTE_RETRY); the body is read again here
+ * the same way, with jansson's failed allocations counted, to tell the two
+ * apart.  *why is set. */
+static enum remote_outcome remote_parse_failed(const char *body, size_t len, char *why,
+                                               size_t whysize)
+{
+    unsigned long failed = item_json_alloc_failures();
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    int bad;
+
+    if (item_json_alloc_failures() != failed ||
+        (root == NULL && json_error_code(&jerr) == json_error_out_of_memory)) {
+        json_decref(root);
+        snprintf(why, whysize, "out of memory");
+        return REMOTE_RETRY;
+    }
+    bad = root == NULL || !json_is_object(root) ||
+          !json_is_integer(json_object_get(root, "seq"));
+    json_decref(root);
+    if (!bad) { /* readable now: rendering it ran out of memory */
+        snprintf(why, whysize, "out of memory");
+        return REMOTE_RETRY;
+    }
+    snprintf(why, whysize, "the alert is not a JSON object with a seq");
+    return REMOTE_FAIL;
+}
+
 /* Options every attempt shares. */
 static void remote_common(struct remote *r, const char *protocols)
 {
@@ -174,10 +208,8 @@ static enum remote_outcome remote_webhook(struct remote *r, const char *topic, c
     curl_off_t after = 0;
     CURLcode rc;
 
-    if (render_parse(body, len, &a) != 0) {
-        snprintf(why, whysize, "the alert is not a JSON object with a seq");
-        return REMOTE_FAIL;
-    }
+    if (render_parse(body, len, &a) != 0)
+        return remote_parse_failed(body, len, why, whysize);
     if (render_webhook(c->tmpl, body, len, &a, &http) != 0 ||
         (url = render_url(c->url, seq)) == NULL) {
         render_alert_clear(&a);
@@ -255,10 +287,8 @@ static enum remote_outcome remote_email(struct remote *r, const char *body, size
     int bad = 0;
     CURLcode rc;
 
-    if (render_parse(body, len, &a) != 0) {
-        snprintf(why, whysize, "the alert is not a JSON object with a seq");
-        return REMOTE_FAIL;
-    }
+    if (render_parse(body, len, &a) != 0)
+        return remote_parse_failed(body, len, why, whysize);
     msg = render_email(c, &a, time(NULL), &up.len);
     render_alert_clear(&a);
     if (msg == NULL) {

@@ -97,7 +97,7 @@ struct sink {
     int started;
     int fd;           /* file sink */
     int text;         /* stdout sink: readable text rather than JSON */
-    int write_failed; /* last write failed: log only the first of a run */
+    int write_failed; /* last write (exec: start) failed: log only the first of a run */
     int64_t cursor;   /* last alert done with; -1 = none yet */
     atomic_int reopen;
     struct exec_job *jobs; /* exec: conf->concurrency slots */
@@ -392,10 +392,9 @@ static int sink_write_local(struct sink *s, const char *body, size_t len)
                 out[n] = '\0';
             }
             free(text);
-        } else {
-            out = strdup("(unreadable alert)\n");
-            n = out != NULL ? strlen(out) : 0;
         }
+        /* else out of memory: the stream let through only JSON objects
+         * (source.h), which alert_render_text always renders */
     } else {
         out = sink_json_line(body, len, &n);
     }
@@ -603,10 +602,12 @@ static void exec_done(struct sink *s, int64_t seq)
     }
 }
 
-/* Start a command for the alert.  The alert counts as done at once when
- * the command cannot be started (logged). */
-static void exec_start(struct sink *s, const char *topic, const char *body, size_t len,
-                       int64_t seq)
+/* Start a command for the alert.  Returns 0 when it runs, -1 when it could
+ * not be started (no pipe, no memory, no process: logged once per run of
+ * failures): the alert is then not marked at all, and the caller tries
+ * again later. */
+static int exec_start(struct sink *s, const char *topic, const char *body, size_t len,
+                      int64_t seq)
 {
     static const char *const sh = "/bin/sh";
     struct exec_job *j = NULL;
@@ -619,8 +620,6 @@ static void exec_start(struct sink *s, const char *topic, const char *body, size
     pid_t pid;
     int rc;
 
-    s->ring[(s->ring_head + s->ring_len) % s->ring_cap] = (struct exec_mark){seq, 0};
-    s->ring_len++;
     for (size_t i = 0; i < (size_t)s->conf->concurrency; i++) {
         if (s->jobs[i].pid == 0) {
             j = &s->jobs[i];
@@ -628,15 +627,18 @@ static void exec_start(struct sink *s, const char *topic, const char *body, size
         }
     }
     if (j == NULL || pipe(fds) != 0 || (env = exec_env(topic, seq)) == NULL) {
-        log_error("sink %s: cannot start the command for alert %" PRId64 ": %s", sink_name(s),
-                  seq, j == NULL ? "no free slot" : strerror(errno));
+        if (!s->write_failed)
+            log_error("sink %s: cannot start the command for alert %" PRId64 ": %s (retrying)",
+                      sink_name(s), seq, j == NULL ? "no free slot" : strerror(errno));
         goto fail;
     }
     fcntl(fds[0], F_SETFD, FD_CLOEXEC);
     fcntl(fds[1], F_SETFD, FD_CLOEXEC);
     if ((j->topic = strdup(topic)) == NULL ||
         (j->data = sink_json_line(body, len, &j->len)) == NULL) {
-        log_error("sink %s: out of memory for alert %" PRId64, sink_name(s), seq);
+        if (!s->write_failed)
+            log_error("sink %s: out of memory for alert %" PRId64 " (retrying)", sink_name(s),
+                      seq);
         goto fail;
     }
     posix_spawn_file_actions_init(&fa);
@@ -659,7 +661,9 @@ static void exec_start(struct sink *s, const char *topic, const char *body, size
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     if (rc != 0) {
-        log_error("sink %s: cannot run %s: %s", sink_name(s), sh, strerror(rc));
+        if (!s->write_failed)
+            log_error("sink %s: cannot run %s for alert %" PRId64 ": %s (retrying)",
+                      sink_name(s), sh, seq, strerror(rc));
         goto fail;
     }
     close(fds[0]);
@@ -675,11 +679,16 @@ static void exec_start(struct sink *s, const char *topic, const char *body, size
     j->kill_ms = 0;
     j->term_sent = 0;
     s->njobs++;
+    s->ring[(s->ring_head + s->ring_len) % s->ring_cap] = (struct exec_mark){seq, 0};
+    s->ring_len++;
+    if (s->write_failed)
+        log_info("sink %s: commands start again", sink_name(s));
+    s->write_failed = 0;
     log_debug("sink %s: started child %ld for alert %" PRId64, sink_name(s), (long)pid, seq);
     exec_feed(s, j);
-    return;
+    return 0;
 fail:
-    s->stats.failures++;
+    s->write_failed = 1;
     if (fds[0] >= 0)
         close(fds[0]);
     if (j != NULL) {
@@ -693,8 +702,9 @@ fail:
         free(env[1]);
         free(env);
     }
-    exec_done(s, seq);
+    return -1;
 }
+
 
 /* Reap, time out and feed the jobs.  With `finish` 0, a job that ended
  * moves the cursor; with `finish` 1 (shutdown), killed jobs do not. */
@@ -783,6 +793,29 @@ static void exec_finish(struct sink *s, int grace_ms)
     }
 }
 
+/* Start the command for the alert, retrying (with the local sinks'
+ * backoff, reaping and feeding the running commands meanwhile) until it
+ * runs or the set stops.  Returns 1 when started, 0 when stopped (the
+ * cursor stays before the alert). */
+static int exec_deliver(struct sink *s, const char *topic, const char *body, size_t len,
+                        int64_t seq)
+{
+    int64_t delay = SINK_LOCAL_RETRY_MS;
+
+    while (exec_start(s, topic, body, len, seq) != 0) {
+        s->stats.retries++;
+        for (int64_t end = sink_now_ms() + delay; sink_now_ms() < end;) {
+            exec_tick(s, 0);
+            if (!sink_sleep(s, SINK_EXEC_POLL_MS))
+                return 0;
+        }
+        delay *= 2;
+        if (delay > SINK_LOCAL_RETRY_MAX_S * 1000)
+            delay = SINK_LOCAL_RETRY_MAX_S * 1000;
+    }
+    return 1;
+}
+
 /* --- the worker ------------------------------------------------------------- */
 
 /* Handle one alert from the stream.  Returns 0 normally, -1 when stopped
@@ -821,7 +854,8 @@ static int sink_handle(struct sink *s, const char *topic, const char *body, int6
         sink_advance(s, seq);
         break;
     case SINK_EXEC:
-        exec_start(s, topic, body, len, seq);
+        if (!exec_deliver(s, topic, body, len, seq))
+            return -1;
         break;
     }
     return 0;

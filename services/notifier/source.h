@@ -31,7 +31,8 @@ int source_open(const struct config *cfg, const char *name, char *const *topics,
                 size_t ntopics, int64_t after, struct source **out, na_error *err);
 
 /* The next alert, waiting at most timeout_ms.  Returns 1 with *topic and
- * *body (NUL-terminated, the caller frees both) and *seq; 0 when nothing
+ * *body (NUL-terminated, the caller frees both; always a JSON object with
+ * "v": 1: anything else is a bad message, dropped) and *seq; 0 when nothing
  * came in time (errors of the client, which keeps trying, are logged and
  * count as nothing); -1 when the stream is broken for good (logged). */
 int source_next(struct source *s, int timeout_ms, char **topic, char **body, int64_t *seq);

@@ -5,9 +5,8 @@
  * The matcher acknowledges and drops a bad item message, and leaves an
  * item it could not decode for want of memory unacknowledged, to come
  * again; so the decoders must tell the two apart.  As tests/test_rules_oom.c
- * does, the test is linked with -Wl,--wrap=malloc,--wrap=calloc,
- * --wrap=realloc (and --wrap=strdup, which item.c calls) so that every
- * allocation our code makes can be failed in turn; jansson's allocations
+ * does, the test is linked with oomutil.c and its wrappers (oomutil.h) so
+ * that every allocation our code makes can be failed in turn; jansson's allocations
  * reach the same wrappers because item.c routes jansson's allocator
  * through malloc (item_json_alloc_failures).  For item_from_json,
  * item_pack_decode, wire_decode_item, wire_handoff_header and
@@ -29,47 +28,9 @@
 
 #include "item.h"
 #include "item_pack.h"
+#include "oomutil.h"
 #include "testutil.h"
 #include "wire.h"
-
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t n);
-char *__real_strdup(const char *s);
-
-static long fail_countdown = -1; /* -1: never fail */
-static long failures;
-
-static int should_fail(void)
-{
-    if (fail_countdown < 0)
-        return 0;
-    if (fail_countdown-- == 0) {
-        failures++;
-        return 1;
-    }
-    return 0;
-}
-
-void *__wrap_malloc(size_t n)
-{
-    return should_fail() ? NULL : __real_malloc(n);
-}
-
-void *__wrap_calloc(size_t n, size_t size)
-{
-    return should_fail() ? NULL : __real_calloc(n, size);
-}
-
-void *__wrap_realloc(void *p, size_t n)
-{
-    return should_fail() ? NULL : __real_realloc(p, n);
-}
-
-char *__wrap_strdup(const char *s)
-{
-    return should_fail() ? NULL : __real_strdup(s);
-}
 
 /* An item with every field, categories and a date; texts longer than
  * jansson's first string buffer (16 bytes), so that its parser grows them. */
@@ -110,15 +71,15 @@ static long fail_each_decode(decode_fn decode, const char *buf, size_t len,
 
     for (k = 0; k < 100000; k++) {
         struct item *got = (struct item *)&got; /* not NULL: decode must clear it */
-        long before = failures;
+        long before = oomutil_failures();
         na_error err;
         int rc;
 
         na_error_clear(&err);
-        fail_countdown = k;
+        oomutil_fail_at(k);
         rc = decode(buf, len, &got, &err);
-        fail_countdown = -1;
-        if (failures == before) {
+        oomutil_off();
+        if (oomutil_failures() == before) {
             assert_int_equal(rc, 0);
             testutil_assert_same_item(got, want);
             item_free(&got);
@@ -253,9 +214,9 @@ static void test_bad_input_still_bad(void **state)
         for (long k = 0; k < 200; k++) {
             int rc;
 
-            fail_countdown = k;
+            oomutil_fail_at(k);
             rc = item_from_json(s, strlen(s), &out, &err);
-            fail_countdown = -1;
+            oomutil_off();
             assert_true(rc == -1 || rc == ITEM_ENOMEM);
             assert_null(out);
         }
@@ -292,15 +253,15 @@ static void test_handoff_header_oom(void **state)
 
     (void)state;
     for (k = 0; k < 1000; k++) {
-        long before = failures;
+        long before = oomutil_failures();
         int64_t tag;
         int enc, rc;
         na_error err;
 
-        fail_countdown = k;
+        oomutil_fail_at(k);
         rc = wire_handoff_header(hdr, sizeof(hdr) - 1, 1, &enc, &tag, &err);
-        fail_countdown = -1;
-        if (failures == before) {
+        oomutil_off();
+        if (oomutil_failures() == before) {
             assert_int_equal(rc, 0);
             assert_int_equal(enc, WIRE_ENC_PACKED);
             assert_true(tag == INT64_C(123456789012345678));
@@ -339,7 +300,7 @@ static void test_recv_handoff_oom(void **state)
     }
     for (k = 0; k < 100; k++) {
         struct wire_peer peer;
-        long before = failures;
+        long before = oomutil_failures();
         int64_t tag;
         int enc, rc;
         char *data = NULL;
@@ -349,18 +310,18 @@ static void test_recv_handoff_oom(void **state)
         assert_int_equal(wire_send_handoff_enc(dealer, 40 + k, WIRE_ENC_JSON, payload,
                                                sizeof(payload), 0),
                          0);
-        fail_countdown = k;
+        oomutil_fail_at(k);
         rc = wire_recv_handoff_raw(router, 0, &peer, &tag, &enc, &data, &len, &err);
-        fail_countdown = -1;
+        oomutil_off();
         /* a failure the receive got by without (the header recogniser's
          * scratch: the header is then parsed) must leave a whole result */
-        if (failures == before || rc == 0) {
+        if (oomutil_failures() == before || rc == 0) {
             assert_int_equal(rc, 0);
             assert_int_equal(len, sizeof(payload));
             assert_memory_equal(data, payload, len);
             assert_int_equal(tag, 40 + k);
             free(data);
-            if (failures == before)
+            if (oomutil_failures() == before)
                 break;
             continue;
         }

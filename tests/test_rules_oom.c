@@ -1,8 +1,9 @@
 /*
  * test_rules_oom.c - allocation failures in the text, rule and ruleset
- * modules.  The test is linked with -Wl,--wrap=malloc,--wrap=calloc,
- * --wrap=realloc so that every allocation made by our code can be failed in
- * turn (allocations inside jansson, utf8proc and libstemmer are not); each
+ * modules.  The test is linked with oomutil.c and -Wl,--wrap=malloc,
+ * --wrap=calloc,--wrap=realloc,--wrap=strdup so that every allocation made
+ * by our code, and jansson's (item.c routes them through malloc), can be
+ * failed in turn (those inside utf8proc and libstemmer are not); each
  * failure must give a clean error return, and the sanitizer / valgrind runs
  * prove that nothing leaks on those paths.
  */
@@ -17,42 +18,10 @@
 #include <string.h>
 
 #include "item.h"
+#include "oomutil.h"
 #include "rule.h"
 #include "ruleset.h"
 #include "text.h"
-
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t n);
-
-static long fail_countdown = -1; /* -1: never fail */
-static long failures;
-
-static int should_fail(void)
-{
-    if (fail_countdown < 0)
-        return 0;
-    if (fail_countdown-- == 0) {
-        failures++;
-        return 1;
-    }
-    return 0;
-}
-
-void *__wrap_malloc(size_t n)
-{
-    return should_fail() ? NULL : __real_malloc(n);
-}
-
-void *__wrap_calloc(size_t n, size_t size)
-{
-    return should_fail() ? NULL : __real_calloc(n, size);
-}
-
-void *__wrap_realloc(void *p, size_t n)
-{
-    return should_fail() ? NULL : __real_realloc(p, n);
-}
 
 /* Run op with the k-th allocation failing, for k = 0, 1, ... until op
  * runs without any failure.  op returns 0 on success, -1 on a clean
@@ -62,14 +31,14 @@ static void fail_each(int (*op)(void), long *nruns)
     long k;
 
     for (k = 0; k < 100000; k++) {
-        long before = failures;
+        long before = oomutil_failures();
         int r;
 
-        fail_countdown = k;
+        oomutil_fail_at(k);
         r = op();
-        fail_countdown = -1;
+        oomutil_off();
         assert_true(r == 0 || r == -1);
-        if (failures == before) {
+        if (oomutil_failures() == before) {
             assert_int_equal(r, 0);
             break;
         }

@@ -19,6 +19,7 @@
 #include <iconv.h>
 #include <limits.h>
 #include <libxml/HTMLparser.h>
+#include <libxml/parserInternals.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -515,6 +516,9 @@ struct repair {
     size_t ndeclared;
     int external_dtd; /* a DOCTYPE with PUBLIC/SYSTEM: it may define HTML entities */
     size_t fixed;     /* undefined entities and bare '&' rewritten */
+    /* the real DOCTYPE and the end of its internal subset (past its ']'),
+     * when find_declarations() found one that ends cleanly, else 0 */
+    size_t doctype_at, subset_end;
 };
 
 static int is_name_start(unsigned char c)
@@ -527,55 +531,367 @@ static int is_name_char(unsigned char c)
     return is_name_start(c) || isdigit(c) || c == '-' || c == '.';
 }
 
-/* Collect the names declared by <!ENTITY name ...> (not parameter entities)
- * and note an external DOCTYPE. */
-static void find_declarations(const char *s, size_t len, struct repair *r)
+/* ------------------------------------------------------------------------ */
+/* What libxml2 reads as markup
+ *
+ * The two guards below (attributes_over, entries_cut) and find_declarations
+ * look for start tags and declarations in the text before libxml2 parses
+ * it.  Text that libxml2 does not read as markup must not count: comments,
+ * CDATA sections and processing instructions are passed over exactly where
+ * libxml2 passes over them (libxml2 2.9, checked with xmllint --recover):
+ *  - a section ends just past its terminator ("-->", "]]>", "?>"; for a
+ *    comment see comment_end()), or at the first character XML does not
+ *    allow (a C0 control other than tab, LF and CR; U+FFFE; U+FFFF), where
+ *    libxml2 reports it and reads on AS CONTENT, or at the end of the text
+ *    when it is never closed;
+ *  - "<?" opens a processing instruction only before an ASCII name start
+ *    (libxml2 reads on as content after "<?" and no target);
+ *  - the XML declaration at offset 0 ends at its first '>' (libxml2 skips
+ *    to it when the declaration is broken), not at "?>";
+ *  - a '<' inside a quoted attribute value ends the value and the tag
+ *    (libxml2 refuses it there and reads a new tag from it).
+ * Where libxml2's reading is not that simple the walk stops passing over
+ * anything ("literal" mode: every '<' and a name is a tag, as the guards
+ * always counted): a DOCTYPE with an internal subset (its literals may hold
+ * "<!--"), a DOCTYPE libxml2 gives up on (doctype_end()), and a
+ * section longer than libxml2 reads (XML_MAX_TEXT_LENGTH, past which it
+ * gives up somewhere and reads on as content).  Over-counting there is
+ * safe: a guard may refuse or cut a broken document, it must never let a
+ * tag through that libxml2 then parses.  Every byte is read a bounded
+ * number of times, whatever the input.
+ */
+
+/* Sections longer than this are not passed over (libxml2 reads at least
+ * XML_MAX_TEXT_LENGTH bytes of one, 10,000,000, without XML_PARSE_HUGE). */
+#define SECTION_MAX (XML_MAX_TEXT_LENGTH - 64)
+
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/* Does the word hold a byte below 0x20, equal to t, or 0xEF?  (No false
+ * negative; a false positive only above a true one.) */
+static int word_may_stop(uint64_t w, uint64_t t)
 {
-    const char *p = s, *end = s + len;
-    const char *dt = NULL;
+    uint64_t a = w ^ t, e = w ^ (ONES * 0xEF);
 
-    for (size_t i = 0; i + 9 < len && i < 4096; i++)
-        if (memcmp(s + i, "<!DOCTYPE", 9) == 0) {
-            dt = s + i;
-            break;
+    return ((((w - ONES * 0x20) & ~w) | ((a - ONES) & ~a) | ((e - ONES) & ~e)) & HIGHS) != 0;
+}
+
+/* Where libxml2 stops reading the comment, CDATA section or processing
+ * instruction whose body starts at p and ends with term (tlen bytes): just
+ * past term (*closed = 1), at the first character XML does not allow, or
+ * at end.  NULL when the body runs past SECTION_MAX bytes.  Eight bytes at
+ * a time; each byte is read once. */
+static const char *section_end(const char *p, const char *end, const char *term, size_t tlen,
+                               int *closed)
+{
+    const char *limit = (size_t)(end - p) > SECTION_MAX ? p + SECTION_MAX : end;
+    const unsigned char t0 = (unsigned char)term[0];
+    const uint64_t t = ONES * t0;
+
+    *closed = 0;
+    while (p < limit) {
+        const char *stop = limit;
+
+        if (limit - p >= 8) {
+            uint64_t w;
+
+            memcpy(&w, p, 8);
+            if (!word_may_stop(w, t)) {
+                p += 8;
+                continue;
+            }
+            stop = p + 8;
         }
-    if (dt != NULL) {
-        const char *gt = memchr(dt, '>', (size_t)(end - dt));
-        const char *br = memchr(dt, '[', (size_t)(end - dt));
-        const char *stop = gt != NULL && (br == NULL || gt < br) ? gt : br;
-        size_t n = stop != NULL ? (size_t)(stop - dt) : 0;
+        for (; p < stop; p++) {
+            unsigned char c = (unsigned char)*p;
 
-        for (size_t i = 0; i + 6 <= n; i++)
-            if (memcmp(dt + i, "PUBLIC", 6) == 0 || memcmp(dt + i, "SYSTEM", 6) == 0)
-                r->external_dtd = 1;
+            if (c == t0) {
+                if ((size_t)(end - p) >= tlen && memcmp(p, term, tlen) == 0) {
+                    *closed = 1;
+                    return p + tlen;
+                }
+            } else if (c < 0x20) {
+                if (c != '\t' && c != '\n' && c != '\r')
+                    return p;
+            } else if (c == 0xEF && end - p >= 3 && (unsigned char)p[1] == 0xBF &&
+                       ((unsigned char)p[2] & 0xFE) == 0xBE) {
+                return p;
+            }
+        }
     }
-    while (p < end && r->ndeclared < MAX_DECLARED) {
-        const char *q = NULL, *n0;
+    return limit == end ? end : NULL;
+}
 
-        for (const char *k = p; k + 8 <= end; k++) {
-            k = memchr(k, '<', (size_t)(end - k));
-            if (k == NULL || k + 8 > end)
-                break;
-            if (memcmp(k, "<!ENTITY", 8) == 0) {
-                q = k;
+/* The "--" pairs in one comment that libxml2 is left to report. */
+#define COMMENT_PAIRS_KEPT 16
+
+/* Where libxml2 2.9 stops reading the comment whose body starts at p, as
+ * section_end() does for the others, but to the letter of its two loops:
+ * while the body is ASCII (tab, LF, CR LF, 0x20..0x7F) it takes "--" in
+ * pairs from the left, so "--->" does not end the comment there; from the
+ * first other character on, the first "-->" ends it (overlapping).
+ * NULL when the body runs past SECTION_MAX bytes.
+ *
+ * When out is not NULL the body (to the returned end, or to SECTION_MAX)
+ * is appended to it with each "--" pair of the ASCII part past the
+ * COMMENT_PAIRS_KEPT-th written "- ": libxml2 copies the whole comment so
+ * far into the error it raises for each such pair, so a comment of many
+ * "--" took time quadratic in its length (80,000 pairs: 14 s).  The end is
+ * the same (a pair followed by '>' is never rewritten, and the pairing
+ * after a rewritten one does not move); comments are not part of what a
+ * feed gives. */
+static const char *comment_end(const char *p, const char *end, int *closed,
+                               struct strbuf *out)
+{
+    const char *limit = (size_t)(end - p) > SECTION_MAX ? p + SECTION_MAX : end;
+    const char *from = p, *ret = NULL;
+    int fast = 1;
+    size_t pairs = 0;
+
+    *closed = 0;
+    while (p < limit) {
+        unsigned char c = (unsigned char)*p;
+
+        if ((c >= 0x20 && c < 0x80 && c != '-') || c == '\t' || c == '\n') {
+            p++;
+        } else if (c == '-') {
+            if (end - p >= 3 && p[1] == '-' && p[2] == '>') {
+                *closed = 1;
+                ret = p + 3;
+                goto done;
+            }
+            if (fast && end - p >= 2 && p[1] == '-') {
+                if (++pairs > COMMENT_PAIRS_KEPT && out != NULL) {
+                    strbuf_add(out, from, (size_t)(p + 1 - from));
+                    strbuf_add(out, " ", 1);
+                    from = p + 2;
+                }
+                p += 2;
+            } else {
+                p++;
+            }
+        } else if (c == '\r') {
+            if (end - p < 2 || p[1] != '\n')
+                fast = 0; /* a lone CR: the second loop */
+            p++;
+        } else if (c < 0x20 || (c == 0xEF && end - p >= 3 && (unsigned char)p[1] == 0xBF &&
+                                ((unsigned char)p[2] & 0xFE) == 0xBE)) {
+            ret = p; /* a character XML does not allow */
+            goto done;
+        } else {
+            fast = 0; /* not ASCII: the second loop */
+            p++;
+        }
+    }
+    ret = limit == end ? end : NULL;
+done:
+    if (out != NULL)
+        strbuf_add(out, from, (size_t)((ret != NULL ? ret : limit) - from));
+    return ret;
+}
+
+/* The end of a DOCTYPE declaration whose name starts at p (just past
+ * "<!DOCTYPE"): just past its '>'.  NULL when it is not clean: an internal
+ * subset ('['), a '<' outside a quoted literal, a character XML does not
+ * allow (libxml2 gives up there, and reads a root element from the '<'
+ * just after), no end.  (A '<' in a system literal is text to libxml2; in
+ * a public one it makes libxml2 give up on the document.) */
+static const char *doctype_end(const char *p, const char *end)
+{
+    static const unsigned char stop[256] = {
+        ['>'] = 1,  ['<'] = 1,  ['['] = 1,  ['"'] = 2,  ['\''] = 2, [0x01] = 1, [0x02] = 1,
+        [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1, [0x07] = 1, [0x08] = 1, [0x0B] = 1,
+        [0x0C] = 1, [0x0E] = 1, [0x0F] = 1, [0x10] = 1, [0x11] = 1, [0x12] = 1, [0x13] = 1,
+        [0x14] = 1, [0x15] = 1, [0x16] = 1, [0x17] = 1, [0x18] = 1, [0x19] = 1, [0x1A] = 1,
+        [0x1B] = 1, [0x1C] = 1, [0x1D] = 1, [0x1E] = 1, [0x1F] = 1, [0xEF] = 1};
+
+    while (p < end) {
+        while (p < end && !stop[(unsigned char)*p])
+            p++;
+        if (p >= end || stop[(unsigned char)*p] == 1)
+            return p < end && *p == '>' ? p + 1 : NULL;
+        /* a quoted literal: no character XML does not allow in it */
+        for (const char *q = p + 1;; q++) {
+            if (q >= end || (stop[(unsigned char)*q] == 1 && *q != '>' && *q != '[' && *q != '<'))
+                return NULL;
+            if (*q == *p) {
+                p = q + 1;
                 break;
             }
         }
-        if (q == NULL)
-            break;
-        p = q + 8;
-        while (p < end && isspace((unsigned char)*p))
-            p++;
-        if (p < end && *p == '%')
-            continue;
-        n0 = p;
-        while (p < end && is_name_char((unsigned char)*p))
-            p++;
-        if (p > n0) {
-            r->declared[r->ndeclared] = strndup(n0, (size_t)(p - n0));
-            if (r->declared[r->ndeclared] != NULL)
-                r->ndeclared++;
+    }
+    return NULL;
+}
+
+struct markup_walk {
+    const char *s, *end;
+    int root;    /* a start tag was seen: the prolog is over */
+    int literal; /* nothing is passed over any more (see above) */
+};
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static int is_ascii_name_start(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+}
+
+/* The first '<' at or after p that opens a start tag as libxml2 reads the
+ * text ('<' and a name start), or NULL. */
+static const char *next_start_tag(struct markup_walk *w, const char *p)
+{
+    const char *end = w->end;
+
+    while ((p = memchr(p, '<', (size_t)(end - p))) != NULL) {
+        size_t rest = (size_t)(end - p);
+        const char *q = p + 1;
+        int closed;
+
+        if (rest >= 2 && is_name_start((unsigned char)p[1])) {
+            w->root = 1;
+            return p;
         }
+        if (w->literal || rest < 3) {
+            p = q;
+            continue;
+        }
+        if (p == w->s && rest >= 6 && memcmp(p, "<?xml", 5) == 0 && is_blank(p[5])) {
+            q = memchr(p, '>', rest); /* the XML declaration */
+            q = q != NULL ? q + 1 : end;
+        } else if (p[1] == '?' && is_ascii_name_start(p[2])) {
+            q = section_end(p + 2, end, "?>", 2, &closed);
+        } else if (rest >= 4 && memcmp(p, "<!--", 4) == 0) {
+            q = comment_end(p + 4, end, &closed, NULL);
+        } else if (rest >= 9 && memcmp(p, "<![CDATA[", 9) == 0) {
+            q = section_end(p + 9, end, "]]>", 3, &closed);
+        } else if (!w->root && rest >= 9 && memcmp(p, "<!DOCTYPE", 9) == 0) {
+            q = doctype_end(p + 9, end);
+        }
+        if (q == NULL) {
+            w->literal = 1;
+            q = p + 1;
+        }
+        p = q;
+    }
+    return NULL;
+}
+
+/* Collect the names declared by <!ENTITY name ...> (not parameter
+ * entities) in the internal subset of the document's DOCTYPE, and note an
+ * external DOCTYPE (PUBLIC or SYSTEM).  Only the real DOCTYPE counts (in
+ * the prolog, after comments and processing instructions), and in its
+ * subset only declarations: an "<!ENTITY" in a comment, a literal, a CDATA
+ * section or the text of an article declares nothing.  Sets r->doctype_at
+ * and r->subset_end (just past the subset's ']') when the subset ends
+ * cleanly.  Reads each byte a bounded number of times. */
+static void find_declarations(const char *s, size_t len, struct repair *r)
+{
+    const char *p = s, *end = s + len, *q, *dt;
+    int closed;
+
+    if (len >= 6 && memcmp(s, "<?xml", 5) == 0 && is_blank(s[5])) {
+        q = memchr(s, '>', len);
+        p = q != NULL ? q + 1 : end;
+    }
+    for (;;) { /* the prolog */
+        while (p < end && is_blank(*p))
+            p++;
+        if (end - p >= 4 && memcmp(p, "<!--", 4) == 0)
+            q = comment_end(p + 4, end, &closed, NULL);
+        else if (end - p >= 3 && p[0] == '<' && p[1] == '?' && is_ascii_name_start(p[2]))
+            q = section_end(p + 2, end, "?>", 2, &closed);
+        else
+            break;
+        if (q == NULL || !closed)
+            return;
+        p = q;
+    }
+    if (end - p < 9 || memcmp(p, "<!DOCTYPE", 9) != 0)
+        return;
+    dt = p;
+    /* the header, to its '>' or '[' (quoted literals may hold either) */
+    for (q = p + 9; q < end && *q != '>' && *q != '['; q++) {
+        if (*q == '"' || *q == '\'') {
+            const char *lit_end = memchr(q + 1, *q, (size_t)(end - q - 1));
+
+            if (lit_end == NULL)
+                return;
+            q = lit_end;
+        } else if (end - q >= 6 && (memcmp(q, "PUBLIC", 6) == 0 || memcmp(q, "SYSTEM", 6) == 0)) {
+            r->external_dtd = 1;
+        }
+    }
+    if (q >= end || *q != '[')
+        return;
+    p = q + 1;
+    for (;;) { /* the internal subset: declarations, comments, PIs, %refs; */
+        while (p < end && is_blank(*p))
+            p++;
+        if (p >= end)
+            return;
+        if (*p == ']') {
+            r->doctype_at = (size_t)(dt - s);
+            r->subset_end = (size_t)(p + 1 - s);
+            return;
+        }
+        if (*p == '%') {
+            p++;
+            while (p < end && is_name_char((unsigned char)*p))
+                p++;
+            if (p >= end || *p != ';')
+                return;
+            p++;
+            continue;
+        }
+        if (end - p >= 4 && memcmp(p, "<!--", 4) == 0) {
+            q = comment_end(p + 4, end, &closed, NULL);
+        } else if (end - p >= 3 && p[0] == '<' && p[1] == '?' && is_ascii_name_start(p[2])) {
+            q = section_end(p + 2, end, "?>", 2, &closed);
+        } else if (end - p >= 3 && p[0] == '<' && p[1] == '!' && isupper((unsigned char)p[2])) {
+            if (end - p >= 8 && memcmp(p, "<!ENTITY", 8) == 0) {
+                const char *n0;
+
+                q = p + 8;
+                while (q < end && is_blank(*q))
+                    q++;
+                n0 = q;
+                while (q < end && is_name_char((unsigned char)*q))
+                    q++;
+                if (q > n0 && *n0 != '%' && r->ndeclared < MAX_DECLARED) {
+                    r->declared[r->ndeclared] = strndup(n0, (size_t)(q - n0));
+                    if (r->declared[r->ndeclared] != NULL)
+                        r->ndeclared++;
+                }
+            } else {
+                q = p + 2;
+            }
+            /* to the declaration's '>', past quoted literals */
+            closed = 0;
+            while (q < end) {
+                if (*q == '"' || *q == '\'') {
+                    const char *lit_end = memchr(q + 1, *q, (size_t)(end - q - 1));
+
+                    if (lit_end == NULL)
+                        return;
+                    q = lit_end + 1;
+                } else if (*q == '>') {
+                    closed = 1;
+                    q++;
+                    break;
+                } else {
+                    q++;
+                }
+            }
+        } else {
+            return; /* not a declaration: libxml2 stops here too */
+        }
+        if (q == NULL || !closed)
+            return;
+        p = q;
     }
 }
 
@@ -824,7 +1140,12 @@ static void repair_xml(const char *s, size_t len, struct repair *r, struct strbu
                 i++;
             }
         } else if (len - i >= 4 && memcmp(s + i, "<!--", 4) == 0) {
-            i = copy_through(out, s, len, i, "-->");
+            const char *e;
+            int closed;
+
+            strbuf_add(out, s + i, 4);
+            e = comment_end(s + i + 4, s + len, &closed, out);
+            i = e != NULL ? (size_t)(e - s) : i + 4 + SECTION_MAX;
         } else if (len - i >= 9 && memcmp(s + i, "<![CDATA[", 9) == 0) {
             i = copy_through(out, s, len, i, "]]>");
         } else if (len - i >= 2 && s[i + 1] == '?') {
@@ -832,7 +1153,12 @@ static void repair_xml(const char *s, size_t len, struct repair *r, struct strbu
         } else if (len - i >= 9 && memcmp(s + i, "<!DOCTYPE", 9) == 0) {
             const char *p = bytescan2(s + i, len - i, '>', '[');
 
-            if (p != NULL && *p == '[')
+            if (r->subset_end != 0 && i == r->doctype_at) {
+                /* the real one, its subset read by find_declarations(): a
+                 * ']' in a literal or comment there does not end it */
+                strbuf_add(out, s + i, r->subset_end - i);
+                i = r->subset_end;
+            } else if (p != NULL && *p == '[')
                 i = copy_through(out, s, len, i, "]");
             else
                 i = copy_through(out, s, len, i, ">");
@@ -846,23 +1172,22 @@ static void repair_xml(const char *s, size_t len, struct repair *r, struct strbu
 /* The first start tag of s[0..len) with more than FEED_MAX_ATTRIBUTES
  * attributes: returns its offset, or len when there is none.  Counts the
  * '=' outside quoted values between a '<' that opens a name and the '>'
- * that ends it; each byte is read once (a quoted value is skipped with
- * memchr), so the scan is linear whatever the markup.  A "tag" inside a
- * comment or CDATA section counts too: a false alarm needs 257 '=' in one
- * pair of angle brackets there, which no feed has. */
+ * that ends it.  Only the start tags libxml2 reads count (next_start_tag():
+ * not in comments, CDATA sections, processing instructions), and a quoted
+ * value ends at a '<' as it does for libxml2, so no tag libxml2 reads is
+ * missed.  Each byte is read a bounded number of times, whatever the
+ * markup. */
 static size_t attributes_over(const char *s, size_t len)
 {
     static const unsigned char stop[256] = {['>'] = 1, ['"'] = 1, ['\''] = 1, ['='] = 1,
                                             ['<'] = 1};
-    const char *p = s, *end = s + len;
+    struct markup_walk w = {s, s + len, 0, 0};
+    const char *p = s, *end = s + len, *tag;
 
-    while ((p = memchr(p, '<', (size_t)(end - p))) != NULL) {
-        const char *tag = p;
+    while ((tag = next_start_tag(&w, p)) != NULL) {
         size_t n = 0;
 
-        p++;
-        if (p >= end || !is_name_start((unsigned char)*p))
-            continue;
+        p = tag + 1;
         while (p < end) {
             while (p < end && !stop[(unsigned char)*p])
                 p++;
@@ -872,10 +1197,10 @@ static size_t attributes_over(const char *s, size_t len)
                 if (++n > FEED_MAX_ATTRIBUTES)
                     return (size_t)(tag - s);
                 p++;
-            } else { /* a quoted value */
-                const char *q = memchr(p + 1, *p, (size_t)(end - p - 1));
+            } else { /* a quoted value, to its quote or a '<' */
+                const char *q = bytescan2(p + 1, (size_t)(end - p - 1), *p, '<');
 
-                p = q != NULL ? q + 1 : end;
+                p = q == NULL ? end : *q == '<' ? q : q + 1;
             }
         }
     }
@@ -885,18 +1210,21 @@ static size_t attributes_over(const char *s, size_t len)
 /* Where to cut a document that has more entries than a feed_doc keeps:
  * before the start tag of entry FEED_MAX_ENTRIES + 1, so that libxml2
  * builds the tree of what is kept, not of a million entries (its recovery
- * closes what the cut leaves open).  Counts "<item" and "<entry" start
- * tags, a cheap over-estimate (one in a CDATA section counts too).  Returns
- * len when there is nothing to cut.  Documents under 100 KB cannot hold
- * that many entries and are not scanned. */
+ * closes what the cut leaves open).  Counts the "<item" and "<entry" start
+ * tags libxml2 reads (next_start_tag(): one in a CDATA section or a comment
+ * does not count; in a document with an internal DTD subset every one
+ * does, an over-estimate).  Returns len when there is nothing to cut.
+ * Documents under 100 KB cannot hold that many entries and are not
+ * scanned. */
 static size_t entries_cut(const char *s, size_t len)
 {
+    struct markup_walk w = {s, s + len, 0, 0};
     const char *p = s, *end = s + len;
     size_t n = 0;
 
     if (len < 100u * 1024u)
         return len;
-    while ((p = memchr(p, '<', (size_t)(end - p))) != NULL) {
+    while ((p = next_start_tag(&w, p)) != NULL) {
         size_t rest = (size_t)(end - p);
 
         if ((rest > 5 && memcmp(p, "<item", 5) == 0 && memchr(" \t\r\n>/", p[5], 6) != NULL) ||

@@ -3,8 +3,10 @@
  * seed-story fixtures, encodings, dates, hostile documents (billion laughs,
  * XXE, HTML, garbage, wrong JSON types, truncation, 100,000 items, deep
  * nesting, huge attributes, NUL bytes, cut UTF-16, bad dates, the inputs
- * the fuzzer found), the contract JSON and the plain-text items for the
- * matcher.
+ * the fuzzer found), the pre-scans reading markup as libxml2 does (tags in
+ * comments, CDATA sections and processing instructions do not count;
+ * sections never closed; bombs that try to hide), the contract JSON and the
+ * plain-text items for the matcher.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -968,6 +970,436 @@ static void test_contract_json(void **state)
     feed_doc_free(&doc);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The pre-scans read markup as libxml2 does: comments, CDATA sections and
+ * processing instructions hold no tags (feed.c, next_start_tag). */
+
+/* A growing text buffer for the documents below. */
+struct tbuf {
+    char *p;
+    size_t len, cap;
+};
+
+static void tb_add(struct tbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap == 0 ? 4096 : b->cap;
+
+        while (b->len + n + 1 > cap)
+            cap *= 2;
+        b->p = realloc(b->p, cap);
+        assert_non_null(b->p);
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void tb_adds(struct tbuf *b, const char *s)
+{
+    tb_add(b, s, strlen(s));
+}
+
+static void tb_repeat(struct tbuf *b, const char *s, size_t times)
+{
+    for (size_t i = 0; i < times; i++)
+        tb_adds(b, s);
+}
+
+/* A start tag with n attributes (quoted values). */
+static void tb_big_tag(struct tbuf *b, const char *name, size_t n)
+{
+    char one[48];
+
+    tb_adds(b, "<");
+    tb_adds(b, name);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(one, sizeof(one), " a%zu=\"%zu\"", i, i);
+        tb_adds(b, one);
+    }
+    tb_adds(b, ">");
+}
+
+/* The document parses (not refused) and its entries have these titles. */
+static void expect_titles(const struct tbuf *b, const char *const *titles, size_t n)
+{
+    struct feed_doc *doc = NULL;
+    na_error err;
+
+    if (feed_parse(b->p, b->len, NULL, NULL, &doc, &err) != 0)
+        fail_msg("refused: %s", err.msg);
+    assert_int_equal(doc->nentries, n);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(doc->entries[i].title, titles[i]);
+    feed_doc_free(&doc);
+}
+
+/* The document is refused for the start tag at offset `at` (line `line`),
+ * with the message an attribute bomb always had. */
+static void expect_bomb(const struct tbuf *b, size_t line, size_t at)
+{
+    struct feed_doc *doc = (struct feed_doc *)1;
+    na_error err;
+    char want[160];
+
+    assert_int_equal(feed_parse(b->p, b->len, NULL, NULL, &doc, &err), -1);
+    assert_null(doc);
+    assert_int_equal(err.line, (int)line);
+    snprintf(want, sizeof(want),
+             "line %zu (byte %zu): a start tag with more than 256 attributes: refused (no feed "
+             "needs so many; libxml2 takes time quadratic in their number)",
+             line, at);
+    assert_string_equal(err.msg, want);
+}
+
+#define RSS_HEAD "<rss version=\"2.0\"><channel><title>T</title>"
+#define RSS_TAIL "</channel></rss>"
+
+/* Valid feeds whose HTML (in CDATA sections, comments, processing
+ * instructions) has a tag with 300 attributes keep all their items;
+ * before, the whole feed was refused at every poll. */
+static void test_sections_not_counted(void **state)
+{
+    static const char *const three[] = {"one", "two", "three"};
+    static const char *const opens[] = {"<![CDATA[", "<!--", "<?php "};
+    static const char *const closes[] = {"]]>", "-->", "?>"};
+    struct feed_doc *doc;
+
+    (void)state;
+    doc = parse_file_ok("cdata-many-attributes.rss");
+    assert_int_equal(doc->nentries, 3);
+    assert_string_equal(doc->entries[2].title, "three");
+    assert_int_equal(doc->bozo, 0);
+    feed_doc_free(&doc);
+    doc = parse_file_ok("cdata-many-attributes.atom");
+    assert_int_equal(doc->nentries, 2);
+    assert_string_equal(doc->entries[1].title, "two");
+    assert_int_equal(doc->bozo, 0);
+    feed_doc_free(&doc);
+
+    for (size_t k = 0; k < 3; k++) {
+        struct tbuf b = {0};
+
+        /* in a description, and between items */
+        tb_adds(&b, RSS_HEAD "<item><title>one</title><description>");
+        tb_adds(&b, opens[k]);
+        tb_big_tag(&b, "table", 300);
+        tb_adds(&b, closes[k]);
+        tb_adds(&b, "</description></item>");
+        tb_adds(&b, opens[k]);
+        tb_adds(&b, "<x ");
+        tb_repeat(&b, "a=b ", 300);
+        tb_adds(&b, closes[k]);
+        tb_adds(&b, "<item><title>two</title></item><item><title>three</title></item>" RSS_TAIL);
+        expect_titles(&b, three, 3);
+        free(b.p);
+    }
+    /* after a DOCTYPE whose system literal holds '<' (text to libxml2) */
+    {
+        struct tbuf b = {0};
+
+        tb_adds(&b, "<!DOCTYPE rss SYSTEM \"about:<legacy>\">" RSS_HEAD
+                    "<item><title>one</title><description><![CDATA[");
+        tb_big_tag(&b, "table", 300);
+        tb_adds(&b, "]]></description></item><item><title>two</title></item>"
+                    "<item><title>three</title></item>" RSS_TAIL);
+        expect_titles(&b, three, 3);
+        free(b.p);
+    }
+}
+
+/* A section ends where libxml2 ends it, whatever its length (the scan
+ * reads eight bytes at a time): at its terminator, or at the first
+ * character XML does not allow, where libxml2 reads on as content. */
+static void test_section_ends_every_offset(void **state)
+{
+    static const char *const bad[] = {"\x01", "\x1f", "\x0b", "\xef\xbf\xbe", "\xef\xbf\xbf"};
+
+    (void)state;
+    for (size_t pad = 0; pad < 40; pad++) {
+        struct tbuf b = {0};
+        static const char *const one[] = {"one"};
+        size_t at;
+
+        /* the terminator at every offset: the bomb inside is no tag */
+        tb_adds(&b, RSS_HEAD "<item><title>one</title><description><!--");
+        tb_big_tag(&b, "p", 300);
+        tb_repeat(&b, pad % 3 ? "-" : "x", pad);
+        tb_adds(&b, "--></description></item>" RSS_TAIL);
+        expect_titles(&b, one, 1);
+        b.len = 0;
+        tb_adds(&b, RSS_HEAD "<item><title>one</title><description><![CDATA[");
+        tb_repeat(&b, pad % 2 ? "]" : "\xef\xbf\xbd", pad);
+        tb_big_tag(&b, "p", 300);
+        tb_adds(&b, "]]></description></item>" RSS_TAIL);
+        expect_titles(&b, one, 1);
+
+        /* a character XML does not allow at every offset ends the section:
+         * the bomb after it is a tag again */
+        b.len = 0;
+        tb_adds(&b, RSS_HEAD "<item><title>one</title><description><![CDATA[");
+        tb_repeat(&b, "x", pad);
+        tb_adds(&b, bad[pad % 5]);
+        at = b.len;
+        tb_big_tag(&b, "p", 300);
+        tb_adds(&b, "]]></description></item>" RSS_TAIL);
+        expect_bomb(&b, 1, at);
+        free(b.p);
+    }
+}
+
+/* A real attribute bomb is refused as before, with the same message,
+ * wherever the text around it tries to hide it: after closed sections,
+ * after a section a bad character ends, inside an attribute value that a
+ * '<' ends (libxml2 reads a tag there), after a broken XML declaration, a
+ * "<?" with no target, a DOCTYPE whose literals hold "<!--", a section
+ * too long for libxml2. */
+static void test_bomb_still_refused(void **state)
+{
+    static const char *const before[] = {
+        /* sections that end: the bomb is after them */
+        "<?xml version=\"1.0\"?>\n" RSS_HEAD "<item><description><![CDATA[<b a=1>]]>"
+        "</description><!-- <c> --><?pi <d> ?></item>\n",
+        /* a bad character ends the comment; libxml2 reads on as content */
+        RSS_HEAD "<!-- \x02 ",
+        RSS_HEAD "<?pi \xef\xbf\xbf ",
+        /* '<' ends a quoted value (and the tag) for libxml2 */
+        RSS_HEAD "<item><enclosure url=\"",
+        /* the XML declaration ends at its first '>', not at a later "?>" */
+        "<?xml version=\"1.0\" x>\n",
+        /* "<?" and no target name: no processing instruction */
+        RSS_HEAD "<? ",
+        /* an internal subset: its literals may hold anything */
+        "<!DOCTYPE rss [<!ENTITY x \"<!--\">]>\n",
+        /* a DOCTYPE libxml2 gives up on (here at the 'x' after a literal
+         * holding "<!--"): it reads a root element from the next '<' */
+        "<!DOCTYPE rss SYSTEM \"<!--\"x",
+        /* libxml2 takes "--" in pairs in an ASCII comment: "--->" does not
+         * end it, the later "-->" does, and the CDATA "section" is text */
+        RSS_HEAD "<!-- a ---><![CDATA[ --> ",
+        /* a bad character in a DOCTYPE literal: libxml2 gives up on the
+         * DOCTYPE there and reads a root element from the next '<' */
+        "<!DOCTYPE rss SYSTEM \"a\x01",
+    };
+    static const char *const after[] = {
+        "", " -->", " ?>", "\"/>", " ?>", " ?>", " -->", " -->", " ]]>", "\"> -->",
+    };
+
+    (void)state;
+    for (size_t k = 0; k < sizeof(before) / sizeof(before[0]); k++) {
+        struct tbuf b = {0};
+        size_t line = 1, at;
+
+        tb_adds(&b, before[k]);
+        at = b.len;
+        for (size_t i = 0; i < at; i++)
+            line += b.p[i] == '\n';
+        tb_big_tag(&b, k == 0 || k == 3 ? "item" : "rss", 300);
+        tb_adds(&b, after[k]);
+        tb_adds(&b, "<title>x</title>" RSS_TAIL);
+        expect_bomb(&b, line, at);
+        free(b.p);
+    }
+    /* a comment longer than libxml2 reads (10,000,000 bytes): libxml2 gives
+     * up and reads on as content, so the tag inside counts */
+    {
+        struct tbuf b = {0};
+        size_t at, fill = 10u * 1000u * 1000u + 100u;
+
+        tb_adds(&b, RSS_HEAD "<!--");
+        b.p = realloc(b.p, b.len + fill + 16384);
+        assert_non_null(b.p);
+        b.cap = b.len + fill + 16384;
+        memset(b.p + b.len, 'x', fill);
+        b.len += fill;
+        at = b.len;
+        tb_big_tag(&b, "item", 300);
+        tb_adds(&b, "-->" RSS_TAIL);
+        expect_bomb(&b, 1, at);
+        free(b.p);
+    }
+}
+
+/* A comment of many "--" (each one an error libxml2 raises with a copy of
+ * the comment so far: 80,000 took 14 s) parses in time linear in its
+ * length, ends where libxml2 ends it, and the document stays bozo. */
+static void test_comment_double_hyphens(void **state)
+{
+    double t[2];
+
+    (void)state;
+    for (int k = 0; k < 2; k++) {
+        struct tbuf b = {0};
+        struct feed_doc *doc;
+        double t0;
+
+        tb_adds(&b, RSS_HEAD "<item><title>one</title><description><!--");
+        tb_repeat(&b, "-- ", k == 0 ? 20000 : 80000);
+        tb_adds(&b, "---><b>still a comment</b>--></description></item>"
+                    "<item><title>two</title></item>" RSS_TAIL);
+        t0 = now();
+        doc = parse_ok(b.p, NULL);
+        t[k] = now() - t0;
+        assert_int_equal(doc->nentries, 2);
+        assert_string_equal(doc->entries[1].title, "two");
+        assert_true(doc->entries[0].summary == NULL ||
+                    strstr(doc->entries[0].summary, "still") == NULL);
+        assert_int_equal(doc->bozo, 1);
+        assert_non_null(strstr(doc->bozo_reason, "Double hyphen"));
+        feed_doc_free(&doc);
+        free(b.p);
+    }
+    if (t[1] > 8 * t[0] + 0.5)
+        fail_msg("4 times the double hyphens took %.2f s, once %.2f s", t[1], t[0]);
+}
+
+/* Items of a feed whose CDATA sections and comments hold thousands of
+ * "<item>" strings are all kept (the cut before entry FEED_MAX_ENTRIES + 1
+ * counted those and silently dropped the real items after them); more than
+ * FEED_MAX_ENTRIES real items are still cut exactly there. */
+static void test_entries_cut_sections(void **state)
+{
+    char one[160];
+
+    (void)state;
+    for (int k = 0; k < 2; k++) {
+        struct tbuf b = {0};
+        struct feed_doc *doc;
+
+        tb_adds(&b, RSS_HEAD);
+        for (size_t i = 0; i < 50; i++) {
+            snprintf(one, sizeof(one), "<item><guid>g%zu</guid><title>t%zu</title>", i, i);
+            tb_adds(&b, one);
+            tb_adds(&b, k == 0 ? "<description><![CDATA[" : "</item><!--");
+            tb_repeat(&b, "<item><p>x</p></item><entry/>", 400);
+            tb_adds(&b, k == 0 ? "]]></description></item>" : "-->");
+        }
+        tb_adds(&b, RSS_TAIL);
+        assert_true(b.len >= 100u * 1024u);
+        doc = parse_ok(b.p, NULL);
+        assert_int_equal(doc->nentries, 50);
+        assert_string_equal(doc->entries[49].id, "g49");
+        assert_int_equal(doc->bozo, 0);
+        feed_doc_free(&doc);
+        free(b.p);
+    }
+    /* FEED_MAX_ENTRIES + 50 real items, each with "<item>" in CDATA: the
+     * cut is before the start tag of item FEED_MAX_ENTRIES + 1 (what is
+     * just before it is read, what is just after it is not) */
+    {
+        struct tbuf b = {0};
+        struct feed_doc *doc;
+
+        tb_adds(&b, RSS_HEAD);
+        for (size_t i = 0; i < FEED_MAX_ENTRIES + 50; i++) {
+            if (i == FEED_MAX_ENTRIES)
+                tb_adds(&b, "<description>before the cut</description>");
+            snprintf(one, sizeof(one),
+                     "<item><guid>id-%zu</guid><description><![CDATA[<item><entry>]]>"
+                     "</description></item>",
+                     i);
+            tb_adds(&b, one);
+            if (i == FEED_MAX_ENTRIES)
+                tb_adds(&b, "<language>after-the-cut</language>");
+        }
+        tb_adds(&b, RSS_TAIL);
+        doc = parse_ok(b.p, NULL);
+        assert_int_equal(doc->nentries, FEED_MAX_ENTRIES);
+        snprintf(one, sizeof(one), "id-%u", FEED_MAX_ENTRIES - 1);
+        assert_string_equal(doc->entries[FEED_MAX_ENTRIES - 1].id, one);
+        assert_string_equal(doc->subtitle, "before the cut");
+        assert_null(doc->language);
+        assert_int_equal(doc->bozo, 1);
+        assert_string_equal(doc->bozo_reason, "more than 10000 entries: the rest are ignored");
+        feed_doc_free(&doc);
+        free(b.p);
+    }
+}
+
+/* A section never closed (CDATA, comment, processing instruction), full of
+ * what looks like markup (a bomb, "<item>", millions of "<!--" and
+ * "<![CDATA[", "]]" with no '>'): quick, and the same result as the same
+ * document with plain text in the section, which is what libxml2 gives
+ * (it reads the rest as the section). */
+static void test_unterminated_sections(void **state)
+{
+    static const char *const opens[] = {"<![CDATA[", "<!--", "<?pi "};
+    static const char *const junk[] = {"<!--<![CDATA[<item>]]", "<![CDATA[<!--<item>--",
+                                       "<?x <item>?"};
+
+    (void)state;
+    for (size_t k = 0; k < 3; k++) {
+        struct tbuf hostile = {0}, plain = {0};
+        struct feed_doc *a, *c;
+        double t0;
+
+        tb_adds(&hostile, RSS_HEAD "<item><title>one</title></item><item><title>two</title>"
+                                   "<description>");
+        tb_adds(&plain, hostile.p);
+        tb_adds(&hostile, opens[k]);
+        tb_adds(&plain, opens[k]);
+        tb_big_tag(&hostile, "table", 300);
+        tb_repeat(&hostile, junk[k], 400000);
+        tb_adds(&plain, "text");
+        t0 = now();
+        a = parse_ok(hostile.p, NULL);
+        assert_true(now() - t0 < 20.0); /* 0.1 s here; quadratic is hours */
+        c = parse_ok(plain.p, NULL);
+        assert_int_equal(a->nentries, c->nentries);
+        assert_true(a->nentries >= 1);
+        for (size_t i = 0; i < a->nentries; i++) {
+            if (c->entries[i].title == NULL)
+                assert_null(a->entries[i].title);
+            else
+                assert_string_equal(a->entries[i].title, c->entries[i].title);
+        }
+        assert_int_equal(a->bozo, c->bozo);
+        feed_doc_free(&a);
+        feed_doc_free(&c);
+        free(hostile.p);
+        free(plain.p);
+    }
+}
+
+/* The DOCTYPE pass reads declarations only in the real DOCTYPE's internal
+ * subset: an article quoting "<!ENTITY nbsp ...>" in a CDATA section does
+ * not make &nbsp; declared (it lost the text around such references), and a
+ * DOCTYPE in a comment is no external DTD. */
+static void test_declarations_only_in_doctype(void **state)
+{
+    struct feed_doc *doc;
+
+    (void)state;
+    doc = parse_ok(RSS_HEAD "<item><title>caf&eacute;&nbsp;x</title><description><![CDATA["
+                            "<p>A DTD says <!ENTITY nbsp \"&#160;\"> and <!ENTITY eacute "
+                            "\"&#233;\">.</p>]]></description></item>" RSS_TAIL,
+                   NULL);
+    assert_int_equal(doc->nentries, 1);
+    assert_string_equal(doc->entries[0].title, "caf\xc3\xa9\xc2\xa0x");
+    feed_doc_free(&doc);
+
+    /* HTML entities need a DTD that defines them: a commented-out one
+     * does not, so the document is bozo like any other using them */
+    doc = parse_ok("<!-- <!DOCTYPE rss SYSTEM \"rss.dtd\"> -->\n" RSS_HEAD
+                   "<item><title>caf&eacute;</title></item>" RSS_TAIL,
+                   NULL);
+    assert_string_equal(doc->entries[0].title, "caf\xc3\xa9");
+    assert_int_equal(doc->bozo, 1);
+    assert_string_equal(doc->bozo_reason, "undefined entity or bare '&'");
+    feed_doc_free(&doc);
+
+    /* the real subset, with a ']' in a comment and in a literal: its
+     * declarations count and it is passed to libxml2 whole */
+    doc = parse_ok("<!DOCTYPE rss [<!-- ] --><!ENTITY br \"[x]\"><!ENTITY id \"tag:x,\">]>"
+                   RSS_HEAD "<item><guid>&id;1</guid><title>&br;</title></item>" RSS_TAIL,
+                   NULL);
+    assert_string_equal(doc->entries[0].id, "tag:x,1");
+    assert_string_equal(doc->entries[0].title, "[x]");
+    assert_int_equal(doc->bozo, 0);
+    feed_doc_free(&doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -993,6 +1425,13 @@ int main(void)
         cmocka_unit_test(test_huge_attribute),
         cmocka_unit_test(test_linear_hostile),
         cmocka_unit_test(test_attribute_bomb),
+        cmocka_unit_test(test_sections_not_counted),
+        cmocka_unit_test(test_section_ends_every_offset),
+        cmocka_unit_test(test_bomb_still_refused),
+        cmocka_unit_test(test_comment_double_hyphens),
+        cmocka_unit_test(test_entries_cut_sections),
+        cmocka_unit_test(test_unterminated_sections),
+        cmocka_unit_test(test_declarations_only_in_doctype),
         cmocka_unit_test(test_nul_bytes),
         cmocka_unit_test(test_truncated_utf16),
         cmocka_unit_test(test_invalid_dates),

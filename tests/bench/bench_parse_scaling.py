@@ -14,7 +14,12 @@ of bare ampersands took 20-30 s of CPU before bytescan2() (common/
 bytescan.h).  Some of the cost is libxml2's own: it compares each
 attribute of a start tag with the others (80,000 on one element: 9 s), so
 feed_parse refuses a tag with more than FEED_MAX_ATTRIBUTES (256) first;
-xml_attributes and namespaces show that guard.
+xml_attributes and namespaces show that guard.  The guard and the cut
+before entry 10,001 read markup as libxml2 does (comments, CDATA sections
+and processing instructions are passed over): the patterns from
+cdata_unterminated to doctype_literals exercise that walk, and
+comment_hyphens a cost of libxml2's own (an error, with a copy of the
+comment so far, for each "--" in a comment) that feed.c now bounds.
 
 Usage: bench_parse_scaling.py NEWSALERT [--n 50000] [--rounds 2] [--only NAME]
 Exit status: 0, or 1 when a pattern was flagged (or timed out, 60 s).
@@ -105,6 +110,25 @@ PATTERNS = {
         "<rss ", "<rss " + " ".join('xmlns:n%d="http://x/%d"' % (i, i)
                                     for i in range(n // 10)) + " ")
     + "<channel><title>F</title></channel></rss>",
+    # what the pre-scans in common/feed.c pass over (next_start_tag): sections
+    # never closed, many of them, bad characters that end them, "<item" in
+    # CDATA (a document over 100 KB, so entries_cut runs), a '<' in a value
+    "cdata_unterminated": lambda n: item("<description><![CDATA[" + "<x a=1 " * n),
+    "comment_unterminated": lambda n: item("<description><!--" + "<x a=1 -" * n),
+    "pi_unterminated": lambda n: item("<description><?pi " + "<x a=1 ?" * n),
+    "cdata_open_many": lambda n: item("<description>" + "<![CDATA[" * n + "</description>"),
+    "cdata_end_missing": lambda n: item("<description><![CDATA[" + "]] ]>" * n),
+    "comments_open_many": lambda n: item("<description>" + "<!--" * n + "</description>"),
+    "pis_no_target": lambda n: item("<description>" + "<? <x a=1>" * n + "</description>"),
+    "comment_hyphens": lambda n: item("<description><!--" + "-- " * n + "--></description>"),
+    "sections_bad_char": lambda n: item("<description>" + "<!-- \x01 <b a=1>]]><![CDATA[\x02"
+                                        * n + "</description>"),
+    "cdata_item_tags": lambda n: RSS + "".join("<item><title>t%d</title><description><![CDATA["
+                                               "%s]]></description></item>" % (i, "<item>" * 20)
+                                               for i in range(n // 20)) + "</channel></rss>",
+    "quoted_lt": lambda n: item('<enclosure url="' + "<a b='1' " * n),
+    "doctype_literals": lambda n: '<?xml version="1.0"?><!DOCTYPE rss ['
+    + '<!ENTITY e "<!-- ]> ]]>">' * (n // 10) + "]>" + RSS + "</channel></rss>",
     "json_items": lambda n: JSONF + ",".join('{"id":"%d","content_html":"a &amp; <b>b</b>"}' % i
                                              for i in range(n // 10)) + "]}",
     "json_tags": lambda n: JSONF + '{"id":"1","tags":[' + ",".join('"t%d"' % i

@@ -1365,11 +1365,8 @@ static int eval_term(const struct rule_expr *e, const struct text_doc *d, struct
              i = (size_t)i + 1 < nf
                      ? text_doc_fold_find_prefix(d, (size_t)i + 1, e->words[0], e->lens[0])
                      : -1) {
-            size_t flen;
-            long t;
-
-            (void)text_doc_fold(d, (size_t)i, &flen, &t);
-            for (; t >= 0; t = text_doc_fold_next(d, t)) {
+            for (long t = text_doc_fold_first(d, (size_t)i); t >= 0;
+                 t = text_doc_fold_next(d, t)) {
                 int field;
                 uint32_t pos;
 

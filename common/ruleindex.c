@@ -7,8 +7,8 @@
  * (rule numbers per key) are one array in CSR form, built with a counting
  * sort once all (key, rule) pairs are known.  A query looks up each
  * distinct stem of each layer of the document (and each prefix length in
- * use of each distinct folded word), marks the rules with a per-scratch
- * epoch so that a rule is listed once, adds the "always" list and sorts.
+ * use of each distinct folded word), lists the rules filed under them,
+ * adds the "always" list, sorts and drops the rules listed twice.
  */
 #include "ruleindex.h"
 
@@ -51,8 +51,10 @@ struct ruleindex {
 
 /* What the index holds for the words a worker has seen, by the
  * normaliser's ids (so a word costs one array read after its first
- * document): 0 unknown, 1 nothing, k + 2 key id k (stems) or pool offset k
- * (prefixes: pool[k] is a count, then that many key ids). */
+ * document): 0 unknown, 1 nothing, k + 2 key id k (stems; for prefixes,
+ * the one prefix key the word starts with), MEMO_POOL | k pool offset k
+ * (prefixes, when the word starts with several: pool[k] is a count, then
+ * that many key ids). */
 struct memo {
     uint32_t *v;
     size_t cap;
@@ -60,11 +62,10 @@ struct memo {
 };
 
 #define MEMO_LAYERS 64
+#define MEMO_POOL 0x80000000u
 #define MEMO_AHEAD 8 /* terms looked up ahead */
 
 struct ruleindex_scratch {
-    uint32_t *mark;
-    uint32_t epoch;
     uint32_t *cand;
     size_t ncand, cap;
     size_t nrules;
@@ -591,11 +592,6 @@ struct ruleindex_scratch *ruleindex_scratch_new(const struct ruleindex *ix)
     if (s == NULL)
         return NULL;
     s->nrules = ix->nrules;
-    s->mark = calloc(ix->nrules != 0 ? ix->nrules : 1, sizeof(*s->mark));
-    if (s->mark == NULL) {
-        free(s);
-        return NULL;
-    }
     return s;
 }
 
@@ -607,7 +603,6 @@ void ruleindex_scratch_free(struct ruleindex_scratch **ps)
         free((*ps)->stems[i].v);
     free((*ps)->folds.v);
     free((*ps)->pool);
-    free((*ps)->mark);
     free((*ps)->cand);
     free((*ps)->keys);
     free((*ps)->tmp);
@@ -633,20 +628,30 @@ static int add_postings(const struct ruleindex *ix, struct ruleindex_scratch *s,
         s->cand = nc;
         s->cap = ncap;
     }
-    for (uint32_t i = from; i < to; i++) {
-        uint32_t r = ix->post[i];
-
-        if (s->mark[r] != s->epoch) {
-            s->mark[r] = s->epoch;
-            s->cand[s->ncand++] = r;
-        }
-    }
+    /* a rule filed under several of the document's keys is listed more
+     * than once here: sort_cand drops the copies */
+    memcpy(s->cand + s->ncand, ix->post + from, (to - from) * sizeof(*s->cand));
+    s->ncand += to - from;
     return 0;
 }
 
-/* Sort the candidates (distinct rule numbers) in increasing order: an
- * insertion sort for a few, else a least-significant-digit radix sort by
- * bytes, skipping the high bytes no rule number uses.  0 or -1. */
+/* Keep one of each run of equal numbers of the sorted candidates. */
+static void unique_cand(struct ruleindex_scratch *s)
+{
+    size_t n = s->ncand, k = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if (k == 0 || s->cand[i] != s->cand[k - 1])
+            s->cand[k++] = s->cand[i];
+    s->ncand = k;
+}
+
+/* Sort the candidates (rule numbers, some listed more than once) in
+ * increasing order and drop the copies: an insertion sort for a few, else a
+ * least-significant-digit radix sort by bytes, skipping the high bytes no
+ * rule number uses.  (Sorting copies away costs less than marking each
+ * rule as seen: the marks are an array as large as the rule set, read at
+ * random.)  0 or -1. */
 static int sort_cand(struct ruleindex_scratch *s)
 {
     uint32_t *a = s->cand, *b;
@@ -661,6 +666,7 @@ static int sort_cand(struct ruleindex_scratch *s)
                 a[j] = a[j - 1];
             a[j] = v;
         }
+        unique_cand(s);
         return 0;
     }
     if (s->tmpcap < n) {
@@ -700,6 +706,7 @@ static int sort_cand(struct ruleindex_scratch *s)
             s->cap = c;
         }
     }
+    unique_cand(s);
     return 0;
 }
 
@@ -759,8 +766,9 @@ static int pool_push(struct ruleindex_scratch *s, uint32_t v)
     return u32_push(&s->pool, &s->npool, &s->poolcap, 1024, v);
 }
 
-/* The pool offset (+ 2) of the prefix keys that fold `fo` starts with, or
- * 1 when none; 0 when out of memory. */
+/* The memo value of the prefix keys that fold `fo` starts with: 1 when
+ * none, 2 + its id for one, MEMO_POOL | the pool offset of several; 0
+ * when out of memory. */
 static uint32_t prefix_keys(const struct ruleindex *ix, struct ruleindex_scratch *s,
                             const char *fo, size_t flen)
 {
@@ -784,8 +792,16 @@ static uint32_t prefix_keys(const struct ruleindex *ix, struct ruleindex_scratch
         s->npool = at;
         return 1;
     }
+    if (n == 1 && s->pool[at + 1] < MEMO_POOL - 2) {
+        uint32_t id = s->pool[at + 1];
+
+        s->npool = at;
+        return id + 2;
+    }
+    if (at >= MEMO_POOL)
+        return 0; /* a pool this large is out of memory in all but name */
     s->pool[at] = (uint32_t)n;
-    return (uint32_t)at + 2;
+    return MEMO_POOL | (uint32_t)at;
 }
 
 long ruleindex_candidates(const struct ruleindex *ix, const struct text_doc *d,
@@ -795,10 +811,6 @@ long ruleindex_candidates(const struct ruleindex *ix, const struct text_doc *d,
 
     s->ncand = 0;
     s->nkeys = 0;
-    if (++s->epoch == 0) {
-        memset(s->mark, 0, s->nrules * sizeof(*s->mark));
-        s->epoch = 1;
-    }
     if (ix->nkeys != 0) {
         for (size_t l = 0; l < nl && l < ix->max_layer && l < MEMO_LAYERS; l++) {
             size_t nt = text_doc_layer_nterms(d, l);
@@ -860,12 +872,14 @@ long ruleindex_candidates(const struct ruleindex *ix, const struct text_doc *d,
                     if (*m == 0)
                         return -1;
                 }
-                if (*m >= 2) {
-                    uint32_t off = *m - 2, n = s->pool[off];
+                if (*m & MEMO_POOL) {
+                    uint32_t off = *m & ~MEMO_POOL, n = s->pool[off];
 
                     for (uint32_t k = 1; k <= n; k++)
                         if (key_push(ix, s, s->pool[off + k]) < 0)
                             return -1;
+                } else if (*m >= 2 && key_push(ix, s, *m - 2) < 0) {
+                    return -1;
                 }
             }
         }

@@ -1243,9 +1243,11 @@ int ruleset_worker_match(struct ruleset_worker *w, const struct item *it, rulese
             const struct rs_rule *r = &rs->rules[cand[k]];
 
             /* the rules of a large set are far apart in memory: start
-             * fetching the next ones while this one is evaluated */
+             * fetching the next ones while this one is evaluated (the
+             * line that holds the pointer to the query, which is not the
+             * rule's first line: struct rs_rule is 96 bytes) */
             if (k + 8 < nc)
-                __builtin_prefetch(&rs->rules[cand[k + 8]]);
+                __builtin_prefetch(&rs->rules[cand[k + 8]].expr);
             if (k + 4 < nc)
                 __builtin_prefetch(rs->rules[cand[k + 4]].expr);
 

@@ -398,6 +398,17 @@ struct l1_slot {
     uint32_t len; /* 0: empty */
 };
 
+/* A stem's hash, length and first bytes: 32 bytes in a 64-byte aligned
+ * array, so a document copies what it needs of a new term from one cache
+ * line, and can then tell its terms apart without the normaliser's
+ * tables. */
+struct stem_key {
+    uint64_t hash;   /* text_hash */
+    uint64_t k0, k1; /* its first 16 bytes, zero-padded (see hash16) */
+    uint32_t len;
+    uint32_t unused;
+};
+
 struct text_norm {
     struct sb_stemmer *stemmer;
     struct l1_slot *l1;   /* L1_SLOTS, by hash */
@@ -407,7 +418,7 @@ struct text_norm {
     uint32_t *fold_off, *fold_len, *fold_stem; /* per fold id */
     size_t nfolds, fcap;
     uint32_t *stem_off, *stem_len; /* per stem id */
-    uint64_t *stem_hash;
+    struct stem_key *skey;         /* per stem id */
     size_t nstems, scap;
     unsigned generation; /* bumped whenever the ids are forgotten */
     text_keep_fn keep;   /* the filter, or NULL: keep every word */
@@ -459,7 +470,7 @@ void text_norm_free(struct text_norm **pn)
     free(n->fold_stem);
     free(n->stem_off);
     free(n->stem_len);
-    free(n->stem_hash);
+    free(n->skey);
     free(n->fold);
     free(n);
     *pn = NULL;
@@ -563,9 +574,18 @@ static long norm_stem(struct text_norm *n, const char *st, size_t slen)
     if (n->nstems >= n->scap) {
         size_t ncap = grow_cap(n->scap, n->nstems + 1);
 
+        struct stem_key *nk;
+
         RESIZE(n->stem_off, ncap);
         RESIZE(n->stem_len, ncap);
-        RESIZE(n->stem_hash, ncap);
+        /* ncap is a power of two >= 64: a multiple of the alignment */
+        nk = aligned_alloc(64, ncap * sizeof(*nk));
+        if (nk == NULL)
+            return -1;
+        if (n->nstems != 0)
+            memcpy(nk, n->skey, n->nstems * sizeof(*nk));
+        free(n->skey);
+        n->skey = nk;
         n->scap = ncap;
     }
     s = strtab_insert(&n->stems, st, slen, h);
@@ -574,7 +594,11 @@ static long norm_stem(struct text_norm *n, const char *st, size_t slen)
     s->val = (uint32_t)n->nstems;
     n->stem_off[n->nstems] = s->off;
     n->stem_len[n->nstems] = s->len;
-    n->stem_hash[n->nstems] = h;
+    n->skey[n->nstems].hash = h;
+    n->skey[n->nstems].k0 = pack8(st, slen);
+    n->skey[n->nstems].k1 = slen > 8 ? pack8(st + 8, slen - 8) : 0;
+    n->skey[n->nstems].len = (uint32_t)slen;
+    n->skey[n->nstems].unused = 0;
     return (long)n->nstems++;
 }
 
@@ -628,15 +652,26 @@ static long norm_fold(struct text_norm *n, const char *f, size_t flen)
     return (long)n->nfolds++;
 }
 
-/* Start fetching the cache lines that norm_ids_h will read for a word of
- * hash h (a document's words are looked up a few words ahead, so that the
- * cache misses of a large vocabulary overlap instead of adding up). */
-static void norm_prefetch(const struct text_norm *n, size_t len, uint64_t h)
+/* The small cache's slot for a word of hash h (when 1 <= len <= L1_KEY). */
+static inline struct l1_slot *l1_slot_of(const struct text_norm *n, uint64_t h)
 {
-    if (len > CACHE_WORD_MAX)
-        return;
-    __builtin_prefetch(&n->l1[(h >> 20) & (L1_SLOTS - 1)]);
-    if (n->words.cap != 0)
+    return &n->l1[(h >> 20) & (L1_SLOTS - 1)];
+}
+
+/* Whether small-cache slot c holds the word of len bytes given as k0, k1
+ * (see hash16). */
+static inline int l1_holds(const struct l1_slot *c, size_t len, uint64_t k0, uint64_t k1)
+{
+    return c->k0 == k0 && c->k1 == k1 && c->len == len;
+}
+
+/* Start fetching the word-table slot that a look-up of a word of hash h
+ * will read first (a document's words are looked up well after this, so
+ * that the cache misses of a large vocabulary overlap instead of adding
+ * up). */
+static inline void norm_prefetch_words(const struct text_norm *n, size_t len, uint64_t h)
+{
+    if (len <= CACHE_WORD_MAX && n->words.cap != 0)
         __builtin_prefetch(&n->words.slots[(size_t)h & (n->words.cap - 1)]);
 }
 
@@ -676,10 +711,13 @@ static const struct strtab_slot *words_lookup_k(const struct strtab *t, const ch
 
 /* The fold and stem ids of a raw word whose text_hash is h (any value when
  * len > CACHE_WORD_MAX) and, when len <= L1_KEY, whose bytes are k0, k1
- * (see hash16).  *sid has KEEP_BIT set when the filter keeps the word.
- * Returns 0 or -1 (out of memory). */
-static int norm_ids_k(struct text_norm *n, const char *word, size_t len, uint64_t h,
-                      uint64_t k0, uint64_t k1, uint32_t *fid, uint32_t *sid)
+ * (see hash16), once the small cache was found not to hold it: c is its
+ * small-cache slot (filled on the way), NULL when len is not 1..L1_KEY.
+ * *sid has KEEP_BIT set when the filter keeps the word.  Returns 0 or -1
+ * (out of memory). */
+static int norm_ids_miss(struct text_norm *n, const char *word, size_t len, uint64_t h,
+                         uint64_t k0, uint64_t k1, struct l1_slot *c, uint32_t *fid,
+                         uint32_t *sid)
 {
     const char *folded;
     char *owned;
@@ -688,19 +726,11 @@ static int norm_ids_k(struct text_norm *n, const char *word, size_t len, uint64_
 
     if (len <= CACHE_WORD_MAX) {
         const struct strtab_slot *s;
-        struct l1_slot *c = NULL;
 
-        if (len != 0 && len <= L1_KEY) {
-            c = &n->l1[(h >> 20) & (L1_SLOTS - 1)];
-            if (c->k0 == k0 && c->k1 == k1 && c->len == len) {
-                *fid = c->fid;
-                *sid = c->sid;
-                return 0;
-            }
+        if (c != NULL)
             s = words_lookup_k(&n->words, word, len, h, k0, k1);
-        } else {
+        else
             s = strtab_lookup(&n->words, word, len, h);
-        }
         if (s != NULL) {
             *fid = s->val;
             *sid = s->val2;
@@ -732,6 +762,23 @@ static int norm_ids_k(struct text_norm *n, const char *word, size_t len, uint64_
         s->val2 = *sid;
     }
     return 0;
+}
+
+/* The same, looking in the small cache first. */
+static int norm_ids_k(struct text_norm *n, const char *word, size_t len, uint64_t h,
+                      uint64_t k0, uint64_t k1, uint32_t *fid, uint32_t *sid)
+{
+    struct l1_slot *c = NULL;
+
+    if (len != 0 && len <= L1_KEY) {
+        c = l1_slot_of(n, h);
+        if (l1_holds(c, len, k0, k1)) {
+            *fid = c->fid;
+            *sid = c->sid;
+            return 0;
+        }
+    }
+    return norm_ids_miss(n, word, len, h, k0, k1, c, fid, sid);
 }
 
 /* The fold and stem ids of a raw word.  Returns 0 or -1 (out of memory). */
@@ -864,8 +911,9 @@ struct doc_word {
     uint64_t k0, k1;  /* its bytes when len <= L1_KEY (see hash16), else 0 */
     uint32_t off, len;
     uint32_t nf, sid; /* layer 0 normaliser's fold and stem ids */
-    uint16_t ascii;   /* only ASCII bytes */
-    uint16_t keep;    /* the normaliser's filter keeps it */
+    uint8_t ascii;    /* only ASCII bytes */
+    uint8_t keep;     /* the normaliser's filter keeps it */
+    uint8_t pending;  /* not in the normaliser's small cache: nf, sid unknown yet */
 };
 
 struct doc_source {
@@ -879,15 +927,20 @@ struct term_slot {
     uint32_t term, epoch;
 };
 
-/* A map from a normaliser's ids to the document's, valid for one epoch
- * (stamp and value side by side: one cache line per look-up). */
-struct idmap_entry {
-    uint32_t epoch, val;
+/* A map from a normaliser's ids to the document's, valid for one epoch:
+ * a small open-addressing table of the document's own ids (slots stamped
+ * with another epoch are empty, so emptying it is free), which stays in
+ * the processor's caches, where an array indexed by the normaliser's ids
+ * would be as large as the vocabulary and cost a cache miss per word. */
+struct idmap_slot {
+    uint32_t key, val, epoch;
 };
 
 struct idmap {
-    struct idmap_entry *e;
-    size_t cap;
+    struct idmap_slot *s;
+    size_t cap;       /* 0 or a power of two */
+    size_t n;         /* keys of epoch n_epoch */
+    uint32_t n_epoch;
 };
 
 struct doc_layer {
@@ -905,7 +958,7 @@ struct doc_layer {
      * touching the normaliser's large tables */
     struct term_slot *ht;
     size_t htcap;               /* 0 or a power of two */
-    uint64_t *thash;            /* per doc term: its stem's hash */
+    struct stem_key *tkey;      /* per doc term: its stem's hash and bytes */
 };
 
 struct text_doc {
@@ -932,33 +985,67 @@ struct text_doc {
 
 static void idmap_release(struct idmap *m)
 {
-    free(m->e);
+    free(m->s);
+}
+
+/* The first slot to look at for key id (a table of cap slots). */
+static inline size_t idmap_home(uint32_t id, size_t cap)
+{
+    return (size_t)(((uint64_t)id * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
 }
 
 /* The doc id mapped to norm id `id` in this epoch, or NO_INDEX. */
 static uint32_t idmap_get(const struct idmap *m, uint32_t id, uint32_t epoch)
 {
-    return id < m->cap && m->e[id].epoch == epoch ? m->e[id].val : NO_INDEX;
+    if (m->cap == 0)
+        return NO_INDEX;
+    for (size_t i = idmap_home(id, m->cap); m->s[i].epoch == epoch; i = (i + 1) & (m->cap - 1))
+        if (m->s[i].key == id)
+            return m->s[i].val;
+    return NO_INDEX;
 }
 
+/* Map norm id `id` (not mapped in this epoch) to val.  0 or -1. */
 static int idmap_set(struct idmap *m, uint32_t id, uint32_t val, uint32_t epoch)
 {
-    if (id >= m->cap) {
-        size_t ncap = grow_cap(m->cap, (size_t)id + 1);
+    size_t i;
 
-        RESIZE(m->e, ncap);
-        memset(m->e + m->cap, 0, (ncap - m->cap) * sizeof(*m->e));
+    if (m->n_epoch != epoch) {
+        m->n = 0;
+        m->n_epoch = epoch;
+    }
+    if ((m->n + 1) * 2 > m->cap) {
+        size_t ncap = m->cap != 0 ? m->cap * 2 : 256;
+        struct idmap_slot *ns = calloc(ncap, sizeof(*ns));
+
+        if (ns == NULL)
+            return -1;
+        for (size_t k = 0; k < m->cap; k++) {
+            if (m->s[k].epoch != epoch)
+                continue;
+            for (i = idmap_home(m->s[k].key, ncap); ns[i].epoch == epoch; i = (i + 1) & (ncap - 1))
+                ;
+            ns[i] = m->s[k];
+        }
+        free(m->s);
+        m->s = ns;
         m->cap = ncap;
     }
-    m->e[id].epoch = epoch;
-    m->e[id].val = val;
+    for (i = idmap_home(id, m->cap); m->s[i].epoch == epoch; i = (i + 1) & (m->cap - 1))
+        ;
+    m->s[i].key = id;
+    m->s[i].val = val;
+    m->s[i].epoch = epoch;
+    m->n++;
     return 0;
 }
 
 static void idmap_forget(struct idmap *m)
 {
     for (size_t i = 0; i < m->cap; i++)
-        m->e[i].epoch = 0;
+        m->s[i].epoch = 0;
+    m->n = 0;
+    m->n_epoch = 0;
 }
 
 static void layer_release(struct doc_layer *l)
@@ -971,7 +1058,7 @@ static void layer_release(struct doc_layer *l)
     free(l->tok_term);
     free(l->fold_term);
     free(l->ht);
-    free(l->thash);
+    free(l->tkey);
 }
 
 struct text_doc *text_doc_new(struct text_norm *norm)
@@ -1100,7 +1187,7 @@ static int ht_reserve(struct text_doc *d, struct doc_layer *l)
     if (nh == NULL)
         return -1;
     for (size_t t = 0; t < l->nterms; t++)
-        ht_put(nh, ncap, l->thash[t], (uint32_t)t, d->epoch);
+        ht_put(nh, ncap, l->tkey[t].hash, (uint32_t)t, d->epoch);
     free(l->ht);
     l->ht = nh;
     l->htcap = ncap;
@@ -1119,8 +1206,8 @@ static long layer_term(struct text_doc *d, struct doc_layer *l, uint32_t sid)
     if (ht_reserve(d, l) < 0)
         return -1;
     t = (uint32_t)l->nterms;
-    l->thash[t] = l->norm->stem_hash[sid];
-    ht_put(l->ht, l->htcap, l->thash[t], t, d->epoch);
+    l->tkey[t] = l->norm->skey[sid];
+    ht_put(l->ht, l->htcap, l->tkey[t].hash, t, d->epoch);
     l->first[t] = NO_INDEX;
     l->last[t] = NO_INDEX;
     l->nid[t] = sid;
@@ -1189,7 +1276,7 @@ static int doc_reserve(struct text_doc *d, size_t n)
             RESIZE(l->first, ncap);
             RESIZE(l->last, ncap);
             RESIZE(l->nid, ncap);
-            RESIZE(l->thash, ncap);
+            RESIZE(l->tkey, ncap);
             l->tcap = ncap;
         }
     }
@@ -1416,21 +1503,26 @@ static int doc_split(struct text_doc *d, const char *s, size_t len)
     return 0;
 }
 
-/* How many words ahead the tables are prefetched. */
-#define PREFETCH_AHEAD 8
+/* How many words ahead the small word cache is prefetched (the loop that
+ * reads it is short: a miss takes the time of many words). */
+#define PREFETCH_AHEAD 24
 
 /* Tokenise s[0..len) into the current field: split it into words (hashing
  * each), then intern them, then append the tokens, each stage fetching the
- * memory of a few words ahead (a rare word costs cache misses in the
+ * memory of words ahead (a rare word costs cache misses in the
  * normaliser's tables and the document's maps; this way they overlap).
- * 0 or -1. */
+ * Interning is in two passes: the first looks every word up in the
+ * normaliser's small cache (which holds the common words) and starts
+ * fetching the word-table slot of each word it does not hold, the second
+ * looks those up, by then in cache; so the large table is only read, and
+ * only brought into the caches, for the words that need it.  0 or -1. */
 static int doc_add_words(struct text_doc *d, const char *s, size_t len)
 {
     struct text_norm *n0 = d->layers[0].norm;
     /* words the filter drops are left out (one layer only: a word must be
      * kept when any layer's rules may name it) */
     int filtered = n0->keep != NULL && d->nlayers == 1;
-    size_t n;
+    size_t n, npending = 0;
 
     if (doc_split(d, s, len) < 0)
         return -1;
@@ -1438,16 +1530,46 @@ static int doc_add_words(struct text_doc *d, const char *s, size_t len)
     if (doc_reserve(d, n) < 0)
         return -1;
     for (size_t i = 0; i < n && i < PREFETCH_AHEAD; i++)
-        norm_prefetch(n0, d->wb[i].len, d->wb[i].hash);
+        if (d->wb[i].len <= L1_KEY)
+            __builtin_prefetch(l1_slot_of(n0, d->wb[i].hash));
     for (size_t i = 0; i < n; i++) {
         struct doc_word *w = &d->wb[i];
+        const struct l1_slot *c;
 
-        if (i + PREFETCH_AHEAD < n)
-            norm_prefetch(n0, d->wb[i + PREFETCH_AHEAD].len, d->wb[i + PREFETCH_AHEAD].hash);
-        if (norm_ids_k(n0, s + w->off, w->len, w->hash, w->k0, w->k1, &w->nf, &w->sid) < 0)
+        if (i + PREFETCH_AHEAD < n && d->wb[i + PREFETCH_AHEAD].len <= L1_KEY)
+            __builtin_prefetch(l1_slot_of(n0, d->wb[i + PREFETCH_AHEAD].hash));
+        w->pending = 1;
+        if (w->len != 0 && w->len <= L1_KEY) {
+            c = l1_slot_of(n0, w->hash);
+            if (l1_holds(c, w->len, w->k0, w->k1)) {
+                w->nf = c->fid;
+                w->keep = (uint8_t)(c->sid >> 31);
+                w->sid = c->sid & ~KEEP_BIT;
+                w->pending = 0;
+                /* what a new term of the document copies (layer_term) */
+                if (w->keep || !filtered)
+                    __builtin_prefetch(&n0->skey[w->sid]);
+            }
+        }
+        if (w->pending) {
+            norm_prefetch_words(n0, w->len, w->hash);
+            npending++;
+        }
+    }
+    for (size_t i = 0; i < n && npending != 0; i++) {
+        struct doc_word *w = &d->wb[i];
+
+        if (!w->pending)
+            continue;
+        npending--;
+        if (norm_ids_miss(n0, s + w->off, w->len, w->hash, w->k0, w->k1,
+                          w->len != 0 && w->len <= L1_KEY ? l1_slot_of(n0, w->hash) : NULL,
+                          &w->nf, &w->sid) < 0)
             return -1;
-        w->keep = (uint16_t)(w->sid >> 31);
+        w->keep = (uint8_t)(w->sid >> 31);
         w->sid &= ~KEEP_BIT;
+        if (w->keep || !filtered)
+            __builtin_prefetch(&n0->skey[w->sid]);
     }
     for (size_t i = 0; i < n; i++) {
         const struct doc_word *w = &d->wb[i];
@@ -1458,16 +1580,6 @@ static int doc_add_words(struct text_doc *d, const char *s, size_t len)
                 return -1;
             d->next_pos[d->cur_field]++;
             continue;
-        }
-        if (i + PREFETCH_AHEAD < n) {
-            const struct doc_word *a = &d->wb[i + PREFETCH_AHEAD];
-            const struct idmap *m = &d->layers[0].map;
-
-            if (a->nf < d->foldmap.cap)
-                __builtin_prefetch(&d->foldmap.e[a->nf]);
-            if (a->sid < m->cap)
-                __builtin_prefetch(&m->e[a->sid]);
-            __builtin_prefetch(&n0->stem_hash[a->sid]);
         }
         if (doc_add_ids(d, s, w) < 0)
             return -1;
@@ -1601,11 +1713,19 @@ long text_doc_layer_term_h(const struct text_doc *d, size_t layer, const char *s
     mask = l->htcap - 1;
     for (size_t i = (size_t)h & mask; l->ht[i].epoch == d->epoch; i = (i + 1) & mask) {
         uint32_t t = l->ht[i].term, sid;
+        const struct stem_key *k = &l->tkey[t];
 
-        if (l->ht[i].hash != h)
+        if (l->ht[i].hash != h || k->len != len)
             continue;
+        if (len <= 16) {
+            /* compared with the document's copy of the stem's bytes: no
+             * read of the normaliser's large tables */
+            if (k->k0 == pack8(stem, len) && k->k1 == (len > 8 ? pack8(stem + 8, len - 8) : 0))
+                return (long)t;
+            continue;
+        }
         sid = l->nid[t];
-        if (n->stem_len[sid] == len && memcmp(n->stems.arena + n->stem_off[sid], stem, len) == 0)
+        if (memcmp(n->stems.arena + n->stem_off[sid], stem, len) == 0)
             return (long)t;
     }
     return -1;
@@ -1646,9 +1766,9 @@ const char *text_doc_layer_stem(const struct text_doc *d, size_t layer, size_t i
     const struct doc_layer *l = &d->layers[layer];
     uint32_t sid = l->nid[i];
 
-    *len = l->norm->stem_len[sid];
+    *len = l->tkey[i].len;
     if (hash != NULL)
-        *hash = l->norm->stem_hash[sid];
+        *hash = l->tkey[i].hash;
     return l->norm->stems.arena + l->norm->stem_off[sid];
 }
 
@@ -1692,6 +1812,11 @@ const char *text_doc_fold(const struct text_doc *d, size_t i, size_t *len, long 
     *len = n->fold_len[nf];
     *first = d->ffirst[i] == NO_INDEX ? -1 : (long)d->ffirst[i];
     return n->folds.arena + n->fold_off[nf];
+}
+
+long text_doc_fold_first(const struct text_doc *d, size_t i)
+{
+    return d->ffirst[i] == NO_INDEX ? -1 : (long)d->ffirst[i];
 }
 
 int text_doc_fold_has_prefix(const struct text_doc *d, size_t i, const char *pfx, size_t n)

@@ -249,6 +249,9 @@ const char *text_doc_tok_folded(const struct text_doc *d, size_t i, size_t *len)
  * token; the next token with the same form after `tok`, or -1. */
 size_t text_doc_nfolds(const struct text_doc *d);
 const char *text_doc_fold(const struct text_doc *d, size_t i, size_t *len, long *first);
+/* The first token of distinct folded form i (as text_doc_fold gives it,
+ * without reading the form itself from the normaliser's tables). */
+long text_doc_fold_first(const struct text_doc *d, size_t i);
 long text_doc_fold_next(const struct text_doc *d, long tok);
 
 /* Whether distinct folded form i starts with the n bytes of pfx, and the

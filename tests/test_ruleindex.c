@@ -469,6 +469,99 @@ static void test_many_candidates(void **state)
     }
 }
 
+
+/* Index and naive mode give the same matches, each once and in rule order,
+ * when rules are filed under several of a story's keys (OR groups whose
+ * branches all occur: the candidate list holds copies that must be
+ * dropped, with few candidates and with many) and under prefixes that
+ * overlap (a word starting with one prefix key, with several, or none;
+ * each item twice, so the second time comes from the worker's memo). */
+static void test_candidates_listed_once(void **state)
+{
+    static const char *const rules[] = {
+        "storm OR flood",        "storm OR flood OR wind", "(storm OR rain) (flood OR snow)",
+        "ukr*",                  "ukra*",                  "ukrain*",
+        "ukr* OR zel*",          "\"peace ukra*\"",        "ukrainian",
+        "zelensk* -storm",       "ukr* ukra* ukrain*",     "title:ukr* OR wind",
+        "zel* NEAR/3 peace",     "rain OR snow OR ukr*",   "storm flood -zeal",
+    };
+    static const char *const words[] = {"storm", "flood", "wind",      "rain",     "snow",
+                                        "ukraine", "Ukrainian", "ukr", "UKRAINE's", "ukra",
+                                        "uk",    "zelensky", "zeal",    "peace",    "filler",
+                                        "zel",   "ukrainians"};
+    const size_t copies[] = {1, 40};
+
+    (void)state;
+    for (size_t z = 0; z < sizeof(copies) / sizeof(copies[0]); z++) {
+        struct strbuf b = {0};
+        struct ruleset *rs = NULL;
+        struct ruleset_worker *wi, *wn;
+        const size_t nr = sizeof(rules) / sizeof(rules[0]);
+        size_t total = 0, most = 0;
+        char *json;
+        na_error err;
+
+        strbuf_adds(&b, "{\"rules\":[\n");
+        for (size_t i = 0; i < nr * copies[z]; i++)
+            append_rule(&b, i, "", rules[i % nr]);
+        strbuf_adds(&b, "\n]}\n");
+        json = strbuf_take(&b);
+        assert_non_null(json);
+        na_error_clear(&err);
+        if (ruleset_load_buffer("once.json", json, strlen(json), &rs, &err) != 0)
+            fail_msg("%s", err.msg);
+        free(json);
+        wi = ruleset_worker_new(rs);
+        wn = ruleset_worker_new(rs);
+        assert_non_null(wi);
+        assert_non_null(wn);
+        for (size_t k = 0; k < 300; k++) {
+            struct item *it = item_new();
+            struct strbuf tb = {0};
+            struct hits hn = {0};
+            char *t;
+
+            assert_non_null(it);
+            assert_int_equal(item_set(&it->id, "i"), 0);
+            for (uint32_t j = 0, n = 1 + rnd(12); j < n; j++) {
+                strbuf_adds(&tb, words[rnd(sizeof(words) / sizeof(words[0]))]);
+                strbuf_adds(&tb, " ");
+            }
+            t = strbuf_take(&tb);
+            assert_non_null(t);
+            assert_int_equal(item_set(rnd(2) ? &it->title : &it->summary, t), 0);
+            free(t);
+            ruleset_set_naive(rs, 1);
+            assert_int_equal(ruleset_worker_match(wn, it, collect, &hn), 0);
+            ruleset_set_naive(rs, 0);
+            for (int pass = 0; pass < 2; pass++) {
+                struct hits hi = {0};
+
+                assert_int_equal(ruleset_worker_match(wi, it, collect, &hi), 0);
+                if (hi.n != hn.n ||
+                    (hi.n > 0 && memcmp(hi.idx, hn.idx, hi.n * sizeof(*hi.idx)) != 0))
+                    fail_msg("item %zu pass %d (title '%s', summary '%s'): index %zu matches, "
+                             "naive %zu",
+                             k, pass, it->title != NULL ? it->title : "",
+                             it->summary != NULL ? it->summary : "", hi.n, hn.n);
+                free(hi.idx);
+            }
+            for (size_t i = 1; i < hn.n; i++)
+                assert_true(hn.idx[i - 1] < hn.idx[i]);
+            total += hn.n;
+            most = hn.n > most ? hn.n : most;
+            free(hn.idx);
+            item_free(&it);
+        }
+        /* rules did match, and (with 40 copies) more than 32 at once */
+        assert_true(total > 300);
+        assert_true(z == 0 || most > 32);
+        ruleset_worker_free(&wi);
+        ruleset_worker_free(&wn);
+        ruleset_free(&rs);
+    }
+}
+
 /* The worker of a one-language set keeps only the story's words some rule
  * names (text_norm_set_filter + ruleindex_keeps): matches AND explanations
  * must be exactly those of every rule evaluated on the whole, unfiltered
@@ -593,6 +686,7 @@ int main(void)
         cmocka_unit_test(test_directory),
         cmocka_unit_test(test_always),
         cmocka_unit_test(test_many_candidates),
+        cmocka_unit_test(test_candidates_listed_once),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

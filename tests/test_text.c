@@ -581,6 +581,229 @@ static void test_hash(void **state)
     assert_true(text_hash("ukraine", 7) == text_hash("ukraine!", 7));
 }
 
+
+/* ---- a vocabulary that outgrows every cache --------------------------------- */
+
+/* Vocabulary word i: base-26 letters of i (1 byte and up), some long (up
+ * to 200 bytes, past the normaliser's key limits), some capitalised, some
+ * with an accented letter or digits. */
+static size_t vocab_word(uint32_t i, char *out)
+{
+    size_t n = 0;
+    uint32_t k = i;
+
+    do {
+        out[n++] = (char)('a' + k % 26);
+        k /= 26;
+    } while (k != 0);
+    if (i % 7 == 3) {
+        size_t to = 17 + i % 184;
+
+        for (; n < to; n++)
+            out[n] = (char)('a' + (i + n) % 26);
+    }
+    if (i % 13 == 5) {
+        memmove(out + 3, out + 1, n - 1);
+        out[1] = '\xc3';
+        out[2] = '\xa9';
+        n += 2;
+    }
+    if (i % 17 == 2)
+        out[n++] = (char)('0' + i % 10);
+    if (i % 11 == 1 && out[0] >= 'a' && out[0] <= 'z')
+        out[0] = (char)(out[0] - 'a' + 'A');
+    return n;
+}
+
+struct split_check {
+    struct text_doc *d;
+    struct text_norm *rn;
+    const char *text;
+    size_t i;
+};
+
+/* text_norm_split's words, in order, must be the document's tokens, with
+ * the stems and folds a second normaliser gives word by word. */
+static int split_check_word(void *arg, const char *stem, size_t slen, size_t off, size_t wlen,
+                            size_t column)
+{
+    struct split_check *c = arg;
+    struct text_token t;
+    const char *st, *fo;
+    size_t sl, fl;
+
+    (void)column;
+    assert_true(c->i < text_doc_ntokens(c->d));
+    text_doc_token(c->d, c->i++, &t);
+    assert_int_equal(t.off, off);
+    assert_int_equal(t.len, wlen);
+    assert_int_equal(t.stem_len, slen);
+    assert_memory_equal(t.stem, stem, slen);
+    assert_int_equal(text_norm_word2(c->rn, c->text + off, wlen, &st, &sl, &fo, &fl), 0);
+    assert_int_equal(t.folded_len, fl);
+    assert_memory_equal(t.folded, fo, fl);
+    assert_int_equal(t.stem_len, sl);
+    assert_memory_equal(t.stem, st, sl);
+    return 0;
+}
+
+/* A map from a stem to the first token that has it (the test's own, plain
+ * answer to text_doc_find). */
+#define SMAP_CAP 16384
+struct smap {
+    const char *key[SMAP_CAP];
+    size_t len[SMAP_CAP];
+    long tok[SMAP_CAP];
+    size_t count[SMAP_CAP]; /* tokens with that stem */
+};
+
+static long smap_get(const struct smap *m, const char *k, size_t len, int add, long tok)
+{
+    size_t i = (size_t)text_hash(k, len) & (SMAP_CAP - 1);
+
+    for (; m->key[i] != NULL; i = (i + 1) & (SMAP_CAP - 1))
+        if (m->len[i] == len && memcmp(m->key[i], k, len) == 0) {
+            if (add)
+                ((struct smap *)m)->count[i]++;
+            return m->tok[i];
+        }
+    if (add) {
+        ((struct smap *)m)->key[i] = k;
+        ((struct smap *)m)->len[i] = len;
+        ((struct smap *)m)->tok[i] = tok;
+        ((struct smap *)m)->count[i] = 1;
+        return tok;
+    }
+    return -1;
+}
+
+/* The number of tokens with stem k. */
+static long smap_count(const struct smap *m, const char *k, size_t len)
+{
+    size_t i = (size_t)text_hash(k, len) & (SMAP_CAP - 1);
+
+    for (; m->key[i] != NULL; i = (i + 1) & (SMAP_CAP - 1))
+        if (m->len[i] == len && memcmp(m->key[i], k, len) == 0)
+            return (long)m->count[i];
+    return 0;
+}
+
+/* Documents whose words outgrow the normaliser's small cache, its word
+ * tables (so that it forgets everything between two documents) and the
+ * document's own maps: the two-pass interning (small cache first, then the
+ * word table for the words it misses) must give every word the folds and
+ * stems of the one-word path, and text_doc_find (which tells terms apart
+ * by the document's copy of their first bytes) the first token of each
+ * stem, and nothing for near misses (a byte more, less or changed). */
+static void test_doc_vocab_outgrows_caches(void **state)
+{
+    static const char *const seps[] = {" ", " ", " ", ", ", "\n", "\xff", "\xe2\x80\x99",
+                                       "\xc3", "-", "\0"};
+    struct text_norm *dn = text_norm_new(), *rn = text_norm_new();
+    struct text_doc *d = text_doc_new(dn);
+    struct smap *m = malloc(sizeof(*m));
+    size_t cap = 1u << 20;
+    char *text = malloc(cap);
+    unsigned gen0;
+    uint32_t next = 0;
+    int forgot = 0, ndocs = 0;
+
+    (void)state;
+    assert_non_null(d);
+    assert_non_null(m);
+    assert_non_null(text);
+    gen0 = text_norm_generation(dn);
+    while (forgot < 1 && ndocs < 600) {
+        size_t len = 0, ntok;
+        struct split_check c;
+
+        for (int w = 0; w < 4000; w++) {
+            uint32_t i;
+            const char *sep = seps[rnd32(sizeof(seps) / sizeof(seps[0]))];
+            size_t sl = sep[0] != '\0' ? strlen(sep) : 1;
+
+            /* new words, recent ones, and a few very common ones */
+            if (next == 0 || rnd32(4) != 0)
+                i = next++;
+            else if (rnd32(4) == 0)
+                i = rnd32(next < 100 ? next : 100);
+            else
+                i = next - 1 - rnd32(next < 30000 ? next : 30000);
+            len += vocab_word(i, text + len);
+            memcpy(text + len, sep, sl);
+            len += sl;
+            assert_true(len + 512 < cap);
+        }
+        text_doc_reset(d);
+        if (text_norm_generation(dn) != gen0) {
+            gen0 = text_norm_generation(dn);
+            forgot++;
+        }
+        assert_int_equal(text_doc_add_field_len(d, TEXT_FIELD_CONTENT, text, len), 0);
+        c.d = d;
+        c.rn = rn;
+        c.text = text;
+        c.i = 0;
+        assert_int_equal(text_norm_split(rn, text, len, split_check_word, &c), 0);
+        ntok = text_doc_ntokens(d);
+        assert_int_equal(c.i, ntok);
+        assert_true(ntok >= 4000);
+        /* look every stem up, and near misses of it */
+        memset(m->key, 0, sizeof(m->key));
+        for (size_t i = 0; i < ntok; i++) {
+            struct text_token t;
+
+            text_doc_token(d, i, &t);
+            (void)smap_get(m, t.stem, t.stem_len, 1, (long)i);
+        }
+        for (size_t i = 0; i < ntok; i += 1 + (ndocs % 3)) {
+            struct text_token t;
+            char v[512];
+            size_t vl;
+
+            text_doc_token(d, i, &t);
+            assert_int_equal(text_doc_find(d, t.stem, t.stem_len),
+                             smap_get(m, t.stem, t.stem_len, 0, 0));
+            {
+                /* the stem's chain holds all its tokens, in order */
+                long n = 0, prev = -1;
+
+                for (long j = text_doc_find(d, t.stem, t.stem_len); j >= 0;
+                     j = text_doc_next(d, j)) {
+                    struct text_token u;
+
+                    assert_true(j > prev);
+                    prev = j;
+                    text_doc_token(d, (size_t)j, &u);
+                    assert_int_equal(u.stem_len, t.stem_len);
+                    assert_memory_equal(u.stem, t.stem, t.stem_len);
+                    n++;
+                }
+                assert_int_equal(n, smap_count(m, t.stem, t.stem_len));
+            }
+            assert_true(t.stem_len + 1 < sizeof(v));
+            memcpy(v, t.stem, t.stem_len);
+            v[t.stem_len] = 'q';
+            vl = t.stem_len + 1;
+            assert_int_equal(text_doc_find(d, v, vl), smap_get(m, v, vl, 0, 0));
+            assert_int_equal(text_doc_find(d, v, vl - 2), smap_get(m, v, vl - 2, 0, 0));
+            v[vl - 2] ^= 0x01;
+            assert_int_equal(text_doc_find(d, v, vl - 1), smap_get(m, v, vl - 1, 0, 0));
+            v[0] ^= 0x02;
+            assert_int_equal(text_doc_find(d, v, vl - 1), smap_get(m, v, vl - 1, 0, 0));
+        }
+        ndocs++;
+    }
+    /* the normaliser did outgrow its tables and forget (else the clearing
+     * paths were not run) */
+    assert_true(forgot >= 1);
+    text_doc_free(&d);
+    text_norm_free(&dn);
+    text_norm_free(&rn);
+    free(m);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -596,6 +819,7 @@ int main(void)
         cmocka_unit_test(test_doc_fold_prefix),
         cmocka_unit_test(test_doc_tokens_match_split),
         cmocka_unit_test(test_hash),
+        cmocka_unit_test(test_doc_vocab_outgrows_caches),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1615,37 +1615,61 @@ static int is_ws(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
+/* The mark of a cut in a snippet (U+2026). */
+#define SNIPPET_ELLIPSIS "\xe2\x80\xa6"
+
+/* Byte classes of the snippet's folding: 0 kept, 1 whitespace (folded),
+ * 2 another control byte or DEL (dropped).  Every whitespace byte but ' '
+ * is a control byte, so a run of kept bytes stops at both. */
+static const unsigned char snip_class[256] = {
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 2, 2, /* \t \n \v \f \r */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    1, [0x7f] = 2,
+};
+
+/* The snippet being written: memory sized once for the window (folding
+ * only ever shrinks the text; see make_snippet). */
+struct snip {
+    char *p;
+    size_t len;
+};
+
+static void snip_put(struct snip *s, const char *src, size_t n)
+{
+    memcpy(s->p + s->len, src, n);
+    s->len += n;
+}
+
 /* Append s[from..to) with whitespace runs folded to one space and control
- * bytes dropped.  Bytes that stay as they are (neither whitespace nor a
- * control) are copied a run at a time. */
-static void add_folded(struct strbuf *b, const char *s, size_t from, size_t to, int *space)
+ * bytes dropped; a pending space (*space) is written before the next kept
+ * byte, unless nothing was written yet.  Kept bytes, and single spaces
+ * between them, are copied a run at a time. */
+static void add_folded(struct snip *b, const char *s, size_t from, size_t to, int *space)
 {
     size_t i = from;
 
     while (i < to) {
-        unsigned char c = (unsigned char)s[i];
+        unsigned cls = snip_class[(unsigned char)s[i]];
         size_t run;
 
-        if (is_ws((char)c)) {
-            *space = 1;
+        if (cls != 0) {
+            *space |= cls == 1;
             i++;
             continue;
         }
-        if (c < 0x20 || c == 0x7f) {
-            i++;
-            continue;
-        }
-        /* every whitespace byte but ' ' is a control byte */
+        /* a single space between two kept bytes is what folding writes:
+         * it stays in the run */
         for (run = i + 1; run < to; run++) {
-            unsigned char r = (unsigned char)s[run];
+            unsigned char c = (unsigned char)s[run];
 
-            if (r < 0x20 || r == 0x7f || r == ' ')
+            if (snip_class[c] != 0 &&
+                (c != ' ' || run + 1 >= to || snip_class[(unsigned char)s[run + 1]] != 0))
                 break;
         }
         if (*space && b->len > 0)
-            strbuf_add(b, " ", 1);
+            b->p[b->len++] = ' ';
         *space = 0;
-        strbuf_add(b, s + i, run - i);
+        snip_put(b, s + i, run - i);
         i = run;
     }
 }
@@ -1660,12 +1684,17 @@ static size_t back_chars(const char *s, size_t i, size_t lo, size_t n)
     return i;
 }
 
+/* Move `n` code points forward from byte i (not past `hi`); an ASCII byte
+ * is one code point, as text_utf8_next says, without the call. */
 static size_t fwd_chars(const char *s, size_t i, size_t hi, size_t n)
 {
     while (n > 0 && i < hi) {
         int32_t cp;
 
-        i += text_utf8_next(s + i, hi - i, &cp);
+        if ((unsigned char)s[i] < 0x80)
+            i++;
+        else
+            i += text_utf8_next(s + i, hi - i, &cp);
         n--;
     }
     return i;
@@ -1675,14 +1704,13 @@ static size_t fwd_chars(const char *s, size_t i, size_t hi, size_t n)
  * source inside the window. */
 static char *make_snippet(const struct text_doc *d, const struct hit *hits, size_t n)
 {
-    struct strbuf b = {0};
+    struct snip b = {NULL, 0};
     int field, space = 0;
     const char *text;
     size_t len, from, to, at;
 
-    strbuf_add(&b, "", 0);
     if (n == 0)
-        return strbuf_take(&b);
+        return calloc(1, 1);
     text_doc_source(d, hits[0].src, &field, &text, &len);
     from = back_chars(text, hits[0].off, 0, RULE_SNIPPET_CHARS / 3);
     /* start at a word boundary when the cut is inside the text */
@@ -1703,8 +1731,14 @@ static char *make_snippet(const struct text_doc *d, const struct hit *hits, size
         if (w > hits[0].off + hits[0].len)
             to = w;
     }
+    /* at most: the window's bytes (folding writes one space for one or
+     * more whitespace bytes and drops control bytes), two ellipses, a
+     * bracket pair per hit and the NUL */
+    b.p = malloc((to - from) + 2 * (sizeof(SNIPPET_ELLIPSIS) - 1) + 2 * n + 1);
+    if (b.p == NULL)
+        return NULL;
     if (from > 0)
-        strbuf_adds(&b, "\xe2\x80\xa6");
+        snip_put(&b, SNIPPET_ELLIPSIS, sizeof(SNIPPET_ELLIPSIS) - 1);
     at = from;
     for (size_t i = 0; i < n; i++) {
         const struct hit *h = &hits[i];
@@ -1716,18 +1750,19 @@ static char *make_snippet(const struct text_doc *d, const struct hit *hits, size
             break;
         add_folded(&b, text, at, h->off, &space);
         if (space && b.len > 0)
-            strbuf_add(&b, " ", 1);
+            b.p[b.len++] = ' ';
         space = 0;
-        strbuf_add(&b, "[", 1);
+        b.p[b.len++] = '[';
         add_folded(&b, text, h->off, hend, &space);
         space = 0;
-        strbuf_add(&b, "]", 1);
+        b.p[b.len++] = ']';
         at = hend;
     }
     add_folded(&b, text, at, to, &space);
     if (to < len)
-        strbuf_adds(&b, "\xe2\x80\xa6");
-    return strbuf_take(&b);
+        snip_put(&b, SNIPPET_ELLIPSIS, sizeof(SNIPPET_ELLIPSIS) - 1);
+    b.p[b.len] = '\0';
+    return b.p;
 }
 
 int rule_explain(const struct rule_expr *e, const struct text_doc *doc, struct rule_ctx *ctx,

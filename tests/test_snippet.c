@@ -184,11 +184,98 @@ static void test_snippet_huge(void **state)
     }
 }
 
+/* ASCII texts of words and whitespace runs, "zebra" anywhere, long enough
+ * to be cut at either end or both: the snippet is the reference's window
+ * (80 characters back from the hit, forward to the next whitespace when
+ * that is before the hit; 240 characters on from there, back to just after
+ * the last whitespace when that is after the hit), folded, "…" where cut. */
+static void test_snippet_cut(void **state)
+{
+    static const char *const gaps[] = {" ", "  ", "\t", "\n", " \r\n ", "\x01 ", " \x7f"};
+    unsigned long st = 777;
+    int cut_front = 0, cut_back = 0;
+
+    (void)state;
+    for (int round = 0; round < 3000; round++) {
+        char text[2048], want[2048];
+        size_t len = 0, o = 0, off = 0, from, to, w;
+        size_t before = snip_rand(&st) % 500, after = snip_rand(&st) % 500;
+        int space = 0, placed = 0;
+        struct text_doc *d;
+        struct rule_explanation *x;
+
+        /* words of 'a'..'y' (no other token like "zebra"), maybe a control
+         * byte inside, until `before` bytes, then the hit, then `after` */
+        while (len < before + after + 5) {
+            if (!placed && len >= before) {
+                placed = 1;
+                off = len;
+                memcpy(text + len, "zebra", 5);
+                len += 5;
+            } else {
+                size_t wl = 1 + snip_rand(&st) % 12;
+
+                for (size_t i = 0; i < wl; i++)
+                    text[len++] = snip_rand(&st) % 40 == 0 ? '\x02' : (char)('a' + snip_rand(&st) % 25);
+            }
+            if (len < before + after + 5) {
+                const char *g = gaps[snip_rand(&st) % (sizeof(gaps) / sizeof(gaps[0]))];
+
+                memcpy(text + len, g, strlen(g));
+                len += strlen(g);
+            }
+        }
+        text[len] = '\0';
+        if (!placed)
+            continue; /* the text ended before the hit's place */
+        /* the reference window (ASCII: a character is a byte) */
+        from = off > RULE_SNIPPET_CHARS / 3 ? off - RULE_SNIPPET_CHARS / 3 : 0;
+        if (from > 0) {
+            for (w = from; w < off && strchr(" \t\n\r\f\v", text[w]) == NULL; w++)
+                ;
+            if (w < off)
+                from = w;
+        }
+        to = from + RULE_SNIPPET_CHARS < len ? from + RULE_SNIPPET_CHARS : len;
+        if (to < len) {
+            for (w = to; w > off + 5 && strchr(" \t\n\r\f\v", text[w - 1]) == NULL; w--)
+                ;
+            if (w > off + 5)
+                to = w;
+        }
+        if (from > 0) {
+            memcpy(want, "\xe2\x80\xa6", 3);
+            o = 3;
+            cut_front++;
+        }
+        ref_fold(want, &o, text, from, off, &space);
+        if (space && o > 0)
+            want[o++] = ' ';
+        space = 0;
+        memcpy(want + o, "[zebra]", 7);
+        o += 7;
+        ref_fold(want, &o, text, off + 5, to, &space);
+        if (to < len) {
+            memcpy(want + o, "\xe2\x80\xa6", 3);
+            o += 3;
+            cut_back++;
+        }
+        want[o] = '\0';
+        x = explain(text, &d);
+        assert_non_null(x);
+        assert_string_equal(x->snippet, want);
+        rule_explanation_free(&x);
+        text_doc_free(&d);
+    }
+    assert_true(cut_front > 1000 && cut_back > 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_snippet_hostile),
         cmocka_unit_test(test_snippet_huge),
+        cmocka_unit_test(test_snippet_cut),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,7 +7,9 @@
  * (--write-rules, --write-items), and times on the calling thread, each
  * stage over every item, best of N warm passes (CPU time):
  *
- *   match     ruleset_worker_match: what bench_match's index figure is;
+ *   match     ruleset_worker_match, as bench_match times it (on items read
+ *             from the file, laid out in memory otherwise: expect the two
+ *             programs' figures to differ by some 10-20%);
  *   explain   ruleset_worker_explain for every match (the terms and the
  *             snippet every alert carries, issue 4 "Explanations");
  *   bodies    the alert bodies the daemon builds (alert_item_new once per
@@ -370,7 +372,7 @@ int main(int argc, char **argv)
         printf("items: %zu, alerts: %zu (%.2f an item; %zu items with alerts), rules: %zu; "
                "CPU time on this thread, best of %d warm passes\n",
                r.n, nalerts, (double)nalerts / n, nalerting, ruleset_count(rs), passes);
-        printf("%-44s %8.2f us/item %10.0f items/s\n", "match (the index: bench_match's figure)",
+        printf("%-44s %8.2f us/item %10.0f items/s\n", "match (the index, as bench_match times it)",
                us_m, 1e6 / us_m);
         printf("%-44s %8.2f us/item %10.0f items/s\n", "match + explain", us_x, 1e6 / us_x);
         printf("%-44s %8.2f us/item   (%zu bytes of bodies, %.0f an alert)\n",

@@ -174,33 +174,48 @@ static void nac_queue_free(struct nac_queue *q)
  * or -2 when jansson says it ran out of memory.  (jansson 2.14 reports
  * some of its failed allocations as a syntax error: a body not in the
  * matcher's form below may then be taken for a bad one.  An application's
- * jansson allocator is its own, so the library does not replace it.) */
+ * jansson allocator is its own, so the library does not replace it.)
+ *
+ * The matcher writes every body as {"v":1,"seq": then jansson's text of
+ * the seq, then "," and the rest (alert.h).  Such a body is recognised,
+ * not parsed: the digits after that prefix are a candidate (strtoll), and
+ * the candidate counts only when jansson's own text of it is those very
+ * digits, followed by ','; the rest is checked only for ending the
+ * object, as the application parses the body anyway.  Any other body is
+ * parsed by jansson. */
 static int64_t nac_body_seq(const char *body, size_t len)
 {
     static const char prefix[] = "{\"v\":1,\"seq\":";
+    const size_t np = sizeof(prefix) - 1;
     json_error_t jerr;
     json_t *root, *seq;
     int64_t v = -1;
-    size_t i;
 
-    /* Fast path: the matcher writes compact JSON starting with v and seq.
-     * The rest is checked only for being an object; the application parses
-     * the body anyway. */
-    if (len > sizeof(prefix) + 1 && memcmp(body, prefix, sizeof(prefix) - 1) == 0 &&
-        body[len - 1] == '}') {
-        v = 0;
-        for (i = sizeof(prefix) - 1; i < len && body[i] >= '0' && body[i] <= '9'; i++) {
-            if (v > (INT64_MAX - 9) / 10)
-                return -1;
-            v = v * 10 + (body[i] - '0');
+    if (len > np + 2 && memcmp(body, prefix, np) == 0 && body[len - 1] == '}' &&
+        body[np] >= '0' && body[np] <= '9') {
+        char digits[24], text[32];
+        size_t nd = 0, got;
+        long long cand;
+        char *end;
+        json_t *num;
+
+        while (np + nd < len && nd < sizeof(digits) - 1 && body[np + nd] >= '0' &&
+               body[np + nd] <= '9')
+            nd++;
+        if (np + nd < len && body[np + nd] == ',' && nd < sizeof(digits) - 1) {
+            memcpy(digits, body + np, nd);
+            digits[nd] = '\0';
+            errno = 0;
+            cand = strtoll(digits, &end, 10); /* a candidate: jansson decides */
+            num = errno == 0 && *end == '\0' ? json_integer((json_int_t)cand) : NULL;
+            got = num != NULL ? json_dumpb(num, text, sizeof(text), JSON_ENCODE_ANY) : 0;
+            json_decref(num);
+            /* "007" is no JSON number: jansson writes 7 */
+            if (got == nd && memcmp(text, digits, nd) == 0 && cand > 0)
+                return (int64_t)cand;
         }
-        if (i > sizeof(prefix) - 1 && i < len && (body[i] == ',' || body[i] == '}') &&
-            !(body[sizeof(prefix) - 1] == '0' && i > sizeof(prefix)))
-            return v > 0 ? v : -1;
-        v = -1;
     }
     root = json_loadb(body, len, 0, &jerr);
-
     if (root == NULL)
         return json_error_code(&jerr) == json_error_out_of_memory ? -2 : -1;
     seq = json_object_get(root, "seq");

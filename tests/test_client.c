@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <zmq.h>
 
+#include "fake_endpoints.h"
 #include "naclient.h"
 #include "testutil.h"
 #include "wire.h"
@@ -27,34 +28,17 @@ static char dir[] = "/tmp/test-client-XXXXXX";
 static int nfix;
 
 struct fake {
-    void *ctx;
-    void *pub;
-    void *router;
-    char alerts[64];
-    char replay[64];
+    struct fake_endpoints ep; /* the matcher's alerts and replay endpoints */
     struct wire_peer peer;
 };
 
 static int setup(void **state)
 {
     struct fake *f = calloc(1, sizeof(*f));
-    int linger = 0;
 
-    f->ctx = zmq_ctx_new();
-    f->pub = zmq_socket(f->ctx, ZMQ_PUB);
-    f->router = zmq_socket(f->ctx, ZMQ_ROUTER);
-    zmq_setsockopt(f->pub, ZMQ_LINGER, &linger, sizeof(linger));
-    zmq_setsockopt(f->router, ZMQ_LINGER, &linger, sizeof(linger));
+    assert_non_null(f);
     /* tcp: the library makes its own context */
-    assert_int_equal(zmq_bind(f->pub, "tcp://127.0.0.1:*"), 0);
-    assert_int_equal(zmq_bind(f->router, "tcp://127.0.0.1:*"), 0);
-    {
-        size_t len = sizeof(f->alerts);
-
-        zmq_getsockopt(f->pub, ZMQ_LAST_ENDPOINT, f->alerts, &len);
-        len = sizeof(f->replay);
-        zmq_getsockopt(f->router, ZMQ_LAST_ENDPOINT, f->replay, &len);
-    }
+    fake_endpoints_open(&f->ep);
     nfix++;
     *state = f;
     return 0;
@@ -64,9 +48,7 @@ static int teardown(void **state)
 {
     struct fake *f = *state;
 
-    zmq_close(f->pub);
-    zmq_close(f->router);
-    zmq_ctx_term(f->ctx);
+    fake_endpoints_close(&f->ep);
     free(f);
     return 0;
 }
@@ -84,7 +66,7 @@ static void publish(struct fake *f, int64_t seq, const char *topic)
 {
     const char *b = body_of(seq, topic);
 
-    assert_int_equal(wire_send_alert(f->pub, topic, b, strlen(b), 0), 0);
+    assert_int_equal(wire_send_alert(f->ep.pub, topic, b, strlen(b), 0), 0);
 }
 
 /* Wait for a replay request from the client; returns its JSON. */
@@ -94,12 +76,12 @@ static json_t *take_request(struct fake *f, struct naclient *c)
         struct wire_replay_req req;
         struct naclient_alert a;
         na_error err;
-        zmq_pollitem_t pi = {f->router, 0, ZMQ_POLLIN, 0};
+        zmq_pollitem_t pi = {f->ep.router, 0, ZMQ_POLLIN, 0};
 
         if (zmq_poll(&pi, 1, 0) > 0) {
             json_t *j;
 
-            assert_int_equal(wire_recv_replay_req(f->router, 0, &f->peer, &req, &err), 0);
+            assert_int_equal(wire_recv_replay_req(f->ep.router, 0, &f->peer, &req, &err), 0);
             j = json_pack("{s:I,s:I,s:b}", "id", (json_int_t)req.id, "after",
                           (json_int_t)req.after, "head", req.head_only);
             wire_replay_req_clear(&req);
@@ -143,9 +125,9 @@ static void answer_replay(struct fake *f, json_t *req, const int64_t *seqs, size
         bb[i] = b[i];
         lens[i] = strlen(b[i]);
     }
-    assert_int_equal(wire_send_replay_batch(f->router, &f->peer, jint(req, "id"), tb, bb, lens, n),
+    assert_int_equal(wire_send_replay_batch(f->ep.router, &f->peer, jint(req, "id"), tb, bb, lens, n),
                      0);
-    assert_int_equal(wire_send_replay_end(f->router, &f->peer, jint(req, "id"), last, head, 1), 0);
+    assert_int_equal(wire_send_replay_end(f->ep.router, &f->peer, jint(req, "id"), last, head, 1), 0);
 }
 
 static void test_replay_live_gap(void **state)
@@ -161,8 +143,8 @@ static void test_replay_live_gap(void **state)
     long long pos = -5;
 
     snprintf(cursor, sizeof(cursor), "%s/c%d.cursor", dir, nfix);
-    o.alerts_endpoint = f->alerts;
-    o.replay_endpoint = f->replay;
+    o.alerts_endpoint = f->ep.alerts;
+    o.replay_endpoint = f->ep.replay;
     o.topics = topics;
     o.ntopics = 1;
     o.since = 3;
@@ -202,10 +184,10 @@ static void test_replay_live_gap(void **state)
     expect_alert(c, 10);
     expect_alert(c, 11);
     /* a heartbeat ahead: replay; the retention pruned it: reported once */
-    assert_int_equal(wire_send_heartbeat(f->pub, 20, 15, 0), 0);
+    assert_int_equal(wire_send_heartbeat(f->ep.pub, 20, 15, 0), 0);
     req = take_request(f, c);
     assert_int_equal(jint(req, "after"), 11);
-    assert_int_equal(wire_send_replay_error(f->router, &f->peer, jint(req, "id"), "truncated",
+    assert_int_equal(wire_send_replay_error(f->ep.router, &f->peer, jint(req, "id"), "truncated",
                                             "truncated, oldest is 15", 15, 20),
                      0);
     json_decref(req);
@@ -249,8 +231,8 @@ static void test_body_forms(void **state)
     json_t *req;
     size_t ndropped = 0;
 
-    o.alerts_endpoint = f->alerts;
-    o.replay_endpoint = f->replay;
+    o.alerts_endpoint = f->ep.alerts;
+    o.replay_endpoint = f->ep.replay;
     o.topics = topics;
     o.ntopics = 1;
     o.since = 0;
@@ -258,14 +240,14 @@ static void test_body_forms(void **state)
     assert_int_equal(naclient_new(&o, &c, errbuf, sizeof(errbuf)), 0);
     req = take_request(f, c);
     assert_int_equal(jint(req, "after"), 0);
-    assert_int_equal(wire_send_replay_end(f->router, &f->peer, jint(req, "id"), 0, 0, 1), 0);
+    assert_int_equal(wire_send_replay_end(f->ep.router, &f->peer, jint(req, "id"), 0, 0, 1), 0);
     json_decref(req);
     usleep(200000);
     /* the last form (a seq far ahead) is left out of the live run: it would
      * start a replay; it is checked below on its own */
     for (size_t i = 0; i + 1 < sizeof(forms) / sizeof(forms[0]); i++) {
         assert_int_equal(
-            wire_send_alert(f->pub, "t", forms[i].body, strlen(forms[i].body), 0), 0);
+            wire_send_alert(f->ep.pub, "t", forms[i].body, strlen(forms[i].body), 0), 0);
         ndropped += forms[i].seq == 0;
     }
     for (size_t i = 0; i + 1 < sizeof(forms) / sizeof(forms[0]); i++) {
@@ -281,7 +263,7 @@ static void test_body_forms(void **state)
     naclient_get_stats(c, &st);
     assert_int_equal(st.bad, ndropped);
     /* INT64_MAX in the compact form: recognised, a jump ahead (replay) */
-    assert_int_equal(wire_send_alert(f->pub, "t", forms[9].body, strlen(forms[9].body), 0), 0);
+    assert_int_equal(wire_send_alert(f->ep.pub, "t", forms[9].body, strlen(forms[9].body), 0), 0);
     req = take_request(f, c);
     assert_int_equal(jint(req, "after"), 5);
     json_decref(req);
@@ -298,8 +280,8 @@ static void test_bad_options(void **state)
 
     assert_int_equal(naclient_new(&o, &c, errbuf, sizeof(errbuf)), -1);
     assert_non_null(strstr(errbuf, "required"));
-    o.alerts_endpoint = f->alerts;
-    o.replay_endpoint = f->replay;
+    o.alerts_endpoint = f->ep.alerts;
+    o.replay_endpoint = f->ep.replay;
     o.since = -2;
     assert_int_equal(naclient_new(&o, &c, errbuf, sizeof(errbuf)), -1);
     o.since = -1;

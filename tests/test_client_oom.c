@@ -29,6 +29,7 @@
 #include <jansson.h>
 #include <zmq.h>
 
+#include "fake_endpoints.h"
 #include "naclient.h"
 #include "wire.h"
 
@@ -55,29 +56,17 @@ void *__wrap_realloc(void *p, size_t n)
 }
 
 struct fake {
-    void *ctx, *pub, *router;
-    char alerts[64], replay[64];
+    struct fake_endpoints ep; /* the matcher's alerts and replay endpoints */
     struct wire_peer peer;
 };
 
 static int setup(void **state)
 {
     struct fake *f = calloc(1, sizeof(*f));
-    int linger = 0;
-    size_t len;
 
     assert_non_null(f);
-    f->ctx = zmq_ctx_new();
-    f->pub = zmq_socket(f->ctx, ZMQ_PUB);
-    f->router = zmq_socket(f->ctx, ZMQ_ROUTER);
-    zmq_setsockopt(f->pub, ZMQ_LINGER, &linger, sizeof(linger));
-    zmq_setsockopt(f->router, ZMQ_LINGER, &linger, sizeof(linger));
-    assert_int_equal(zmq_bind(f->pub, "tcp://127.0.0.1:*"), 0);
-    assert_int_equal(zmq_bind(f->router, "tcp://127.0.0.1:*"), 0);
-    len = sizeof(f->alerts);
-    zmq_getsockopt(f->pub, ZMQ_LAST_ENDPOINT, f->alerts, &len);
-    len = sizeof(f->replay);
-    zmq_getsockopt(f->router, ZMQ_LAST_ENDPOINT, f->replay, &len);
+    /* tcp: the library makes its own context */
+    fake_endpoints_open(&f->ep);
     *state = f;
     return 0;
 }
@@ -86,9 +75,7 @@ static int teardown(void **state)
 {
     struct fake *f = *state;
 
-    zmq_close(f->pub);
-    zmq_close(f->router);
-    zmq_ctx_term(f->ctx);
+    fake_endpoints_close(&f->ep);
     free(f);
     return 0;
 }
@@ -118,8 +105,8 @@ static struct naclient *open_client(struct fake *f, int64_t since)
     struct naclient *c = NULL;
     char errbuf[256];
 
-    o.alerts_endpoint = f->alerts;
-    o.replay_endpoint = f->replay;
+    o.alerts_endpoint = f->ep.alerts;
+    o.replay_endpoint = f->ep.replay;
     o.topics = topics;
     o.ntopics = 1;
     o.since = since;
@@ -133,7 +120,7 @@ static struct naclient *open_client(struct fake *f, int64_t since)
 static int64_t take_request(struct fake *f, struct naclient *c, int64_t *id)
 {
     for (int i = 0; i < 200; i++) {
-        zmq_pollitem_t pi = {f->router, 0, ZMQ_POLLIN, 0};
+        zmq_pollitem_t pi = {f->ep.router, 0, ZMQ_POLLIN, 0};
         struct naclient_alert a;
 
         if (zmq_poll(&pi, 1, 0) > 0) {
@@ -141,7 +128,7 @@ static int64_t take_request(struct fake *f, struct naclient *c, int64_t *id)
             na_error err;
             int64_t after;
 
-            assert_int_equal(wire_recv_replay_req(f->router, 0, &f->peer, &req, &err), 0);
+            assert_int_equal(wire_recv_replay_req(f->ep.router, 0, &f->peer, &req, &err), 0);
             *id = req.id;
             after = req.head_only ? -1 : req.after;
             wire_replay_req_clear(&req);
@@ -169,9 +156,9 @@ static void answer(struct fake *f, int64_t id, const int64_t *seqs, size_t n, in
         lens[i] = strlen(b[i]);
     }
     if (n > 0)
-        assert_int_equal(wire_send_replay_batch(f->router, &f->peer, id, topics, bodies, lens, n),
+        assert_int_equal(wire_send_replay_batch(f->ep.router, &f->peer, id, topics, bodies, lens, n),
                          0);
-    assert_int_equal(wire_send_replay_end(f->router, &f->peer, id, last, last, 1), 0);
+    assert_int_equal(wire_send_replay_end(f->ep.router, &f->peer, id, last, last, 1), 0);
 }
 
 static void expect_alert(struct naclient *c, int64_t seq)
@@ -225,7 +212,7 @@ static void test_live_queue_oom(void **state)
     atomic_store(&fail_size, 256 * 32);
     atomic_store(&fail_left, 1);
     body_of(7, b, sizeof(b));
-    assert_int_equal(wire_send_alert(f->pub, "t", b, strlen(b), 0), 0);
+    assert_int_equal(wire_send_alert(f->ep.pub, "t", b, strlen(b), 0), 0);
     assert_int_equal(take_request(f, c, &id), 6);
     assert_int_equal(atomic_load(&fail_left), 0);
     atomic_store(&fail_size, 0);
@@ -246,11 +233,11 @@ static void test_unreadable_reply(void **state)
 
     assert_int_equal(take_request(f, c, &id), 3);
     body_of(4, b, sizeof(b));
-    assert_int_equal(zmq_send(f->router, f->peer.id, f->peer.len, ZMQ_SNDMORE), (int)f->peer.len);
-    assert_int_equal(zmq_send(f->router, "{not json", 9, ZMQ_SNDMORE), 9);
-    assert_int_equal(zmq_send(f->router, "t", 1, ZMQ_SNDMORE), 1);
-    assert_int_equal(zmq_send(f->router, b, strlen(b), 0), (int)strlen(b));
-    assert_int_equal(wire_send_replay_end(f->router, &f->peer, id, 4, 4, 1), 0);
+    assert_int_equal(zmq_send(f->ep.router, f->peer.id, f->peer.len, ZMQ_SNDMORE), (int)f->peer.len);
+    assert_int_equal(zmq_send(f->ep.router, "{not json", 9, ZMQ_SNDMORE), 9);
+    assert_int_equal(zmq_send(f->ep.router, "t", 1, ZMQ_SNDMORE), 1);
+    assert_int_equal(zmq_send(f->ep.router, b, strlen(b), 0), (int)strlen(b));
+    assert_int_equal(wire_send_replay_end(f->ep.router, &f->peer, id, 4, 4, 1), 0);
     assert_int_equal(take_request(f, c, &id), 3);
     answer(f, id, (const int64_t[]){4}, 1, 4);
     expect_alert(c, 4);

@@ -29,6 +29,7 @@
 #include <zmq.h>
 
 #include "config.h"
+#include "fake_endpoints.h"
 #include "remote.h"
 #include "source.h"
 #include "wire.h"
@@ -74,10 +75,10 @@ static void body_of(int64_t seq, char *buf, size_t size)
 
 static void test_source_holds_alert(void **state)
 {
-    void *ctx = zmq_ctx_new(), *pub, *router;
-    char alerts[64], replay[64], b[2][1024];
+    struct fake_endpoints fe;
+    char b[2][1024];
     const char *topics[2] = {"t", "t"}, *bodies[2];
-    size_t lens[2], len;
+    size_t lens[2];
     char *topic_list[] = {(char *)"t"};
     struct config cfg;
     struct source *src = NULL;
@@ -85,34 +86,25 @@ static void test_source_holds_alert(void **state)
     struct wire_replay_req req;
     na_error err;
     int64_t seq, got[2];
-    int ngot = 0, linger = 0;
+    int ngot = 0;
 
     (void)state;
-    pub = zmq_socket(ctx, ZMQ_PUB);
-    router = zmq_socket(ctx, ZMQ_ROUTER);
-    zmq_setsockopt(pub, ZMQ_LINGER, &linger, sizeof(linger));
-    zmq_setsockopt(router, ZMQ_LINGER, &linger, sizeof(linger));
-    assert_int_equal(zmq_bind(pub, "tcp://127.0.0.1:*"), 0);
-    assert_int_equal(zmq_bind(router, "tcp://127.0.0.1:*"), 0);
-    len = sizeof(alerts);
-    zmq_getsockopt(pub, ZMQ_LAST_ENDPOINT, alerts, &len);
-    len = sizeof(replay);
-    zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, replay, &len);
+    fake_endpoints_open(&fe);
     memset(&cfg, 0, sizeof(cfg));
-    cfg.alerts_endpoint = alerts;
-    cfg.replay_endpoint = replay;
+    cfg.alerts_endpoint = fe.alerts;
+    cfg.replay_endpoint = fe.replay;
     na_error_clear(&err);
     assert_int_equal(source_open(&cfg, "test", topic_list, 1, 3, &src, &err), 0);
     /* the stream asks for what follows 3 */
     for (int i = 0; i < 200; i++) {
-        zmq_pollitem_t pi = {router, 0, ZMQ_POLLIN, 0};
+        zmq_pollitem_t pi = {fe.router, 0, ZMQ_POLLIN, 0};
         char *t, *bd;
 
         if (zmq_poll(&pi, 1, 0) > 0)
             break;
         assert_int_equal(source_next(src, 20, &t, &bd, &seq), 0);
     }
-    assert_int_equal(wire_recv_replay_req(router, 0, &peer, &req, &err), 0);
+    assert_int_equal(wire_recv_replay_req(fe.router, 0, &peer, &req, &err), 0);
     assert_int_equal(req.after, 3);
     for (int i = 0; i < 2; i++) {
         body_of(4 + i, b[i], sizeof(b[i]));
@@ -120,8 +112,8 @@ static void test_source_holds_alert(void **state)
         lens[i] = strlen(b[i]);
     }
     atomic_store(&fail_size, PAD_LEN + 3); /* the check of alert 4 */
-    assert_int_equal(wire_send_replay_batch(router, &peer, req.id, topics, bodies, lens, 2), 0);
-    assert_int_equal(wire_send_replay_end(router, &peer, req.id, 5, 5, 1), 0);
+    assert_int_equal(wire_send_replay_batch(fe.router, &peer, req.id, topics, bodies, lens, 2), 0);
+    assert_int_equal(wire_send_replay_end(fe.router, &peer, req.id, 5, 5, 1), 0);
     for (int i = 0; i < 200 && ngot < 2; i++) {
         char *t = NULL, *bd = NULL;
 
@@ -141,9 +133,7 @@ static void test_source_holds_alert(void **state)
     assert_int_equal(source_bad(src), 0);
     wire_replay_req_clear(&req);
     source_free(&src);
-    zmq_close(pub);
-    zmq_close(router);
-    zmq_ctx_term(ctx);
+    fake_endpoints_close(&fe);
 }
 
 /* --- remote.c: out of memory is "try again", a bad alert "give up" -------- */

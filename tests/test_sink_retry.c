@@ -37,6 +37,7 @@
 #include <zmq.h>
 
 #include "config.h"
+#include "fake_endpoints.h"
 #include "sink.h"
 #include "testutil.h"
 #include "wire.h"
@@ -103,32 +104,10 @@ static void body_of(int64_t seq, char *buf, size_t size)
     memcpy(buf + n + pad, "\"}}", 4);
 }
 
-/* The matcher's side: a PUB (nothing is published live) and a replay
- * ROUTER that answers the stream's first request with alerts 1..NALERTS. */
-struct fake_matcher {
-    void *ctx, *pub, *router;
-    char alerts[64], replay[64];
-};
-
-static void fake_open(struct fake_matcher *fm)
-{
-    size_t len;
-    int linger = 0;
-
-    fm->ctx = zmq_ctx_new();
-    fm->pub = zmq_socket(fm->ctx, ZMQ_PUB);
-    fm->router = zmq_socket(fm->ctx, ZMQ_ROUTER);
-    zmq_setsockopt(fm->pub, ZMQ_LINGER, &linger, sizeof(linger));
-    zmq_setsockopt(fm->router, ZMQ_LINGER, &linger, sizeof(linger));
-    assert_int_equal(zmq_bind(fm->pub, "tcp://127.0.0.1:*"), 0);
-    assert_int_equal(zmq_bind(fm->router, "tcp://127.0.0.1:*"), 0);
-    len = sizeof(fm->alerts);
-    zmq_getsockopt(fm->pub, ZMQ_LAST_ENDPOINT, fm->alerts, &len);
-    len = sizeof(fm->replay);
-    zmq_getsockopt(fm->router, ZMQ_LAST_ENDPOINT, fm->replay, &len);
-}
-
-static void fake_serve(struct fake_matcher *fm)
+/* The matcher's side (fake_endpoints.h): nothing is published live; the
+ * replay ROUTER answers the stream's first request with alerts
+ * 1..NALERTS. */
+static void fake_serve(struct fake_endpoints *fm)
 {
     zmq_pollitem_t pi = {fm->router, 0, ZMQ_POLLIN, 0};
     char b[NALERTS][1024];
@@ -154,15 +133,8 @@ static void fake_serve(struct fake_matcher *fm)
     wire_replay_req_clear(&req);
 }
 
-static void fake_close(struct fake_matcher *fm)
-{
-    zmq_close(fm->pub);
-    zmq_close(fm->router);
-    zmq_ctx_term(fm->ctx);
-}
-
 /* Load a configuration of one sink (JSON text `sink`) against fm. */
-static struct config *load_config(const struct fake_matcher *fm, const char *sink)
+static struct config *load_config(const struct fake_endpoints *fm, const char *sink)
 {
     char path[128], text[1024];
     struct config *cfg = NULL;
@@ -218,7 +190,7 @@ static void wait_lines(const char *path, int want)
 
 static void test_exec_start_retried(void **state)
 {
-    struct fake_matcher fm;
+    struct fake_endpoints fm;
     struct config *cfg;
     struct sinkset *set = NULL;
     struct sinkset_stats st;
@@ -228,7 +200,7 @@ static void test_exec_start_retried(void **state)
 
     (void)state;
     snprintf(out, sizeof(out), "%s/exec.out", dir);
-    fake_open(&fm);
+    fake_endpoints_open(&fm);
     snprintf(sink, sizeof(sink),
              "{\"type\": \"exec\", \"concurrency\": 2, \"command\": "
              "\"echo \\\"$NEWSALERT_SEQ\\\" >> %s\"}",
@@ -262,12 +234,12 @@ static void test_exec_start_retried(void **state)
         assert_int_equal(seen[i], 1);
     sinkset_free(&set);
     config_free(&cfg);
-    fake_close(&fm);
+    fake_endpoints_close(&fm);
 }
 
 static void test_stdout_render_retried(void **state)
 {
-    struct fake_matcher fm;
+    struct fake_endpoints fm;
     struct config *cfg;
     struct sinkset *set = NULL;
     struct sinkset_stats st;
@@ -277,7 +249,7 @@ static void test_stdout_render_retried(void **state)
 
     (void)state;
     snprintf(out, sizeof(out), "%s/stdout.out", dir);
-    fake_open(&fm);
+    fake_endpoints_open(&fm);
     cfg = load_config(&fm, "{\"type\": \"stdout\", \"format\": \"text\"}");
     na_error_clear(&err);
     assert_int_equal(sinkset_open(cfg, &set, &err), 0);
@@ -313,7 +285,7 @@ static void test_stdout_render_retried(void **state)
     free(text);
     sinkset_free(&set);
     config_free(&cfg);
-    fake_close(&fm);
+    fake_endpoints_close(&fm);
 }
 
 /* Each test starts without cursors. */

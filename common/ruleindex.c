@@ -9,6 +9,12 @@
  * distinct stem of each layer of the document (and each prefix length in
  * use of each distinct folded word), lists the rules filed under them,
  * adds the "always" list, sorts and drops the rules listed twice.
+ *
+ * A rule is filed under the keys of one requirement (its rarest word, or
+ * the words of an OR group); its postings also name a second requirement
+ * (another word it needs, or an OR group of which it needs one word), and
+ * the rule is listed only when the document hit that too: the document's
+ * keys are known (a bit each in the scratch) before any posting is read.
  */
 #include "ruleindex.h"
 
@@ -17,11 +23,21 @@
 
 #define KEY_MAX 512  /* longer terms are not indexed */
 #define NO_KEY UINT32_MAX
+#define KEY2_GROUP 0x80000000u /* a posting's key2: an offset in groups, not a key */
 #define PREFIX_LEN_MAX 64 /* longer prefixes are filed under their first 64 bytes */
 
 struct ix_slot {
     uint64_t hash;
     uint32_t id;
+};
+
+/* A posting: the rule, and its second requirement (key2): NO_KEY when it
+ * has none, a key id when it needs one more word (or prefix), KEY2_GROUP |
+ * an offset in groups when it needs one of several (an OR group).  A rule
+ * filed under its rarest word is listed as a candidate only when the
+ * document also holds its second requirement. */
+struct ix_post {
+    uint32_t rule, key2;
 };
 
 struct ruleindex {
@@ -35,10 +51,12 @@ struct ruleindex {
     size_t nslots;         /* a power of two */
     /* postings */
     uint32_t *pstart; /* nkeys + 1 */
-    uint32_t *post;
+    struct ix_post *post;
     size_t npost;
     uint32_t *always;
     size_t nalways;
+    uint32_t *groups; /* second requirements of several keys: a count, then the key ids */
+    size_t ngroups;
     size_t nrules;
     uint64_t prefix_lens; /* bit l-1: some prefix key has l bytes (l <= 64) */
     size_t max_layer;     /* highest layer of a stem key, plus one */
@@ -77,6 +95,8 @@ struct ruleindex_scratch {
     size_t nkeys, keycap;
     uint32_t *tmp;  /* cap entries: the radix sort's other half */
     size_t tmpcap;
+    uint64_t *hit;  /* bit k: the document hit key k (cleared by the next query) */
+    size_t hitcap;  /* in 64-bit words */
 };
 
 /* A key's hash: the word's text_hash (so a document's stems need no
@@ -142,6 +162,23 @@ static int slots_grow(struct ruleindex *ix)
         (arr) = np_;                                                                           \
     } while (0)
 
+/* Append v to the growable array *a (*n used of *cap; the first
+ * allocation holds `first`).  0, or -1 when out of memory. */
+static inline int u32_push(uint32_t **a, size_t *n, size_t *cap, size_t first, uint32_t v)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap != 0 ? *cap * 2 : first;
+        uint32_t *na = realloc(*a, ncap * sizeof(*na));
+
+        if (na == NULL)
+            return -1;
+        *a = na;
+        *cap = ncap;
+    }
+    (*a)[(*n)++] = v;
+    return 0;
+}
+
 /* The id of key (layer, kind, w) (added when new); -1 when out of memory. */
 static long key_intern(struct ruleindex *ix, unsigned layer, char kind, const char *w,
                        size_t len)
@@ -171,7 +208,7 @@ static long key_intern(struct ruleindex *ix, unsigned layer, char kind, const ch
         RESIZE(ix->arena, ncap);
         ix->acap = ncap;
     }
-    if (ix->alen + len + 2 > UINT32_MAX || ix->nkeys >= NO_KEY - 1)
+    if (ix->alen + len + 2 > UINT32_MAX || ix->nkeys >= KEY2_GROUP - 1)
         return -1;
     ix->arena[ix->alen] = (char)(layer & 0xff);
     ix->arena[ix->alen + 1] = kind;
@@ -453,15 +490,120 @@ void ruleindex_free(struct ruleindex **pix)
     free(ix->pstart);
     free(ix->post);
     free(ix->always);
+    free(ix->groups);
     free(ix);
     *pix = NULL;
 }
 
 struct pair {
-    uint32_t key, rule;
+    uint32_t key, rule, key2;
 };
 
-static int pairs_push(struct pair **p, size_t *n, size_t *cap, uint32_t key, uint32_t rule)
+/* The cost of key id as a requirement, as `required` weighs a word: used
+ * by fewer rules and longer is rarer; a prefix only when nothing else. */
+static double key_cost(const struct ruleindex *ix, uint32_t id)
+{
+    size_t len = ix->klen[id] - 2;
+
+    return ((double)ix->kcount[id] + 1.0) / (double)(len * len) +
+           (ix->arena[ix->koff[id] + 1] == 'p' ? 1e12 : 0);
+}
+
+/* Whether the candidate loop looks key id up in every document (a stem of a
+ * memoised layer, or a prefix of at most PREFIX_LEN_MAX bytes). */
+static int key_checkable(const struct ruleindex *ix, uint32_t id)
+{
+    const char *k = ix->arena + ix->koff[id];
+
+    return k[1] == 'p' ? ix->klen[id] - 2 <= PREFIX_LEN_MAX
+                       : (k[1] == 's' && (unsigned char)k[0] < MEMO_LAYERS);
+}
+
+/* The requirements of e, appended to g as groups [n, key ids...]: e cannot
+ * match unless the document holds one of the keys of each group.  Every
+ * word of a TERM is a group of one, an AND or a NEAR has the groups of
+ * its children, an OR the one group `required` files it under; nothing
+ * under NOT, a regex or a substring.  0 or -1. */
+static int necessary(struct ruleindex *ix, const struct rule_expr *e, struct keyvec *g)
+{
+    switch (e->kind) {
+    case RULE_TERM:
+        for (size_t k = 0; k < e->nwords; k++) {
+            unsigned layer;
+            char kind;
+            size_t len;
+            const char *w = term_key(e, k, &layer, &kind, &len);
+            long id;
+
+            if (w == NULL)
+                continue;
+            id = key_find(ix, layer, kind, w, len, key_hash(layer, kind, text_hash(w, len)));
+            if (id >= 0 && (kv_push(g, 1) < 0 || kv_push(g, (uint32_t)id) < 0))
+                return -1;
+        }
+        return 0;
+    case RULE_AND:
+    case RULE_NEAR:
+        for (size_t i = 0; i < e->nkids; i++)
+            if (necessary(ix, e->kids[i], g) < 0)
+                return -1;
+        return 0;
+    case RULE_OR: {
+        size_t at = g->n;
+        double cost = 0;
+        int r;
+
+        if (kv_push(g, 0) < 0)
+            return -1;
+        r = required(ix, e, g, &cost);
+        if (r < 0)
+            return -1;
+        if (r == 0 || g->n - at - 1 > UINT32_MAX)
+            g->n = at;
+        else
+            g->v[at] = (uint32_t)(g->n - at - 1);
+        return 0;
+    }
+    case RULE_NOT:
+    case RULE_REGEX:
+    case RULE_SUBSTR:
+        return 0;
+    }
+    return 0;
+}
+
+/* The second requirement of a rule filed under the keys `filed`: the
+ * cheapest group of g (see `necessary`) that shares no key with them and
+ * that the candidate loop can check, or NULL; sets *ng to its size. */
+static const uint32_t *second_group(const struct ruleindex *ix, const struct keyvec *filed,
+                                    const struct keyvec *g, size_t *ng)
+{
+    const uint32_t *best = NULL;
+    double bestc = 0;
+
+    for (size_t at = 0; at < g->n; at += 1 + g->v[at]) {
+        const uint32_t *grp = g->v + at + 1;
+        size_t n = g->v[at];
+        double c = 0;
+        int ok = n > 0;
+
+        for (size_t i = 0; i < n && ok; i++) {
+            ok = key_checkable(ix, grp[i]);
+            for (size_t k = 0; k < filed->n && ok; k++)
+                ok = filed->v[k] != grp[i];
+            c += key_cost(ix, grp[i]);
+        }
+        if (ok && (best == NULL || c < bestc)) {
+            best = grp;
+            bestc = c;
+            *ng = n;
+        }
+    }
+    return best;
+}
+
+static int pairs_push(struct pair **p, size_t *n, size_t *cap, uint32_t key, uint32_t rule,
+                      uint32_t key2)
 {
     if (*n == *cap) {
         size_t ncap = *cap != 0 ? *cap * 2 : 1024;
@@ -474,6 +616,7 @@ static int pairs_push(struct pair **p, size_t *n, size_t *cap, uint32_t key, uin
     }
     (*p)[*n].key = key;
     (*p)[*n].rule = rule;
+    (*p)[*n].key2 = key2;
     (*n)++;
     return 0;
 }
@@ -495,8 +638,8 @@ struct ruleindex *ruleindex_build_vocab(const struct rule_expr *const *exprs, si
 {
     struct ruleindex *ix = calloc(1, sizeof(*ix));
     struct pair *pairs = NULL;
-    size_t npairs = 0, pcap = 0, acap = 0;
-    struct keyvec kv = {0};
+    size_t npairs = 0, pcap = 0, acap = 0, gcap = 0;
+    struct keyvec kv = {0}, nec = {0};
 
     if (ix == NULL || n >= UINT32_MAX)
         goto nomem;
@@ -512,6 +655,7 @@ struct ruleindex *ruleindex_build_vocab(const struct rule_expr *const *exprs, si
             goto nomem;
     for (size_t i = 0; i < n; i++) {
         double cost = 0;
+        uint32_t key2;
         int r;
 
         if (exprs[i] == NULL)
@@ -535,12 +679,42 @@ struct ruleindex *ruleindex_build_vocab(const struct rule_expr *const *exprs, si
         }
         /* an OR may name the same key twice: file the rule once per key */
         qsort(kv.v, kv.n, sizeof(*kv.v), cmp_u32);
+        nec.n = 0;
+        if (necessary(ix, exprs[i], &nec) < 0)
+            goto nomem;
+        key2 = NO_KEY;
+        {
+            size_t ng = 0;
+            const uint32_t *grp = second_group(ix, &kv, &nec, &ng);
+
+            if (grp != NULL && ng == 1) {
+                key2 = grp[0];
+            } else if (grp != NULL) {
+                /* a group of several: key2 is its offset in ix->groups */
+                if (ix->ngroups + 1 + ng >= KEY2_GROUP)
+                    goto nomem;
+                key2 = KEY2_GROUP | (uint32_t)ix->ngroups;
+                if (u32_push(&ix->groups, &ix->ngroups, &gcap, 256, (uint32_t)ng) < 0)
+                    goto nomem;
+                for (size_t k = 0; k < ng; k++)
+                    if (u32_push(&ix->groups, &ix->ngroups, &gcap, 256, grp[k]) < 0)
+                        goto nomem;
+            }
+            for (size_t k = 0; grp != NULL && k < ng; k++) {
+                const char *kk = ix->arena + ix->koff[grp[k]];
+
+                if (kk[1] == 'p')
+                    ix->prefix_lens |= 1ull << (ix->klen[grp[k]] - 2 - 1);
+                else if ((size_t)(unsigned char)kk[0] + 1 > ix->max_layer)
+                    ix->max_layer = (size_t)(unsigned char)kk[0] + 1;
+            }
+        }
         for (size_t k = 0; k < kv.n; k++) {
             uint32_t id = kv.v[k];
 
             if (k > 0 && kv.v[k - 1] == id)
                 continue;
-            if (pairs_push(&pairs, &npairs, &pcap, id, (uint32_t)i) < 0)
+            if (pairs_push(&pairs, &npairs, &pcap, id, (uint32_t)i, key2) < 0)
                 goto nomem;
             if (ix->arena[ix->koff[id] + 1] == 'p') {
                 size_t l = ix->klen[id] - 2;
@@ -553,6 +727,8 @@ struct ruleindex *ruleindex_build_vocab(const struct rule_expr *const *exprs, si
     }
     free(kv.v);
     kv.v = NULL;
+    free(nec.v);
+    nec.v = NULL;
     /* CSR: count per key, prefix sums, place (pairs are in rule order, so
      * each posting list comes out sorted) */
     ix->pstart = calloc(ix->nkeys + 1, sizeof(*ix->pstart));
@@ -569,8 +745,12 @@ struct ruleindex *ruleindex_build_vocab(const struct rule_expr *const *exprs, si
         if (fill == NULL)
             goto nomem;
         memcpy(fill, ix->pstart, ix->nkeys * sizeof(*fill));
-        for (size_t i = 0; i < npairs; i++)
-            ix->post[fill[pairs[i].key]++] = pairs[i].rule;
+        for (size_t i = 0; i < npairs; i++) {
+            struct ix_post *ps = &ix->post[fill[pairs[i].key]++];
+
+            ps->rule = pairs[i].rule;
+            ps->key2 = pairs[i].key2;
+        }
         free(fill);
     }
     ix->npost = npairs;
@@ -580,6 +760,7 @@ struct ruleindex *ruleindex_build_vocab(const struct rule_expr *const *exprs, si
     return ix;
 nomem:
     free(kv.v);
+    free(nec.v);
     free(pairs);
     ruleindex_free(&ix);
     return NULL;
@@ -606,6 +787,7 @@ void ruleindex_scratch_free(struct ruleindex_scratch **ps)
     free((*ps)->cand);
     free((*ps)->keys);
     free((*ps)->tmp);
+    free((*ps)->hit);
     free(*ps);
     *ps = NULL;
 }
@@ -629,9 +811,27 @@ static int add_postings(const struct ruleindex *ix, struct ruleindex_scratch *s,
         s->cap = ncap;
     }
     /* a rule filed under several of the document's keys is listed more
-     * than once here: sort_cand drops the copies */
-    memcpy(s->cand + s->ncand, ix->post + from, (to - from) * sizeof(*s->cand));
-    s->ncand += to - from;
+     * than once here: sort_cand drops the copies.  A rule whose second key
+     * the document does not hold cannot match: it is not listed. */
+    for (uint32_t p = from; p < to; p++) {
+        const struct ix_post *ps = &ix->post[p];
+        uint32_t k2 = ps->key2;
+        int keep;
+
+        if (k2 == NO_KEY) {
+            keep = 1;
+        } else if ((k2 & KEY2_GROUP) == 0) {
+            keep = (s->hit[k2 >> 6] >> (k2 & 63) & 1) != 0;
+        } else {
+            const uint32_t *g = ix->groups + (k2 & ~KEY2_GROUP);
+
+            keep = 0;
+            for (uint32_t i = 1; i <= g[0] && !keep; i++)
+                keep = (s->hit[g[i] >> 6] >> (g[i] & 63) & 1) != 0;
+        }
+        s->cand[s->ncand] = ps->rule;
+        s->ncand += (size_t)keep;
+    }
     return 0;
 }
 
@@ -710,29 +910,13 @@ static int sort_cand(struct ruleindex_scratch *s)
     return 0;
 }
 
-/* Append v to the growable array *a (*n used of *cap; the first
- * allocation holds `first`).  0, or -1 when out of memory. */
-static inline int u32_push(uint32_t **a, size_t *n, size_t *cap, size_t first, uint32_t v)
-{
-    if (*n == *cap) {
-        size_t ncap = *cap != 0 ? *cap * 2 : first;
-        uint32_t *na = realloc(*a, ncap * sizeof(*na));
-
-        if (na == NULL)
-            return -1;
-        *a = na;
-        *cap = ncap;
-    }
-    (*a)[(*n)++] = v;
-    return 0;
-}
-
 /* Note that the document hit key id (its postings are added once all keys
  * are known, so that their cache misses overlap).  0 or -1. */
 static int key_push(const struct ruleindex *ix, struct ruleindex_scratch *s, uint32_t id)
 {
     if (u32_push(&s->keys, &s->nkeys, &s->keycap, 256, id) != 0)
         return -1;
+    s->hit[id >> 6] |= 1ull << (id & 63);
     __builtin_prefetch(&ix->pstart[id]);
     return 0;
 }
@@ -809,8 +993,22 @@ long ruleindex_candidates(const struct ruleindex *ix, const struct text_doc *d,
 {
     size_t nl = text_doc_nlayers(d);
 
+    /* forget the keys the last document hit (also after an error) */
+    for (size_t k = 0; k < s->nkeys; k++)
+        if ((s->keys[k] >> 6) < s->hitcap)
+            s->hit[s->keys[k] >> 6] = 0;
     s->ncand = 0;
     s->nkeys = 0;
+    if (s->hitcap < (ix->nkeys + 63) / 64) {
+        size_t ncap = (ix->nkeys + 63) / 64;
+        uint64_t *nh = realloc(s->hit, ncap * sizeof(*nh));
+
+        if (nh == NULL)
+            return -1;
+        memset(nh, 0, ncap * sizeof(*nh));
+        s->hit = nh;
+        s->hitcap = ncap;
+    }
     if (ix->nkeys != 0) {
         for (size_t l = 0; l < nl && l < ix->max_layer && l < MEMO_LAYERS; l++) {
             size_t nt = text_doc_layer_nterms(d, l);
@@ -925,5 +1123,6 @@ void ruleindex_get_stats(const struct ruleindex *ix, struct ruleindex_stats *st)
     st->rules = ix->nrules;
     st->bytes = ix->acap + ix->kcap * (3 * sizeof(uint32_t) + sizeof(uint64_t)) +
                 ix->nslots * sizeof(struct ix_slot) + (ix->nkeys + 1) * sizeof(uint32_t) +
-                ix->npost * sizeof(uint32_t) + ix->nalways * sizeof(uint32_t);
+                ix->npost * sizeof(struct ix_post) + ix->nalways * sizeof(uint32_t) +
+                ix->ngroups * sizeof(uint32_t);
 }

@@ -678,6 +678,236 @@ static void test_filter_oracle(void **state)
     rule_ctx_free(&ctx);
 }
 
+/* ---- the second requirement (a candidate must also hold a second word) ---- */
+
+/* A word of a larger made-up vocabulary (three syllables: 1 000 words), so
+ * that most of a rule's words are absent from most stories. */
+static const char *const sylls[] = {"ka", "lo", "mi", "ru", "te", "vo", "zan", "pel", "dor",
+                                    "qui"};
+
+static void big_word(char *out, size_t cap, uint32_t n)
+{
+    snprintf(out, cap, "%s%s%s", sylls[n % 10], sylls[n / 10 % 10], sylls[n / 100 % 10]);
+}
+
+/* Stories draw words Zipf-like from the first 300, rules from all 1 000. */
+static void story_word(struct strbuf *b)
+{
+    char w[16];
+    uint32_t a = rnd(300), c = rnd(300);
+
+    big_word(w, sizeof(w), a < c ? a : c);
+    strbuf_adds(b, w);
+}
+
+static void rule_word_of(struct strbuf *b)
+{
+    char w[16];
+
+    big_word(w, sizeof(w), rnd(3) == 0 ? rnd(40) : rnd(600));
+    strbuf_adds(b, w);
+}
+
+/* One part of an AND rule: a word, a phrase, an OR group, a prefix, a
+ * fielded word, a NEAR, or (not first) a NOT. */
+static void gen_part(struct strbuf *b, int first)
+{
+    uint32_t k = rnd(20);
+
+    if (k < 7) {
+        rule_word_of(b);
+    } else if (k < 9) {
+        strbuf_adds(b, "\"");
+        rule_word_of(b);
+        strbuf_adds(b, " ");
+        rule_word_of(b);
+        strbuf_adds(b, "\"");
+    } else if (k < 12) {
+        uint32_t m = 2 + rnd(3);
+
+        strbuf_adds(b, "(");
+        for (uint32_t j = 0; j < m; j++) {
+            if (j > 0)
+                strbuf_adds(b, " OR ");
+            if (rnd(4) == 0) {
+                strbuf_adds(b, "\"");
+                rule_word_of(b);
+                strbuf_adds(b, " ");
+                rule_word_of(b);
+                strbuf_adds(b, "\"");
+            } else {
+                rule_word_of(b);
+            }
+        }
+        strbuf_adds(b, ")");
+    } else if (k < 14) {
+        char w[16];
+
+        big_word(w, sizeof(w), rnd(300));
+        w[4 + rnd((uint32_t)strlen(w) - 3)] = '\0'; /* 4 bytes to the whole word */
+        strbuf_adds(b, w);
+        strbuf_adds(b, "*");
+    } else if (k < 15) {
+        strbuf_adds(b, fields[rnd(3)]);
+        rule_word_of(b);
+    } else if (k < 17) {
+        char d[24];
+
+        rule_word_of(b);
+        snprintf(d, sizeof(d), " NEAR/%u ", 1 + rnd(6));
+        strbuf_adds(b, d);
+        rule_word_of(b);
+    } else if (!first) {
+        strbuf_adds(b, "-");
+        rule_word_of(b);
+    } else {
+        rule_word_of(b);
+    }
+}
+
+/* Rules that are ANDs of 2-4 parts, filed under one word and listed only
+ * when the story holds a second word (or one of an OR group's): the same
+ * matches, in the same order, as the naive mode, and the second word does
+ * cut the candidates (nearly to the matches). */
+static void test_second_requirement(void **state)
+{
+    const size_t nrules = 6000, nitems = 300;
+    struct strbuf b = {0};
+    struct ruleset *rs = NULL;
+    struct ruleset_worker *wi, *wn;
+    unsigned long long cands = 0, total = 0;
+    char *json;
+    na_error err;
+
+    (void)state;
+    strbuf_adds(&b, "{\"rules\":[\n");
+    for (size_t i = 0; i < nrules; i++) {
+        struct strbuf q = {0};
+        uint32_t parts = 2 + rnd(3);
+        char *qs;
+
+        for (uint32_t p = 0; p < parts; p++) {
+            if (p > 0)
+                strbuf_adds(&q, rnd(3) == 0 ? " AND " : " ");
+            gen_part(&q, p == 0);
+        }
+        qs = strbuf_take(&q);
+        assert_non_null(qs);
+        append_rule(&b, i, rnd(15) == 0 ? "\"lang\":\"german\"," : "", qs);
+        free(qs);
+    }
+    strbuf_adds(&b, "\n]}\n");
+    json = strbuf_take(&b);
+    assert_non_null(json);
+    na_error_clear(&err);
+    if (ruleset_load_buffer("second.json", json, strlen(json), &rs, &err) != 0)
+        fail_msg("%s", err.msg);
+    free(json);
+    wi = ruleset_worker_new(rs);
+    wn = ruleset_worker_new(rs);
+    assert_non_null(wi);
+    assert_non_null(wn);
+    for (size_t k = 0; k < nitems; k++) {
+        struct item *it = item_new();
+        struct hits hi = {0}, hn = {0};
+        struct strbuf tb = {0}, cb = {0};
+        char *t;
+
+        assert_non_null(it);
+        assert_int_equal(item_set(&it->id, "id"), 0);
+        for (uint32_t j = 0, n = 4 + rnd(8); j < n; j++) {
+            strbuf_adds(&tb, j > 0 ? " " : "");
+            story_word(&tb);
+        }
+        t = strbuf_take(&tb);
+        assert_non_null(t);
+        assert_int_equal(item_set(&it->title, t), 0);
+        free(t);
+        for (uint32_t j = 0, n = 20 + rnd(80); j < n; j++) {
+            strbuf_adds(&cb, j > 0 ? (rnd(9) == 0 ? ". " : " ") : "");
+            story_word(&cb);
+        }
+        t = strbuf_take(&cb);
+        assert_non_null(t);
+        assert_int_equal(item_set(rnd(2) ? &it->content : &it->summary, t), 0);
+        free(t);
+        ruleset_set_naive(rs, 0);
+        assert_int_equal(ruleset_worker_match(wi, it, collect, &hi), 0);
+        ruleset_set_naive(rs, 1);
+        assert_int_equal(ruleset_worker_match(wn, it, collect, &hn), 0);
+        if (hi.n != hn.n || (hi.n > 0 && memcmp(hi.idx, hn.idx, hi.n * sizeof(*hi.idx)) != 0)) {
+            size_t i = 0;
+
+            while (i < hi.n && i < hn.n && hi.idx[i] == hn.idx[i])
+                i++;
+            fail_msg("item %zu: index found %zu matches, naive %zu; first difference at "
+                     "rule %s",
+                     k, hi.n, hn.n, ruleset_rule(rs, i < hn.n ? hn.idx[i] : hi.idx[i])->query);
+        }
+        total += hn.n;
+        free(hi.idx);
+        free(hn.idx);
+        item_free(&it);
+    }
+    ruleset_worker_stats(wi, NULL, &cands, NULL);
+    ruleset_set_naive(rs, 0);
+    /* rules do match (else the oracle proves nothing), and the second
+     * requirement keeps the candidates near the matches (filed under one
+     * word only, these rules give several times as many) */
+    if (total < nitems)
+        fail_msg("only %llu matches for %zu items", total, nitems);
+    if (cands > total * 2)
+        fail_msg("%llu candidates for %llu matches", cands, total);
+    ruleset_worker_free(&wi);
+    ruleset_worker_free(&wn);
+    ruleset_free(&rs);
+}
+
+/* A second requirement that no rule is filed under: a prefix length and a
+ * language (layer) the candidate loop would otherwise not look up. */
+static void test_second_requirement_lookups(void **state)
+{
+    static const char *const json =
+        "{\"rules\":[\n"
+        "{\"id\":\"de\",\"lang\":\"german\",\"query\":\"(kaloka OR mirux*) kalokazan*\"},\n"
+        "{\"id\":\"en\",\"query\":\"kaloka kalokazanpe*\"}\n]}\n";
+    static const char *const titles[] = {"kaloka kalokazanpelx", "kalokazanpelx", "kaloka",
+                                         "kalokazanx kaloka"};
+    static const size_t want[][2] = {{2, 0}, {0, 0}, {0, 0}, {1, 0}};
+    struct ruleset *rs = NULL;
+    struct ruleset_worker *w;
+    na_error err;
+
+    (void)state;
+    na_error_clear(&err);
+    if (ruleset_load_buffer("lookups.json", json, strlen(json), &rs, &err) != 0)
+        fail_msg("%s", err.msg);
+    w = ruleset_worker_new(rs);
+    assert_non_null(w);
+    for (int naive = 0; naive < 2; naive++) {
+        ruleset_set_naive(rs, naive);
+        for (size_t k = 0; k < sizeof(titles) / sizeof(titles[0]); k++) {
+            struct item *it = item_new();
+            struct hits h = {0};
+
+            assert_non_null(it);
+            assert_int_equal(item_set(&it->id, "id"), 0);
+            assert_int_equal(item_set(&it->title, titles[k]), 0);
+            assert_int_equal(ruleset_worker_match(w, it, collect, &h), 0);
+            if (h.n != want[k][0] || (h.n > 0 && h.idx[0] != want[k][1]))
+                fail_msg("'%s' (naive %d): %zu matches, want %zu", titles[k], naive, h.n,
+                         want[k][0]);
+            if (h.n == 2)
+                assert_int_equal(h.idx[1], 1);
+            free(h.idx);
+            item_free(&it);
+        }
+    }
+    ruleset_set_naive(rs, 0);
+    ruleset_worker_free(&w);
+    ruleset_free(&rs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -687,6 +917,8 @@ int main(void)
         cmocka_unit_test(test_always),
         cmocka_unit_test(test_many_candidates),
         cmocka_unit_test(test_candidates_listed_once),
+        cmocka_unit_test(test_second_requirement),
+        cmocka_unit_test(test_second_requirement_lookups),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -209,15 +209,58 @@ static void append_rule(struct strbuf *b, size_t i, const char *opts, const char
     json_decref(q);
 }
 
+/* Load a generated rules file (json, taken and freed) as `name`; fails
+ * the test when it does not load. */
+static struct ruleset *load_generated(const char *name, char *json)
+{
+    struct ruleset *rs = NULL;
+    na_error err;
+
+    assert_non_null(json);
+    na_error_clear(&err);
+    if (ruleset_load_buffer(name, json, strlen(json), &rs, &err) != 0)
+        fail_msg("%s", err.msg);
+    free(json);
+    return rs;
+}
+
+/* Match item k with the index (worker wi) and the naive mode (wn) of rs:
+ * the same matches in the same order, or the test fails naming the first
+ * rule where they differ.  Leaves rs indexed; returns the matches. */
+static size_t match_both(struct ruleset *rs, struct ruleset_worker *wi,
+                         struct ruleset_worker *wn, const struct item *it, size_t k)
+{
+    struct hits hi = {0}, hn = {0};
+    size_t n;
+
+    ruleset_set_naive(rs, 0);
+    assert_int_equal(ruleset_worker_match(wi, it, collect, &hi), 0);
+    ruleset_set_naive(rs, 1);
+    assert_int_equal(ruleset_worker_match(wn, it, collect, &hn), 0);
+    ruleset_set_naive(rs, 0);
+    if (hi.n != hn.n || (hi.n > 0 && memcmp(hi.idx, hn.idx, hi.n * sizeof(*hi.idx)) != 0)) {
+        size_t i = 0;
+
+        while (i < hi.n && i < hn.n && hi.idx[i] == hn.idx[i])
+            i++;
+        fail_msg("item %zu (title '%s'): index found %zu matches, naive %zu; first "
+                 "difference at rule %s",
+                 k, it->title != NULL ? it->title : "", hi.n, hn.n,
+                 ruleset_rule(rs, i < hn.n ? hn.idx[i] : hi.idx[i])->query);
+    }
+    n = hn.n;
+    free(hi.idx);
+    free(hn.idx);
+    return n;
+}
+
 static void test_oracle(void **state)
 {
     const size_t nrules = 4000, nitems = 400;
     struct strbuf b = {0};
-    struct ruleset *rs = NULL;
+    struct ruleset *rs;
     struct ruleset_worker *wi, *wn;
     unsigned long long cands = 0, total = 0;
-    char *json;
-    na_error err;
 
     (void)state;
     strbuf_adds(&b, "{\"rules\":[\n");
@@ -234,12 +277,7 @@ static void test_oracle(void **state)
         free(qs);
     }
     strbuf_adds(&b, "\n]}\n");
-    json = strbuf_take(&b);
-    assert_non_null(json);
-    na_error_clear(&err);
-    if (ruleset_load_buffer("gen.json", json, strlen(json), &rs, &err) != 0)
-        fail_msg("%s", err.msg);
-    free(json);
+    rs = load_generated("gen.json", strbuf_take(&b));
     assert_int_equal(ruleset_count(rs), nrules);
 
     /* two workers on one set: one indexed, one naive (set before each call) */
@@ -249,25 +287,8 @@ static void test_oracle(void **state)
     assert_non_null(wn);
     for (size_t k = 0; k < nitems; k++) {
         struct item *it = gen_item();
-        struct hits hi = {0}, hn = {0};
 
-        ruleset_set_naive(rs, 0);
-        assert_int_equal(ruleset_worker_match(wi, it, collect, &hi), 0);
-        ruleset_set_naive(rs, 1);
-        assert_int_equal(ruleset_worker_match(wn, it, collect, &hn), 0);
-        if (hi.n != hn.n || (hi.n > 0 && memcmp(hi.idx, hn.idx, hi.n * sizeof(*hi.idx)) != 0)) {
-            size_t i = 0;
-
-            while (i < hi.n && i < hn.n && hi.idx[i] == hn.idx[i])
-                i++;
-            fail_msg("item %zu (title '%s'): index found %zu matches, naive %zu; first "
-                     "difference at rule %s",
-                     k, it->title, hi.n, hn.n,
-                     ruleset_rule(rs, i < hn.n ? hn.idx[i] : hi.idx[i])->query);
-        }
-        total += hn.n;
-        free(hi.idx);
-        free(hn.idx);
+        total += match_both(rs, wi, wn, it, k);
         item_free(&it);
     }
     ruleset_worker_stats(wi, NULL, &cands, NULL);
@@ -773,11 +794,9 @@ static void test_second_requirement(void **state)
 {
     const size_t nrules = 6000, nitems = 300;
     struct strbuf b = {0};
-    struct ruleset *rs = NULL;
+    struct ruleset *rs;
     struct ruleset_worker *wi, *wn;
     unsigned long long cands = 0, total = 0;
-    char *json;
-    na_error err;
 
     (void)state;
     strbuf_adds(&b, "{\"rules\":[\n");
@@ -797,19 +816,13 @@ static void test_second_requirement(void **state)
         free(qs);
     }
     strbuf_adds(&b, "\n]}\n");
-    json = strbuf_take(&b);
-    assert_non_null(json);
-    na_error_clear(&err);
-    if (ruleset_load_buffer("second.json", json, strlen(json), &rs, &err) != 0)
-        fail_msg("%s", err.msg);
-    free(json);
+    rs = load_generated("second.json", strbuf_take(&b));
     wi = ruleset_worker_new(rs);
     wn = ruleset_worker_new(rs);
     assert_non_null(wi);
     assert_non_null(wn);
     for (size_t k = 0; k < nitems; k++) {
         struct item *it = item_new();
-        struct hits hi = {0}, hn = {0};
         struct strbuf tb = {0}, cb = {0};
         char *t;
 
@@ -831,22 +844,7 @@ static void test_second_requirement(void **state)
         assert_non_null(t);
         assert_int_equal(item_set(rnd(2) ? &it->content : &it->summary, t), 0);
         free(t);
-        ruleset_set_naive(rs, 0);
-        assert_int_equal(ruleset_worker_match(wi, it, collect, &hi), 0);
-        ruleset_set_naive(rs, 1);
-        assert_int_equal(ruleset_worker_match(wn, it, collect, &hn), 0);
-        if (hi.n != hn.n || (hi.n > 0 && memcmp(hi.idx, hn.idx, hi.n * sizeof(*hi.idx)) != 0)) {
-            size_t i = 0;
-
-            while (i < hi.n && i < hn.n && hi.idx[i] == hn.idx[i])
-                i++;
-            fail_msg("item %zu: index found %zu matches, naive %zu; first difference at "
-                     "rule %s",
-                     k, hi.n, hn.n, ruleset_rule(rs, i < hn.n ? hn.idx[i] : hi.idx[i])->query);
-        }
-        total += hn.n;
-        free(hi.idx);
-        free(hn.idx);
+        total += match_both(rs, wi, wn, it, k);
         item_free(&it);
     }
     ruleset_worker_stats(wi, NULL, &cands, NULL);

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <cmocka.h>
 #include <zmq.h>
@@ -36,4 +37,23 @@ void fake_endpoints_close(struct fake_endpoints *fe)
     zmq_close(fe->pub);
     zmq_close(fe->router);
     zmq_ctx_term(fe->ctx);
+}
+
+int fake_endpoints_setup(void **state)
+{
+    struct fake_endpoints *fe = calloc(1, sizeof(*fe));
+
+    assert_non_null(fe);
+    fake_endpoints_open(fe);
+    *state = fe;
+    return 0;
+}
+
+int fake_endpoints_teardown(void **state)
+{
+    struct fake_endpoints *fe = *state;
+
+    fake_endpoints_close(fe);
+    free(fe);
+    return 0;
 }

@@ -27,30 +27,11 @@
 static char dir[] = "/tmp/test-client-XXXXXX";
 static int nfix;
 
-struct fake {
-    struct fake_endpoints ep; /* the matcher's alerts and replay endpoints */
-    struct wire_peer peer;
-};
-
+/* Each test's own cursor file names use nfix. */
 static int setup(void **state)
 {
-    struct fake *f = calloc(1, sizeof(*f));
-
-    assert_non_null(f);
-    /* tcp: the library makes its own context */
-    fake_endpoints_open(&f->ep);
     nfix++;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fake *f = *state;
-
-    fake_endpoints_close(&f->ep);
-    free(f);
-    return 0;
+    return fake_endpoints_setup(state);
 }
 
 static char *body_of(int64_t seq, const char *topic)
@@ -62,26 +43,26 @@ static char *body_of(int64_t seq, const char *topic)
     return buf;
 }
 
-static void publish(struct fake *f, int64_t seq, const char *topic)
+static void publish(struct fake_endpoints *f, int64_t seq, const char *topic)
 {
     const char *b = body_of(seq, topic);
 
-    assert_int_equal(wire_send_alert(f->ep.pub, topic, b, strlen(b), 0), 0);
+    assert_int_equal(wire_send_alert(f->pub, topic, b, strlen(b), 0), 0);
 }
 
 /* Wait for a replay request from the client; returns its JSON. */
-static json_t *take_request(struct fake *f, struct naclient *c)
+static json_t *take_request(struct fake_endpoints *f, struct naclient *c)
 {
     for (int i = 0; i < 100; i++) {
         struct wire_replay_req req;
         struct naclient_alert a;
         na_error err;
-        zmq_pollitem_t pi = {f->ep.router, 0, ZMQ_POLLIN, 0};
+        zmq_pollitem_t pi = {f->router, 0, ZMQ_POLLIN, 0};
 
         if (zmq_poll(&pi, 1, 0) > 0) {
             json_t *j;
 
-            assert_int_equal(wire_recv_replay_req(f->ep.router, 0, &f->peer, &req, &err), 0);
+            assert_int_equal(wire_recv_replay_req(f->router, 0, &f->peer, &req, &err), 0);
             j = json_pack("{s:I,s:I,s:b}", "id", (json_int_t)req.id, "after",
                           (json_int_t)req.after, "head", req.head_only);
             wire_replay_req_clear(&req);
@@ -112,8 +93,8 @@ static void expect_alert(struct naclient *c, int64_t seq)
 
 /* Answer the replay request req with one batch of n (at most 2) alerts of
  * topic "t", then its end marker (last, head; oldest 1). */
-static void answer_replay(struct fake *f, json_t *req, const int64_t *seqs, size_t n, int64_t last,
-                          int64_t head)
+static void answer_replay(struct fake_endpoints *f, json_t *req, const int64_t *seqs, size_t n,
+                          int64_t last, int64_t head)
 {
     const char *tb[] = {"t", "t"}, *bb[2];
     size_t lens[2];
@@ -125,14 +106,14 @@ static void answer_replay(struct fake *f, json_t *req, const int64_t *seqs, size
         bb[i] = b[i];
         lens[i] = strlen(b[i]);
     }
-    assert_int_equal(wire_send_replay_batch(f->ep.router, &f->peer, jint(req, "id"), tb, bb, lens, n),
+    assert_int_equal(wire_send_replay_batch(f->router, &f->peer, jint(req, "id"), tb, bb, lens, n),
                      0);
-    assert_int_equal(wire_send_replay_end(f->ep.router, &f->peer, jint(req, "id"), last, head, 1), 0);
+    assert_int_equal(wire_send_replay_end(f->router, &f->peer, jint(req, "id"), last, head, 1), 0);
 }
 
 static void test_replay_live_gap(void **state)
 {
-    struct fake *f = *state;
+    struct fake_endpoints *f = *state;
     const char *topics[] = {"t"};
     struct naclient_opts o = {0};
     struct naclient *c = NULL;
@@ -143,8 +124,8 @@ static void test_replay_live_gap(void **state)
     long long pos = -5;
 
     snprintf(cursor, sizeof(cursor), "%s/c%d.cursor", dir, nfix);
-    o.alerts_endpoint = f->ep.alerts;
-    o.replay_endpoint = f->ep.replay;
+    o.alerts_endpoint = f->alerts;
+    o.replay_endpoint = f->replay;
     o.topics = topics;
     o.ntopics = 1;
     o.since = 3;
@@ -184,10 +165,10 @@ static void test_replay_live_gap(void **state)
     expect_alert(c, 10);
     expect_alert(c, 11);
     /* a heartbeat ahead: replay; the retention pruned it: reported once */
-    assert_int_equal(wire_send_heartbeat(f->ep.pub, 20, 15, 0), 0);
+    assert_int_equal(wire_send_heartbeat(f->pub, 20, 15, 0), 0);
     req = take_request(f, c);
     assert_int_equal(jint(req, "after"), 11);
-    assert_int_equal(wire_send_replay_error(f->ep.router, &f->peer, jint(req, "id"), "truncated",
+    assert_int_equal(wire_send_replay_error(f->router, &f->peer, jint(req, "id"), "truncated",
                                             "truncated, oldest is 15", 15, 20),
                      0);
     json_decref(req);
@@ -222,7 +203,7 @@ static void test_body_forms(void **state)
         {"{\"v\":1,\"seq\":5 ,\"rule\":{\"id\":\"t\"}}", 5},
         {"{\"v\":1,\"seq\":9223372036854775807,\"rule\":{\"id\":\"t\"}}", 0},
     };
-    struct fake *f = *state;
+    struct fake_endpoints *f = *state;
     const char *topics[] = {"t"};
     struct naclient_opts o = {0};
     struct naclient *c = NULL;
@@ -231,8 +212,8 @@ static void test_body_forms(void **state)
     json_t *req;
     size_t ndropped = 0;
 
-    o.alerts_endpoint = f->ep.alerts;
-    o.replay_endpoint = f->ep.replay;
+    o.alerts_endpoint = f->alerts;
+    o.replay_endpoint = f->replay;
     o.topics = topics;
     o.ntopics = 1;
     o.since = 0;
@@ -240,14 +221,14 @@ static void test_body_forms(void **state)
     assert_int_equal(naclient_new(&o, &c, errbuf, sizeof(errbuf)), 0);
     req = take_request(f, c);
     assert_int_equal(jint(req, "after"), 0);
-    assert_int_equal(wire_send_replay_end(f->ep.router, &f->peer, jint(req, "id"), 0, 0, 1), 0);
+    assert_int_equal(wire_send_replay_end(f->router, &f->peer, jint(req, "id"), 0, 0, 1), 0);
     json_decref(req);
     usleep(200000);
     /* the last form (a seq far ahead) is left out of the live run: it would
      * start a replay; it is checked below on its own */
     for (size_t i = 0; i + 1 < sizeof(forms) / sizeof(forms[0]); i++) {
         assert_int_equal(
-            wire_send_alert(f->ep.pub, "t", forms[i].body, strlen(forms[i].body), 0), 0);
+            wire_send_alert(f->pub, "t", forms[i].body, strlen(forms[i].body), 0), 0);
         ndropped += forms[i].seq == 0;
     }
     for (size_t i = 0; i + 1 < sizeof(forms) / sizeof(forms[0]); i++) {
@@ -263,7 +244,7 @@ static void test_body_forms(void **state)
     naclient_get_stats(c, &st);
     assert_int_equal(st.bad, ndropped);
     /* INT64_MAX in the compact form: recognised, a jump ahead (replay) */
-    assert_int_equal(wire_send_alert(f->ep.pub, "t", forms[9].body, strlen(forms[9].body), 0), 0);
+    assert_int_equal(wire_send_alert(f->pub, "t", forms[9].body, strlen(forms[9].body), 0), 0);
     req = take_request(f, c);
     assert_int_equal(jint(req, "after"), 5);
     json_decref(req);
@@ -272,7 +253,7 @@ static void test_body_forms(void **state)
 
 static void test_bad_options(void **state)
 {
-    struct fake *f = *state;
+    struct fake_endpoints *f = *state;
     struct naclient_opts o = {0};
     struct naclient *c = NULL;
     char errbuf[256], path[512], longtopic[400];
@@ -280,8 +261,8 @@ static void test_bad_options(void **state)
 
     assert_int_equal(naclient_new(&o, &c, errbuf, sizeof(errbuf)), -1);
     assert_non_null(strstr(errbuf, "required"));
-    o.alerts_endpoint = f->ep.alerts;
-    o.replay_endpoint = f->ep.replay;
+    o.alerts_endpoint = f->alerts;
+    o.replay_endpoint = f->replay;
     o.since = -2;
     assert_int_equal(naclient_new(&o, &c, errbuf, sizeof(errbuf)), -1);
     o.since = -1;
@@ -303,9 +284,9 @@ static void test_bad_options(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_replay_live_gap, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_body_forms, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replay_live_gap, setup, fake_endpoints_teardown),
+        cmocka_unit_test_setup_teardown(test_body_forms, setup, fake_endpoints_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_options, setup, fake_endpoints_teardown),
     };
     int rc;
 

@@ -55,31 +55,6 @@ void *__wrap_realloc(void *p, size_t n)
     return should_fail(n) ? NULL : __real_realloc(p, n);
 }
 
-struct fake {
-    struct fake_endpoints ep; /* the matcher's alerts and replay endpoints */
-    struct wire_peer peer;
-};
-
-static int setup(void **state)
-{
-    struct fake *f = calloc(1, sizeof(*f));
-
-    assert_non_null(f);
-    /* tcp: the library makes its own context */
-    fake_endpoints_open(&f->ep);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fake *f = *state;
-
-    fake_endpoints_close(&f->ep);
-    free(f);
-    return 0;
-}
-
 /* The body of alert seq: the matcher's compact form; alert 5's is padded
  * to BODY5_LEN bytes, a size nothing else here allocates (+ 1). */
 #define BODY5_LEN 1000
@@ -98,15 +73,15 @@ static void body_of(int64_t seq, char *buf, size_t size)
     memcpy(buf + n, "\"}", 3);
 }
 
-static struct naclient *open_client(struct fake *f, int64_t since)
+static struct naclient *open_client(struct fake_endpoints *f, int64_t since)
 {
     const char *topics[] = {"t"};
     struct naclient_opts o = {0};
     struct naclient *c = NULL;
     char errbuf[256];
 
-    o.alerts_endpoint = f->ep.alerts;
-    o.replay_endpoint = f->ep.replay;
+    o.alerts_endpoint = f->alerts;
+    o.replay_endpoint = f->replay;
     o.topics = topics;
     o.ntopics = 1;
     o.since = since;
@@ -117,10 +92,10 @@ static struct naclient *open_client(struct fake *f, int64_t since)
 
 /* Wait for the client's next replay request; returns its `after` and sets
  * *id.  Alerts the client hands out meanwhile fail the test. */
-static int64_t take_request(struct fake *f, struct naclient *c, int64_t *id)
+static int64_t take_request(struct fake_endpoints *f, struct naclient *c, int64_t *id)
 {
     for (int i = 0; i < 200; i++) {
-        zmq_pollitem_t pi = {f->ep.router, 0, ZMQ_POLLIN, 0};
+        zmq_pollitem_t pi = {f->router, 0, ZMQ_POLLIN, 0};
         struct naclient_alert a;
 
         if (zmq_poll(&pi, 1, 0) > 0) {
@@ -128,7 +103,7 @@ static int64_t take_request(struct fake *f, struct naclient *c, int64_t *id)
             na_error err;
             int64_t after;
 
-            assert_int_equal(wire_recv_replay_req(f->ep.router, 0, &f->peer, &req, &err), 0);
+            assert_int_equal(wire_recv_replay_req(f->router, 0, &f->peer, &req, &err), 0);
             *id = req.id;
             after = req.head_only ? -1 : req.after;
             wire_replay_req_clear(&req);
@@ -142,7 +117,8 @@ static int64_t take_request(struct fake *f, struct naclient *c, int64_t *id)
 }
 
 /* Answer request id with a batch of seqs[0..n) (n may be 0) and its end. */
-static void answer(struct fake *f, int64_t id, const int64_t *seqs, size_t n, int64_t last)
+static void answer(struct fake_endpoints *f, int64_t id, const int64_t *seqs, size_t n,
+                   int64_t last)
 {
     const char *topics[4], *bodies[4];
     char b[4][BODY5_LEN + 64];
@@ -156,9 +132,9 @@ static void answer(struct fake *f, int64_t id, const int64_t *seqs, size_t n, in
         lens[i] = strlen(b[i]);
     }
     if (n > 0)
-        assert_int_equal(wire_send_replay_batch(f->ep.router, &f->peer, id, topics, bodies, lens, n),
+        assert_int_equal(wire_send_replay_batch(f->router, &f->peer, id, topics, bodies, lens, n),
                          0);
-    assert_int_equal(wire_send_replay_end(f->ep.router, &f->peer, id, last, last, 1), 0);
+    assert_int_equal(wire_send_replay_end(f->router, &f->peer, id, last, last, 1), 0);
 }
 
 static void expect_alert(struct naclient *c, int64_t seq)
@@ -175,7 +151,7 @@ static void expect_alert(struct naclient *c, int64_t seq)
  * request goes again after 4, and 5 and 6 come from its answer. */
 static void test_replay_batch_oom(void **state)
 {
-    struct fake *f = *state;
+    struct fake_endpoints *f = *state;
     struct naclient *c = open_client(f, 3);
     int64_t id;
 
@@ -198,7 +174,7 @@ static void test_replay_batch_oom(void **state)
  * not lost, a replay after 6 brings it. */
 static void test_live_queue_oom(void **state)
 {
-    struct fake *f = *state;
+    struct fake_endpoints *f = *state;
     struct naclient *c = open_client(f, 6);
     struct naclient_alert a;
     char b[256];
@@ -212,7 +188,7 @@ static void test_live_queue_oom(void **state)
     atomic_store(&fail_size, 256 * 32);
     atomic_store(&fail_left, 1);
     body_of(7, b, sizeof(b));
-    assert_int_equal(wire_send_alert(f->ep.pub, "t", b, strlen(b), 0), 0);
+    assert_int_equal(wire_send_alert(f->pub, "t", b, strlen(b), 0), 0);
     assert_int_equal(take_request(f, c, &id), 6);
     assert_int_equal(atomic_load(&fail_left), 0);
     atomic_store(&fail_size, 0);
@@ -226,18 +202,18 @@ static void test_live_queue_oom(void **state)
  * past them; the request goes again. */
 static void test_unreadable_reply(void **state)
 {
-    struct fake *f = *state;
+    struct fake_endpoints *f = *state;
     struct naclient *c = open_client(f, 3);
     char b[256];
     int64_t id;
 
     assert_int_equal(take_request(f, c, &id), 3);
     body_of(4, b, sizeof(b));
-    assert_int_equal(zmq_send(f->ep.router, f->peer.id, f->peer.len, ZMQ_SNDMORE), (int)f->peer.len);
-    assert_int_equal(zmq_send(f->ep.router, "{not json", 9, ZMQ_SNDMORE), 9);
-    assert_int_equal(zmq_send(f->ep.router, "t", 1, ZMQ_SNDMORE), 1);
-    assert_int_equal(zmq_send(f->ep.router, b, strlen(b), 0), (int)strlen(b));
-    assert_int_equal(wire_send_replay_end(f->ep.router, &f->peer, id, 4, 4, 1), 0);
+    assert_int_equal(zmq_send(f->router, f->peer.id, f->peer.len, ZMQ_SNDMORE), (int)f->peer.len);
+    assert_int_equal(zmq_send(f->router, "{not json", 9, ZMQ_SNDMORE), 9);
+    assert_int_equal(zmq_send(f->router, "t", 1, ZMQ_SNDMORE), 1);
+    assert_int_equal(zmq_send(f->router, b, strlen(b), 0), (int)strlen(b));
+    assert_int_equal(wire_send_replay_end(f->router, &f->peer, id, 4, 4, 1), 0);
     assert_int_equal(take_request(f, c, &id), 3);
     answer(f, id, (const int64_t[]){4}, 1, 4);
     expect_alert(c, 4);
@@ -247,9 +223,12 @@ static void test_unreadable_reply(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_replay_batch_oom, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_live_queue_oom, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unreadable_reply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replay_batch_oom, fake_endpoints_setup,
+                                        fake_endpoints_teardown),
+        cmocka_unit_test_setup_teardown(test_live_queue_oom, fake_endpoints_setup,
+                                        fake_endpoints_teardown),
+        cmocka_unit_test_setup_teardown(test_unreadable_reply, fake_endpoints_setup,
+                                        fake_endpoints_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
